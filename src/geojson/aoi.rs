@@ -1,0 +1,376 @@
+//! Parsing and validating the area of interest.
+
+use crate::tiles::mercator::MAX_LAT;
+use crate::{Error, Result};
+use geo::orient::Direction;
+use geo::{
+    Area, BoundingRect, Coord, GeodesicArea, Intersects, LineString, MultiPolygon, Orient, Point, Polygon, Rect,
+    unary_union,
+};
+use serde_json::Value;
+
+/// The area to run detection on: one or more polygons (with holes) in lon/lat degrees,
+/// inside the Web Mercator latitude limits and not crossing the antimeridian.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aoi {
+    geometry: MultiPolygon<f64>,
+    bounds: Rect<f64>,
+}
+
+impl Aoi {
+    /// Parses a GeoJSON Polygon or MultiPolygon geometry, a Feature with one, or a
+    /// FeatureCollection of such Features (their polygons are unioned).
+    ///
+    /// Exterior rings come out counter-clockwise and holes clockwise, whatever the input.
+    pub fn from_json(value: &Value) -> Result<Aoi> {
+        let polygons: Vec<Polygon<f64>> = parse_root(value)?.iter().map(|p| p.orient(Direction::Default)).collect();
+        let geometry = match polygons.len() {
+            1 => MultiPolygon::new(polygons),
+            // The union needs consistent winding, hence the orient above.
+            _ => unary_union(&polygons),
+        };
+        let bounds =
+            geometry.bounding_rect().ok_or_else(|| invalid("the area is empty; draw at least one polygon".into()))?;
+        let width = bounds.width();
+        if width > 180.0 {
+            return Err(invalid(format!(
+                "the area spans {width}° of longitude (from {} to {}); areas crossing the antimeridian (±180°) \
+                 are not supported yet, so run detection separately on each side of it",
+                bounds.min().x,
+                bounds.max().x
+            )));
+        }
+        Ok(Aoi { geometry, bounds })
+    }
+
+    /// The polygons.
+    pub fn geometry(&self) -> &MultiPolygon<f64> {
+        &self.geometry
+    }
+
+    /// The bounding box in lon/lat degrees.
+    pub fn bounds(&self) -> Rect<f64> {
+        self.bounds
+    }
+
+    /// Whether the point (degrees) is inside the area; points on an edge count as inside.
+    pub fn contains_point(&self, lon: f64, lat: f64) -> bool {
+        self.geometry.intersects(&Point::new(lon, lat))
+    }
+
+    /// Area on the WGS 84 ellipsoid, in square metres.
+    pub fn area_m2(&self) -> f64 {
+        self.geometry.geodesic_area_unsigned()
+    }
+}
+
+fn invalid(message: String) -> Error {
+    Error::InvalidPolygon(message)
+}
+
+/// `v` as JSON text, shortened for error messages.
+fn preview(v: &Value) -> String {
+    let text = v.to_string();
+    match text.char_indices().nth(60) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    }
+}
+
+/// The `type` member of a GeoJSON object.
+fn type_of<'a>(v: &'a Value, path: &str) -> Result<&'a str> {
+    v.get("type").and_then(Value::as_str).ok_or_else(|| {
+        invalid(format!(
+            "{path} is not a GeoJSON object with a \"type\" (got {}); \
+             pass a Polygon, MultiPolygon, Feature or FeatureCollection",
+            preview(v)
+        ))
+    })
+}
+
+fn array<'a>(v: &'a Value, path: &str, what: &str) -> Result<&'a [Value]> {
+    v.as_array().map(Vec::as_slice).ok_or_else(|| invalid(format!("{path} must be {what}, got {}", preview(v))))
+}
+
+fn parse_root(v: &Value) -> Result<Vec<Polygon<f64>>> {
+    match type_of(v, "the input")? {
+        "FeatureCollection" => {
+            let features = array(v.get("features").unwrap_or(&Value::Null), "features", "an array of Features")?;
+            if features.is_empty() {
+                return Err(invalid("the FeatureCollection has no features; draw at least one polygon".into()));
+            }
+            let mut polygons = Vec::new();
+            for (i, feature) in features.iter().enumerate() {
+                let path = format!("features[{i}]");
+                match type_of(feature, &path)? {
+                    "Feature" => polygons.extend(parse_feature(feature, &path)?),
+                    other => {
+                        return Err(invalid(format!("{path} is a {other}, but a FeatureCollection holds Features")));
+                    }
+                }
+            }
+            Ok(polygons)
+        }
+        "Feature" => parse_feature(v, "the Feature"),
+        _ => parse_geometry(v, "the geometry"),
+    }
+}
+
+fn parse_feature(v: &Value, path: &str) -> Result<Vec<Polygon<f64>>> {
+    match v.get("geometry") {
+        None | Some(Value::Null) => Err(invalid(format!("{path} has no geometry; give it a Polygon or MultiPolygon"))),
+        Some(geometry) => parse_geometry(geometry, &format!("{path}.geometry")),
+    }
+}
+
+fn parse_geometry(v: &Value, path: &str) -> Result<Vec<Polygon<f64>>> {
+    let kind = type_of(v, path)?;
+    if !matches!(kind, "Polygon" | "MultiPolygon") {
+        return Err(invalid(format!(
+            "{path} is a {kind}, but only Polygon and MultiPolygon areas are supported; draw an area"
+        )));
+    }
+    let coordinates = v.get("coordinates").ok_or_else(|| invalid(format!("{path} has no \"coordinates\"")))?;
+    let path = format!("{path}.coordinates");
+    if kind == "Polygon" {
+        return Ok(vec![parse_polygon(coordinates, &path)?]);
+    }
+    let parts = array(coordinates, &path, "an array of polygons")?;
+    if parts.is_empty() {
+        return Err(invalid(format!("{path} is empty; a MultiPolygon needs at least one polygon")));
+    }
+    parts.iter().enumerate().map(|(i, p)| parse_polygon(p, &format!("{path}[{i}]"))).collect()
+}
+
+fn parse_polygon(v: &Value, path: &str) -> Result<Polygon<f64>> {
+    let rings = array(v, path, "an array of linear rings")?;
+    let Some((exterior, holes)) = rings.split_first() else {
+        return Err(invalid(format!("{path} has no rings; a polygon needs an outer ring")));
+    };
+    let exterior = parse_ring(exterior, &format!("{path}[0]"))?;
+    let holes = holes
+        .iter()
+        .enumerate()
+        .map(|(i, ring)| parse_ring(ring, &format!("{path}[{}]", i + 1)))
+        .collect::<Result<_>>()?;
+    let polygon = Polygon::new(exterior, holes);
+    if polygon.unsigned_area() <= 0.0 {
+        return Err(invalid(format!(
+            "{path} has zero area (its points lie on a line, or its holes cover it); draw a polygon that encloses an area"
+        )));
+    }
+    Ok(polygon)
+}
+
+fn parse_ring(v: &Value, path: &str) -> Result<LineString<f64>> {
+    let positions = array(v, path, "an array of [longitude, latitude] positions")?;
+    if positions.len() < 4 {
+        return Err(invalid(format!(
+            "{path} has {} positions; a ring needs at least 4, the last repeating the first",
+            positions.len()
+        )));
+    }
+    let coords = positions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| parse_position(p, &format!("{path}[{i}]")))
+        .collect::<Result<Vec<_>>>()?;
+    if let (Some(first), Some(last)) = (coords.first(), coords.last())
+        && first != last
+    {
+        return Err(invalid(format!(
+            "{path} is not closed: its last position [{}, {}] must repeat the first [{}, {}]",
+            last.x, last.y, first.x, first.y
+        )));
+    }
+    Ok(LineString::new(coords))
+}
+
+fn parse_position(v: &Value, path: &str) -> Result<Coord<f64>> {
+    let Some([lon, lat, ..]) = v.as_array().map(Vec::as_slice) else {
+        return Err(invalid(format!("{path} must be a [longitude, latitude] array, got {}", preview(v))));
+    };
+    let number = |value: &Value, name: &str| {
+        value
+            .as_f64()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| invalid(format!("{path}: the {name} must be a finite number, got {}", preview(value))))
+    };
+    let (lon, lat) = (number(lon, "longitude")?, number(lat, "latitude")?);
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(invalid(format!(
+            "{path}: longitude {lon} is outside [-180, 180]; positions are [longitude, latitude] in degrees"
+        )));
+    }
+    if !(-MAX_LAT..=MAX_LAT).contains(&lat) {
+        return Err(invalid(format!(
+            "{path}: latitude {lat} is beyond ±{MAX_LAT}°, the limit of Web Mercator map tiles; \
+             keep the area between {} and {MAX_LAT} (positions are [longitude, latitude])",
+            -MAX_LAT
+        )));
+    }
+    Ok(Coord { x: lon, y: lat })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn square(west: f64, south: f64, size: f64) -> Value {
+        let (e, n) = (west + size, south + size);
+        json!([[west, south], [e, south], [e, n], [west, n], [west, south]])
+    }
+
+    fn polygon(rings: &[Value]) -> Value {
+        json!({"type": "Polygon", "coordinates": rings})
+    }
+
+    fn feature(geometry: Value) -> Value {
+        json!({"type": "Feature", "properties": {"name": "x"}, "geometry": geometry})
+    }
+
+    fn rejection(input: &Value) -> String {
+        match Aoi::from_json(input) {
+            Err(Error::InvalidPolygon(msg)) => msg,
+            other => panic!("expected InvalidPolygon for {input}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn polygon_with_hole() {
+        let aoi = Aoi::from_json(&polygon(&[square(0.0, 0.0, 10.0), square(4.0, 4.0, 2.0)])).unwrap();
+        assert_eq!(aoi.geometry().0.len(), 1);
+        assert_eq!(aoi.geometry().0[0].interiors().len(), 1);
+        assert_eq!(
+            (aoi.bounds().min().x, aoi.bounds().min().y, aoi.bounds().max().x, aoi.bounds().max().y),
+            (0.0, 0.0, 10.0, 10.0)
+        );
+        assert!(aoi.contains_point(1.0, 1.0));
+        assert!(!aoi.contains_point(5.0, 5.0), "inside the hole");
+        assert!(aoi.contains_point(4.0, 5.0), "on the hole's edge");
+        assert!(aoi.contains_point(0.0, 3.0), "on the outer edge");
+        assert!(aoi.contains_point(10.0, 10.0), "on a corner");
+        assert!(!aoi.contains_point(10.000_001, 5.0));
+        assert!(!aoi.contains_point(f64::NAN, 5.0));
+    }
+
+    #[test]
+    fn all_accepted_shapes() {
+        let multi = json!({"type": "MultiPolygon", "coordinates": [[square(0.0, 0.0, 1.0)], [square(5.0, 5.0, 1.0)]]});
+        let fc = json!({"type": "FeatureCollection", "features": [feature(polygon(&[square(0.0, 0.0, 1.0)])), feature(multi.clone())]});
+        let with_altitude = polygon(&[json!([[0, 0, 35.5], [1, 0, 36], [1, 1, 1], [0, 1, 2], [0, 0, 35.5]])]);
+        for (input, parts) in [
+            (polygon(&[square(0.0, 0.0, 1.0)]), 1),
+            (feature(polygon(&[square(0.0, 0.0, 1.0)])), 1),
+            (multi.clone(), 2),
+            (feature(multi), 2),
+            (fc, 2), // the first square is unioned with its duplicate
+            (with_altitude, 1),
+        ] {
+            let aoi = Aoi::from_json(&input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(aoi.geometry().0.len(), parts, "{input}");
+            assert!(aoi.contains_point(0.5, 0.5), "{input}");
+        }
+    }
+
+    #[test]
+    fn feature_collections_are_unioned() {
+        // Two overlapping squares, one clockwise: the union must not depend on winding.
+        let clockwise = json!([[2, 0], [2, 2], [4, 2], [4, 0], [2, 0]]);
+        let fc = json!({"type": "FeatureCollection", "features": [
+            feature(polygon(&[square(0.0, 0.0, 3.0)])),
+            feature(polygon(&[clockwise])),
+        ]});
+        let aoi = Aoi::from_json(&fc).unwrap();
+        assert_eq!(aoi.geometry().0.len(), 1);
+        assert!((aoi.geometry().unsigned_area() - (9.0 + 4.0 - 2.0)).abs() < 1e-6);
+        assert!(aoi.contains_point(3.5, 0.5) && aoi.contains_point(0.5, 2.5) && !aoi.contains_point(3.5, 2.5));
+        use geo::{Winding, winding_order::WindingOrder};
+        assert!(aoi.geometry().0.iter().all(|p| p.exterior().winding_order() == Some(WindingOrder::CounterClockwise)));
+    }
+
+    #[test]
+    fn geodesic_area() {
+        // One degree square at the equator: 111.32 km x 110.57 km on WGS 84.
+        let aoi = Aoi::from_json(&polygon(&[square(0.0, 0.0, 1.0)])).unwrap();
+        assert!((aoi.area_m2() / 1e6 - 12_308.8).abs() < 5.0, "{}", aoi.area_m2());
+    }
+
+    #[test]
+    fn every_rejection_is_invalid_polygon() {
+        let ok_ring = || square(0.0, 0.0, 1.0);
+        let cases = [
+            json!(null),
+            json!(1),
+            json!(-1e308),
+            json!("Polygon"),
+            json!([]),
+            json!([[0, 0], [1, 1]]),
+            json!({}),
+            json!({"type": 5}),
+            json!({"type": "Circle", "coordinates": [0, 0]}),
+            json!({"type": "Point", "coordinates": [0, 0]}),
+            json!({"type": "LineString", "coordinates": [[0, 0], [1, 1]]}),
+            json!({"type": "GeometryCollection", "geometries": [polygon(&[ok_ring()])]}),
+            json!({"type": "Polygon"}),
+            json!({"type": "Polygon", "coordinates": "0,0,1,1"}),
+            json!({"type": "Polygon", "coordinates": []}),
+            json!({"type": "Polygon", "coordinates": [[]]}),
+            json!({"type": "Polygon", "coordinates": [0, 0, 1, 1]}),
+            json!({"type": "Polygon", "coordinates": ok_ring()}), // one level too shallow
+            json!({"type": "Polygon", "coordinates": [[ok_ring()]]}), // one level too deep
+            polygon(&[json!([[0, 0], [1, 0], [0, 0]])]),
+            polygon(&[json!([[0, 0], [1, 0], [1, 1], [0, 1]])]),
+            polygon(&[json!([[0, 0], [1, 0], [1, 1], [0, 1], [0, 0.000_001]])]),
+            polygon(&[json!([["0", 0], [1, 0], [1, 1], [0, 0]])]),
+            polygon(&[json!([[0], [1, 0], [1, 1], [0]])]),
+            polygon(&[json!([[0, null], [1, 0], [1, 1], [0, null]])]),
+            polygon(&[json!([[f64::NAN, 0], [1, 0], [1, 1], [f64::NAN, 0]])]),
+            polygon(&[json!([[f64::MAX, 0], [1, 0], [1, 1], [f64::MAX, 0]])]),
+            polygon(&[json!([[0, -1e300], [1, 0], [1, 1], [0, -1e300]])]),
+            polygon(&[json!([[0, 0], [180.5, 0], [1, 1], [0, 0]])]),
+            polygon(&[json!([[0, 80], [1, 80], [1, 86], [0, 80]])]),
+            polygon(&[json!([[0, 0], [1, 1], [2, 2], [0, 0]])]),
+            polygon(&[ok_ring(), json!("hole")]),
+            polygon(&[ok_ring(), ok_ring()]),
+            polygon(&[json!([[-170, 0], [170, 0], [170, 1], [-170, 1], [-170, 0]])]),
+            json!({"type": "MultiPolygon", "coordinates": []}),
+            json!({"type": "MultiPolygon", "coordinates": [ok_ring()]}),
+            json!({"type": "MultiPolygon", "coordinates": [[square(170.0, 0.0, 1.0)], [square(-171.0, 0.0, 1.0)]]}),
+            json!({"type": "Feature", "properties": {}}),
+            json!({"type": "Feature", "geometry": null}),
+            feature(json!({"type": "Point", "coordinates": [0, 0]})),
+            feature(json!([1, 2])),
+            json!({"type": "FeatureCollection"}),
+            json!({"type": "FeatureCollection", "features": {}}),
+            json!({"type": "FeatureCollection", "features": []}),
+            json!({"type": "FeatureCollection", "features": [polygon(&[ok_ring()])]}),
+            json!({"type": "FeatureCollection", "features": [feature(polygon(&[ok_ring()])), 7]}),
+            json!({"type": "FeatureCollection", "features": [feature(json!({"type": "LineString", "coordinates": [[0, 0], [1, 1]]}))]}),
+        ];
+        for input in &cases {
+            let msg = rejection(input);
+            assert!(msg.len() > 20, "unhelpful message {msg:?} for {input}");
+        }
+    }
+
+    #[test]
+    fn messages_explain_the_problem() {
+        let msg = rejection(&polygon(&[json!([[0, 80], [1, 80], [1, 86], [0, 80]])]));
+        assert!(msg.contains("Web Mercator") && msg.contains("85.05") && msg.contains("coordinates[0][2]"), "{msg}");
+        let msg = rejection(&polygon(&[json!([[-170, 0], [170, 0], [170, 1], [-170, 1], [-170, 0]])]));
+        assert!(msg.contains("antimeridian") && msg.contains("not supported yet"), "{msg}");
+        let msg = rejection(&polygon(&[json!([[0, 0], [1, 0], [0, 0]])]));
+        assert!(msg.contains("at least 4"), "{msg}");
+        let msg = rejection(&polygon(&[json!([[0, 0], [1, 0], [1, 1], [0, 1], [0, 0.5]])]));
+        assert!(msg.contains("not closed"), "{msg}");
+        let msg =
+            rejection(&json!({"type": "FeatureCollection", "features": [feature(polygon(&[square(0.0, 0.0, 1.0)])),
+            feature(json!({"type": "Point", "coordinates": [0, 0]}))]}));
+        assert!(msg.contains("features[1].geometry") && msg.contains("Point"), "{msg}");
+        let long = polygon(&[Value::from(vec!["x".repeat(1000); 5])]);
+        let msg = rejection(&long);
+        assert!(msg.len() < 250, "{msg}");
+    }
+}

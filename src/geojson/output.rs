@@ -1,0 +1,145 @@
+//! The RFC 7946 FeatureCollection of detections.
+
+use serde_json::{Map, Value, json};
+
+/// One detection, ready for output.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DetectionFeature {
+    /// Class label, output as the `class` property.
+    pub class_name: String,
+    /// Class index, output as `classId`.
+    pub class_id: u32,
+    /// Confidence in `0..=1`, output as `score`.
+    pub score: f32,
+    /// Outline corners as `[lon, lat]`, in either winding order; closing it (repeating
+    /// the first corner) is optional.
+    pub ring: Vec<[f64; 2]>,
+    /// Extra properties; `class`, `classId` and `score` take precedence over them.
+    pub properties: Map<String, Value>,
+}
+
+/// An RFC 7946 FeatureCollection with one Polygon Feature per detection: rings closed
+/// and counter-clockwise, coordinates rounded to 1e-9 degrees (about 0.1 mm).
+///
+/// Detections that cannot be a valid GeoJSON Polygon (fewer than 3 corners, a
+/// non-finite coordinate or score) are left out; the detector never produces them.
+pub fn feature_collection(features: &[DetectionFeature]) -> Value {
+    let features: Vec<Value> = features.iter().filter_map(feature).collect();
+    json!({"type": "FeatureCollection", "features": features})
+}
+
+fn feature(f: &DetectionFeature) -> Option<Value> {
+    let round = |v: f64| (v * 1e9).round() / 1e9;
+    let mut ring: Vec<[f64; 2]> = f.ring.iter().map(|&[lon, lat]| [round(lon), round(lat)]).collect();
+    if !f.score.is_finite() || ring.iter().flatten().any(|v| !v.is_finite()) {
+        return None;
+    }
+    if ring.len() > 1 && ring.first() == ring.last() {
+        ring.pop();
+    }
+    if ring.len() < 3 {
+        return None;
+    }
+    if twice_signed_area(&ring) < 0.0 {
+        ring.reverse();
+    }
+    ring.extend(ring.first().copied());
+    let mut properties = f.properties.clone();
+    properties.insert("class".into(), f.class_name.clone().into());
+    properties.insert("classId".into(), f.class_id.into());
+    // The shortest decimal that reads back as the same f32 (0.9, not 0.8999999761581421).
+    properties.insert("score".into(), f.score.to_string().parse().unwrap_or(f64::from(f.score)).into());
+    Some(json!({
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "properties": properties,
+    }))
+}
+
+/// Shoelace formula over an open ring: positive when counter-clockwise.
+fn twice_signed_area(ring: &[[f64; 2]]) -> f64 {
+    ring.iter().zip(ring.iter().cycle().skip(1)).map(|([x0, y0], [x1, y1])| x0 * y1 - x1 * y0).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detection(ring: Vec<[f64; 2]>) -> DetectionFeature {
+        DetectionFeature { class_name: "car".into(), class_id: 2, score: 0.9, ring, properties: Map::new() }
+    }
+
+    fn ring_of(feature: &Value) -> Vec<[f64; 2]> {
+        serde_json::from_value(feature["geometry"]["coordinates"][0].clone()).unwrap()
+    }
+
+    const CCW: [[f64; 2]; 4] = [[2.0, 48.0], [2.001, 48.0], [2.001, 48.001], [2.0, 48.001]];
+
+    #[test]
+    fn rings_are_closed_and_counter_clockwise() {
+        let mut cw = CCW.to_vec();
+        cw.reverse();
+        let mut closed_cw = cw.clone();
+        closed_cw.push(cw[0]);
+        let fc = feature_collection(&[detection(CCW.to_vec()), detection(cw), detection(closed_cw)]);
+        let features = fc["features"].as_array().unwrap();
+        assert_eq!(features.len(), 3);
+        for f in features {
+            let ring = ring_of(f);
+            assert_eq!(ring.len(), 5, "{f}");
+            assert_eq!(ring.first(), ring.last());
+            assert!(twice_signed_area(&ring[..4]) > 0.0, "not counter-clockwise: {f}");
+            assert!(CCW.iter().all(|c| ring.contains(c)));
+        }
+        assert_eq!(ring_of(&features[0])[..4], CCW);
+    }
+
+    #[test]
+    fn properties_and_rounding() {
+        let mut d = detection(vec![[2.123_456_789_49, 48.0], [3.0, 48.0], [3.0, 49.0]]);
+        d.properties.insert("tile".into(), "18/1/2".into());
+        d.properties.insert("score".into(), "overridden".into());
+        let fc = feature_collection(&[d]);
+        let f = &fc["features"][0];
+        assert_eq!(f["type"], "Feature");
+        assert_eq!(f["geometry"]["type"], "Polygon");
+        assert_eq!(f["properties"], json!({"class": "car", "classId": 2, "score": 0.9, "tile": "18/1/2"}));
+        assert_eq!(ring_of(f)[0], [2.123_456_789, 48.0]);
+        assert!(fc.get("crs").is_none() && f.get("crs").is_none());
+    }
+
+    #[test]
+    fn output_is_valid_geojson() {
+        let fc = feature_collection(&[detection(CCW.to_vec()), detection(vec![[-1.0, -1.0], [-1.0, 0.0], [0.0, 0.0]])]);
+        let parsed: geojson::GeoJson = fc.to_string().parse().unwrap();
+        let geojson::GeoJson::FeatureCollection(parsed) = parsed else { panic!("not a FeatureCollection: {fc}") };
+        assert_eq!(parsed.features.len(), 2);
+        for f in &parsed.features {
+            let geometry = f.geometry.as_ref().unwrap();
+            assert!(
+                matches!(&geometry.value, geojson::GeometryValue::Polygon { coordinates } if coordinates.len() == 1)
+            );
+            assert_eq!(f.property("class"), Some(&json!("car")));
+        }
+        let empty = feature_collection(&[]);
+        assert_eq!(empty, json!({"type": "FeatureCollection", "features": []}));
+    }
+
+    #[test]
+    fn broken_detections_are_left_out() {
+        let broken = [
+            detection(vec![[0.0, 0.0], [1.0, 1.0]]),
+            detection(vec![[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]),
+            detection(vec![]),
+            detection(vec![[0.0, 0.0], [1.0, f64::NAN], [1.0, 1.0]]),
+            DetectionFeature { score: f32::NAN, ..detection(CCW.to_vec()) },
+        ];
+        for bad in broken {
+            let good = DetectionFeature { class_name: "ok".into(), ..detection(CCW.to_vec()) };
+            let fc = feature_collection(&[bad.clone(), good]);
+            let features = fc["features"].as_array().unwrap();
+            assert_eq!(features.len(), 1, "{bad:?}");
+            assert_eq!(features[0]["properties"]["class"], "ok");
+        }
+    }
+}
