@@ -1,0 +1,160 @@
+//! A loaded model on a device, and detection over a whole raster.
+
+use burn::prelude::*;
+
+use super::nms::{self, Candidate, NmsParams};
+use super::preprocess::{self, Window};
+use crate::model::{ModelEntry, Weights, YoloConfig, YoloV8};
+use crate::pipeline::{Hooks, Stage};
+use crate::{Error, Result};
+
+/// Detections closer than this to a window side that lies inside the raster are left to
+/// the neighbouring window, which sees the object whole.
+const SEAM_MARGIN_PX: f64 = 2.0;
+
+/// Milliseconds spent per model stage.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ModelTimings {
+    pub preprocess: f64,
+    pub inference: f64,
+    pub postprocess: f64,
+}
+
+/// A network ready to run.
+pub struct Engine {
+    entry: ModelEntry,
+    config: YoloConfig,
+    model: YoloV8,
+    device: Device,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("model", &self.entry.id).field("device", &self.device).finish()
+    }
+}
+
+fn exec_err(e: impl std::fmt::Display) -> Error {
+    Error::Inference(format!("reading the result back from the device failed: {e}"))
+}
+
+impl Engine {
+    /// Verify `bytes` against the manifest entry, parse them and build the network on `device`.
+    pub fn load(entry: ModelEntry, bytes: &[u8], device: Device) -> Result<Self> {
+        entry.validate()?;
+        entry.verify(bytes)?;
+        let config = entry.config();
+        let model = YoloV8::from_weights(&config, Weights::from_safetensors(bytes)?, &device)?;
+        Ok(Self { entry, config, model, device })
+    }
+
+    /// The manifest entry this engine runs.
+    pub fn entry(&self) -> &ModelEntry {
+        &self.entry
+    }
+
+    /// The device the network lives on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn input(&self, chw: Vec<f32>, hw: [usize; 2]) -> Result<Tensor<4>> {
+        if chw.len() != 3 * hw[0] * hw[1] {
+            return Err(Error::Internal(format!("input holds {} values, not 3x{}x{}", chw.len(), hw[0], hw[1])));
+        }
+        Ok(Tensor::from_data(TensorData::new(chw, [1, 3, hw[0], hw[1]]), &self.device))
+    }
+
+    /// One forward pass over a `[3, H, W]` input; returns the decoded output `[rows, N]`
+    /// (ultralytics' export layout) on the host.
+    pub async fn infer(&self, chw: Vec<f32>, hw: [usize; 2]) -> Result<Vec<f32>> {
+        let raw = self.model.forward(self.input(chw, hw)?);
+        let decoded = YoloV8::decode(&self.config, raw, hw)?;
+        decoded.into_data_async().await.map_err(exec_err)?.try_into_vec::<f32>().map_err(exec_err)
+    }
+
+    /// Like [`Engine::infer`], also returning the raw head output `[raw rows, N]`.
+    pub async fn infer_with_raw(&self, chw: Vec<f32>, hw: [usize; 2]) -> Result<(Vec<f32>, Vec<f32>)> {
+        let raw = self.model.forward(self.input(chw, hw)?);
+        let decoded = YoloV8::decode(&self.config, raw.clone(), hw)?;
+        let raw = raw.into_data_async().await.map_err(exec_err)?.try_into_vec::<f32>().map_err(exec_err)?;
+        let decoded = decoded.into_data_async().await.map_err(exec_err)?.try_into_vec::<f32>().map_err(exec_err)?;
+        Ok((raw, decoded))
+    }
+
+    /// Detect over a whole RGB raster (`width * height * 3` bytes): windows of the model's
+    /// input size, NMS within each, boxes cut by an inner window side dropped, NMS across
+    /// windows. Boxes come back in raster pixels, best first.
+    pub async fn detect_raster<H: Hooks>(
+        &self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+        params: &NmsParams,
+        overlap: u32,
+        hooks: &H,
+    ) -> Result<(Vec<Candidate>, ModelTimings)> {
+        if rgb.len() != width as usize * height as usize * 3 {
+            return Err(Error::Internal(format!("raster {width}x{height} holds {} bytes", rgb.len())));
+        }
+        let windows = preprocess::plan_windows(width, height, self.entry.input_size, overlap)?;
+        let mut timings = ModelTimings::default();
+        let mut all = Vec::new();
+        for (i, window) in windows.iter().enumerate() {
+            hooks.checkpoint().await?;
+            hooks.progress(Stage::Inference, i, windows.len());
+            let t0 = hooks.now_ms();
+            let chw = preprocess::to_chw(rgb, width, window)?;
+            let hw = window.input_hw();
+            let t1 = hooks.now_ms();
+            let decoded = self.infer(chw, hw).await?;
+            let t2 = hooks.now_ms();
+            let n = decoded.len() / self.config.decoded_rows();
+            let kept = nms::postprocess(&decoded, n, self.config.num_classes, self.config.task, params);
+            all.extend(self.to_raster(kept, window, width, height, windows.len() > 1, all.len()));
+            timings.preprocess += t1 - t0;
+            timings.inference += t2 - t1;
+            timings.postprocess += hooks.now_ms() - t2;
+        }
+        hooks.progress(Stage::Inference, windows.len(), windows.len());
+        if windows.len() > 1 {
+            let t = hooks.now_ms();
+            nms::sort_by_score(&mut all);
+            all = nms::nms(all, params.iou, params.max_detections);
+            timings.postprocess += hooks.now_ms() - t;
+        }
+        Ok((all, timings))
+    }
+
+    /// Shift a window's detections into raster pixels, dropping those cut by an inner side.
+    /// `anchor_base` keeps anchor numbers unique across windows (stable tie-breaking).
+    fn to_raster(
+        &self,
+        kept: Vec<Candidate>,
+        window: &Window,
+        width: u32,
+        height: u32,
+        tiled: bool,
+        anchor_base: usize,
+    ) -> impl Iterator<Item = Candidate> {
+        let inner = window.interior_sides(width, height);
+        let (x0, y0) = (window.x as f64, window.y as f64);
+        let edges = [x0, y0, x0 + window.width as f64, y0 + window.height as f64];
+        kept.into_iter().enumerate().filter_map(move |(k, mut c)| {
+            c.bbox.cx += x0;
+            c.bbox.cy += y0;
+            c.anchor = anchor_base + k;
+            if tiled {
+                let b = c.bbox.bounds();
+                let cut = (inner[0] && b[0] < edges[0] + SEAM_MARGIN_PX)
+                    || (inner[1] && b[1] < edges[1] + SEAM_MARGIN_PX)
+                    || (inner[2] && b[2] > edges[2] - SEAM_MARGIN_PX)
+                    || (inner[3] && b[3] > edges[3] - SEAM_MARGIN_PX);
+                if cut {
+                    return None;
+                }
+            }
+            Some(c)
+        })
+    }
+}

@@ -1,0 +1,97 @@
+//! The native host (not wasm): tiles read from a directory of `{z}/{x}/{y}.png` files and a
+//! wall-clock [`Hooks`]. The CLI and the native tests run the same [`crate::pipeline`] as
+//! the browser through these.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::pipeline::{DecodedTile, Hooks, LoadedTiles, Stage, TileProvider};
+use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, fetch_tiles};
+use crate::tiles::{TileId, TileSource};
+use crate::{Error, Result};
+
+/// Decode a PNG (or any format the `image` crate was built with) into RGBA8.
+pub fn decode_rgba(bytes: &[u8]) -> Result<DecodedTile> {
+    let img = image::load_from_memory(bytes).map_err(|e| Error::ImageDecode(e.to_string()))?.into_rgba8();
+    Ok(DecodedTile { width: img.width(), height: img.height(), rgba: img.into_raw() })
+}
+
+/// Decode an image file into RGB8 `(width, height, bytes)`.
+pub fn read_rgb(path: &Path) -> Result<(u32, u32, Vec<u8>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::ImageDecode(format!("{}: {e}", path.display())))?;
+    let img = image::load_from_memory(&bytes).map_err(|e| Error::ImageDecode(format!("{}: {e}", path.display())))?;
+    let rgb = img.into_rgb8();
+    Ok((rgb.width(), rgb.height(), rgb.into_raw()))
+}
+
+/// Tiles from a local directory laid out `{z}/{x}/{y}.png`; a missing file is a missing tile.
+#[derive(Debug, Clone)]
+pub struct DirTiles {
+    root: PathBuf,
+}
+
+impl DirTiles {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    fn path(&self, tile: TileId) -> PathBuf {
+        self.root.join(tile.z.to_string()).join(tile.x.to_string()).join(format!("{}.png", tile.y))
+    }
+}
+
+impl TileProvider for DirTiles {
+    async fn load<H: Hooks>(&self, _source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<LoadedTiles> {
+        let decode_ms = std::cell::Cell::new(0.0);
+        let fetch_one = |tile: TileId, _attempt: u32| {
+            let path = self.path(tile);
+            let decode_ms = &decode_ms;
+            async move {
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| FetchAttemptError::Permanent(format!("{}: {e}", path.display())))?;
+                let t = hooks.now_ms();
+                let decoded = decode_rgba(&bytes).map_err(|e| FetchAttemptError::Permanent(e.to_string()));
+                decode_ms.set(decode_ms.get() + hooks.now_ms() - t);
+                decoded
+            }
+        };
+        let policy = FetchPolicy { concurrency: 1, ..FetchPolicy::default() };
+        let tiles = fetch_tiles(
+            tiles,
+            &policy,
+            fetch_one,
+            |_| async {},
+            &mut |done, total| hooks.progress(Stage::Fetch, done, total),
+            &|| hooks.is_cancelled(),
+        )
+        .await?;
+        Ok(LoadedTiles { tiles, decode_ms: decode_ms.get() })
+    }
+}
+
+/// Wall-clock hooks; progress goes to stderr when `verbose`.
+#[derive(Debug)]
+pub struct NativeHooks {
+    start: Instant,
+    verbose: bool,
+}
+
+impl NativeHooks {
+    pub fn new(verbose: bool) -> Self {
+        Self { start: Instant::now(), verbose }
+    }
+}
+
+impl Hooks for NativeHooks {
+    fn now_ms(&self) -> f64 {
+        self.start.elapsed().as_secs_f64() * 1000.0
+    }
+    fn progress(&self, stage: Stage, done: usize, total: usize) {
+        if self.verbose {
+            eprintln!("{stage:?} {done}/{total}");
+        }
+    }
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+}

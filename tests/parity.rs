@@ -1,0 +1,103 @@
+//! Native parity with onnxruntime on the CPU backend (flex), and the real-imagery check.
+//! Needs the setup's generated files: www/models (converted weights) and
+//! www/tiles/marina/source.png (`tests/setup.sh` makes both).
+#![cfg(not(target_family = "wasm"))]
+
+mod common;
+
+use burn::prelude::Device;
+use common::{MODEL_ID, Reference, compare_detections, compare_outputs};
+use geodetect::detect::preprocess::{Window, to_chw};
+use geodetect::detect::{Engine, nms};
+use geodetect::model::Manifest;
+use geodetect::native::{NativeHooks, read_rgb};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn need(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| {
+        panic!("{}: {e}. Generate the test data first: tests/setup.sh (or tests/data/prepare.sh, models/fetch.sh and `geodetect convert`)", path.display())
+    })
+}
+
+fn engine() -> Engine {
+    let models = root().join("www/models");
+    let manifest = Manifest::from_json(&String::from_utf8(need(&models.join("manifest.json"))).unwrap()).unwrap();
+    let entry = manifest.get(MODEL_ID).unwrap().clone();
+    let bytes = need(&models.join(&entry.weights.file));
+    Engine::load(entry, &bytes, Device::flex()).unwrap()
+}
+
+fn source_image() -> (u32, u32, Vec<u8>) {
+    let path = root().join("www/tiles/marina/source.png");
+    need(&path);
+    read_rgb(&path).unwrap()
+}
+
+fn check_case(name: &str) {
+    let dir = root().join("models/reference");
+    let r = Reference::parse(
+        &String::from_utf8(need(&dir.join(format!("{name}.json")))).unwrap(),
+        &need(&dir.join(format!("{name}.f32"))),
+    );
+    let (w, _, rgb) = source_image();
+    let crop = r.crop(&rgb, w);
+    let [_, _, cw, ch] = r.meta.crop;
+    let window = Window { x: 0, y: 0, width: cw, height: ch };
+    let chw = to_chw(&crop, cw, &window).unwrap();
+    let engine = engine();
+    let (raw, decoded) = futures::executor::block_on(engine.infer_with_raw(chw, window.input_hw())).unwrap();
+    let dev = compare_outputs(&r, &raw, &decoded).unwrap_or_else(|e| panic!("{name}: {e}"));
+    println!("{name}: max deviation from onnxruntime {dev:?}");
+    let params = nms::NmsParams { confidence: r.meta.conf, iou: r.meta.iou, max_detections: r.meta.max_det, class_mask: None };
+    let kept = nms::postprocess(&decoded, r.meta.num_anchors, 15, geodetect::model::Task::Obb, &params);
+    compare_detections(&r, &kept).unwrap_or_else(|e| panic!("{name}: {e}"));
+    println!("{name}: {} detections identical to the reference", kept.len());
+}
+
+#[test]
+fn marina_256_matches_onnxruntime() {
+    check_case("marina_256");
+}
+
+#[test]
+fn marina_1024_matches_onnxruntime() {
+    check_case("marina_1024");
+}
+
+/// The whole 1920x1080 marina photo (~170 boats) through the same windows and NMS as the
+/// browser; writes tests/out/marina_overlay.png with the boxes drawn.
+#[test]
+fn finds_the_boats_in_the_marina_image() {
+    let (w, h, rgb) = source_image();
+    let engine = engine();
+    let params = nms::NmsParams { confidence: 0.25, iou: 0.45, max_detections: 300, class_mask: None };
+    let (kept, _) = futures::executor::block_on(engine.detect_raster(&rgb, w, h, &params, 128, &NativeHooks::new(false))).unwrap();
+    let ships = kept.iter().filter(|c| c.class_id == 1).count();
+    println!("marina: {} detections, {ships} ships", kept.len());
+    assert!(ships >= 150, "only {ships} ships found in an image with ~170 boats");
+
+    let mut img = image::RgbImage::from_raw(w, h, rgb).unwrap();
+    for c in &kept {
+        let colour = if c.class_id == 1 { [0, 255, 0] } else { [255, 0, 255] };
+        let p = c.bbox.corners();
+        for i in 0..4 {
+            let (a, b) = (p[i], p[(i + 1) % 4]);
+            let steps = ((b[0] - a[0]).abs().max((b[1] - a[1]).abs()).ceil() as usize).max(1);
+            for s in 0..=steps {
+                let t = s as f64 / steps as f64;
+                let (x, y) = (a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t);
+                if x >= 0.0 && y >= 0.0 && (x as u32) < w && (y as u32) < h {
+                    img.put_pixel(x as u32, y as u32, image::Rgb(colour));
+                }
+            }
+        }
+    }
+    let out = root().join("tests/out");
+    std::fs::create_dir_all(&out).unwrap();
+    img.save(out.join("marina_overlay.png")).unwrap();
+    println!("overlay: {}", out.join("marina_overlay.png").display());
+}
