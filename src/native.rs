@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::pipeline::{DecodedTile, Hooks, LoadedTiles, Stage, TileProvider};
+use crate::pipeline::{DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
 use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, fetch_tiles};
 use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};
@@ -41,31 +41,25 @@ impl DirTiles {
 }
 
 impl TileProvider for DirTiles {
-    async fn load<H: Hooks>(&self, _source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<LoadedTiles> {
-        let decode_ms = std::cell::Cell::new(0.0);
-        let fetch_one = |tile: TileId, _attempt: u32| {
+    async fn fetch<H: Hooks>(&self, _source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<FetchedTiles> {
+        let read = |tile: TileId, _attempt: u32| {
             let path = self.path(tile);
-            let decode_ms = &decode_ms;
-            async move {
-                let bytes = std::fs::read(&path)
-                    .map_err(|e| FetchAttemptError::Permanent(format!("{}: {e}", path.display())))?;
-                let t = hooks.now_ms();
-                let decoded = decode_rgba(&bytes).map_err(|e| FetchAttemptError::Permanent(e.to_string()));
-                decode_ms.set(decode_ms.get() + hooks.now_ms() - t);
-                decoded
-            }
+            async move { std::fs::read(&path).map_err(|e| FetchAttemptError::Permanent(format!("{}: {e}", path.display()))) }
         };
         let policy = FetchPolicy { concurrency: 1, ..FetchPolicy::default() };
-        let tiles = fetch_tiles(
+        fetch_tiles(
             tiles,
             &policy,
-            fetch_one,
+            read,
             |_| async {},
             &mut |done, total| hooks.progress(Stage::Fetch, done, total),
             &|| hooks.is_cancelled(),
         )
-        .await?;
-        Ok(LoadedTiles { tiles, decode_ms: decode_ms.get() })
+        .await
+    }
+
+    async fn decode(&self, bytes: &[u8]) -> Result<DecodedTile, String> {
+        decode_rgba(bytes).map_err(|e| e.to_string())
     }
 }
 

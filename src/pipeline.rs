@@ -22,7 +22,7 @@ pub enum Stage {
     Model,
     /// Downloading tiles; `done`/`total` count tiles.
     Fetch,
-    /// Assembling the raster.
+    /// Decoding tiles into the raster; `done`/`total` count tiles.
     Stitch,
     /// Running the network; `done`/`total` count windows.
     Inference,
@@ -59,20 +59,18 @@ pub struct DecodedTile {
     pub height: u32,
 }
 
-/// What a [`TileProvider`] returns: one entry per requested tile, in request order.
-#[derive(Debug, Default)]
-pub struct LoadedTiles {
-    pub tiles: Vec<(TileId, Result<DecodedTile, TileFailure>)>,
-    /// Time spent decoding, included in the wall time of the load.
-    pub decode_ms: f64,
-}
+/// One entry per requested tile, in request order: the encoded image or why it failed.
+pub type FetchedTiles = Vec<(TileId, Result<Vec<u8>, TileFailure>)>;
 
-/// Supplies decoded tiles.
+/// Supplies tiles: downloads them, then decodes them. The two are separate stages so each
+/// can be timed on its own.
 #[allow(async_fn_in_trait)]
 pub trait TileProvider {
-    /// Fetch and decode `tiles` from `source`, reporting [`Stage::Fetch`] progress through
-    /// `hooks` and stopping with [`Error::Aborted`] when it is cancelled.
-    async fn load<H: Hooks>(&self, source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<LoadedTiles>;
+    /// Download `tiles` from `source`, reporting [`Stage::Fetch`] progress through `hooks`
+    /// and stopping with [`Error::Aborted`] when it is cancelled.
+    async fn fetch<H: Hooks>(&self, source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<FetchedTiles>;
+    /// Decode one encoded tile into RGBA8.
+    async fn decode(&self, bytes: &[u8]) -> Result<DecodedTile, String>;
 }
 
 /// A class to keep, by name or id.
@@ -242,16 +240,24 @@ pub async fn detect_area<P: TileProvider, H: Hooks>(
     range.check_limit(options.max_tiles)?;
 
     hooks.progress(Stage::Fetch, 0, range.count() as usize);
-    let loaded = provider.load(source, range.iter().collect(), hooks).await?;
-    let fetched = hooks.now_ms();
+    let fetched = provider.fetch(source, range.iter().collect(), hooks).await?;
+    let t_fetched = hooks.now_ms();
     hooks.checkpoint().await?;
 
-    hooks.progress(Stage::Stitch, 0, 1);
+    hooks.progress(Stage::Stitch, 0, fetched.len());
     let mut stitcher = Stitcher::new(window)?;
     let mut missing = Vec::new();
-    let total_tiles = loaded.tiles.len();
-    for (tile, result) in loaded.tiles {
-        match result {
+    let total_tiles = fetched.len();
+    for (i, (tile, result)) in fetched.into_iter().enumerate() {
+        let decoded = match result {
+            Ok(bytes) => provider.decode(&bytes).await.map_err(|reason| TileFailure {
+                tile,
+                reason: format!("not a decodable image: {reason}"),
+                attempts: 1,
+            }),
+            Err(failure) => Err(failure),
+        };
+        match decoded {
             Ok(t) => stitcher.put_tile(tile, &t.rgba, t.width, t.height)?,
             Err(failure) if options.fail_on_missing_tiles => return Err(failure.into()),
             Err(failure) => {
@@ -259,6 +265,7 @@ pub async fn detect_area<P: TileProvider, H: Hooks>(
                 missing.push(failure);
             }
         }
+        hooks.progress(Stage::Stitch, i + 1, total_tiles);
     }
     if missing.len() == total_tiles {
         let first = missing.swap_remove(0);
@@ -299,8 +306,8 @@ pub async fn detect_area<P: TileProvider, H: Hooks>(
         detections,
         image: ImageInfo::from(&window),
         timings: Timings {
-            fetch: fetched - start - loaded.decode_ms,
-            decode: loaded.decode_ms + (stitched - fetched),
+            fetch: t_fetched - start,
+            decode: stitched - t_fetched,
             preprocess: model_ms.preprocess,
             inference: model_ms.inference,
             postprocess: model_ms.postprocess + (end - t_post),

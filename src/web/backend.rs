@@ -1,0 +1,116 @@
+//! Choosing where the network runs: burn's wgpu backend on WebGPU when the browser offers
+//! an adapter (in this worker), otherwise burn's CPU backend (flex, wasm SIMD).
+
+use std::cell::RefCell;
+
+use burn::prelude::*;
+use js_sys::{Function, Promise, Reflect};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::error::describe;
+use super::global::Global;
+use crate::{Error, Result};
+
+/// What the caller asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    #[default]
+    Auto,
+    Webgpu,
+    Cpu,
+}
+
+/// What runs the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Webgpu,
+    Cpu,
+}
+
+/// The WebGPU adapter, as the browser describes it.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdapterInfo {
+    pub vendor: String,
+    pub architecture: String,
+    pub device: String,
+    pub description: String,
+    /// A software or otherwise reduced adapter (e.g. SwiftShader).
+    pub is_fallback_adapter: bool,
+}
+
+/// The chosen backend and its device.
+pub struct Selected {
+    pub backend: Backend,
+    pub device: Device,
+    pub adapter: Option<AdapterInfo>,
+    /// Why `auto` fell back to the CPU.
+    pub fallback_reason: Option<String>,
+}
+
+thread_local! {
+    /// burn registers one wgpu runtime per process; later engines reuse it.
+    static WGPU: RefCell<Option<(Device, AdapterInfo)>> = const { RefCell::new(None) };
+}
+
+/// Select a backend.
+pub async fn select(global: &Global, choice: BackendChoice) -> Result<Selected> {
+    let cpu = |fallback_reason| Selected { backend: Backend::Cpu, device: Device::flex(), adapter: None, fallback_reason };
+    match choice {
+        BackendChoice::Cpu => Ok(cpu(None)),
+        BackendChoice::Webgpu | BackendChoice::Auto => match webgpu(global).await {
+            Ok((device, adapter)) => Ok(Selected { backend: Backend::Webgpu, device, adapter: Some(adapter), fallback_reason: None }),
+            Err(e) if choice == BackendChoice::Auto => Ok(cpu(Some(e.to_string()))),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+fn get_str(obj: &JsValue, key: &str) -> String {
+    Reflect::get(obj, &key.into()).ok().and_then(|v| v.as_string()).unwrap_or_default()
+}
+
+fn get_bool(obj: &JsValue, key: &str) -> Option<bool> {
+    Reflect::get(obj, &key.into()).ok().and_then(|v| v.as_bool())
+}
+
+async fn webgpu(global: &Global) -> Result<(Device, AdapterInfo)> {
+    if let Some(ready) = WGPU.with(|w| w.borrow().clone()) {
+        return Ok(ready);
+    }
+    let unavailable = |why: String| Error::BackendUnavailable(format!("WebGPU: {why}"));
+    let gpu = global.gpu().ok_or_else(|| unavailable("navigator.gpu is not available in this browser or context".into()))?;
+    // Ask for an adapter ourselves first: it tells us whether one exists without letting the
+    // runtime fail on its own, and how the browser describes it.
+    let request: Function = Reflect::get(&gpu, &"requestAdapter".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| unavailable("navigator.gpu.requestAdapter is missing".into()))?;
+    let promise: Promise = request.call0(&gpu).map_err(|e| unavailable(describe(&e)))?.unchecked_into();
+    let adapter = JsFuture::from(promise).await.map_err(|e| unavailable(describe(&e)))?;
+    if adapter.is_null() || adapter.is_undefined() {
+        return Err(unavailable("the browser offers no WebGPU adapter".into()));
+    }
+    let info = Reflect::get(&adapter, &"info".into()).unwrap_or(JsValue::UNDEFINED);
+    let adapter_info = AdapterInfo {
+        vendor: get_str(&info, "vendor"),
+        architecture: get_str(&info, "architecture"),
+        device: get_str(&info, "device"),
+        description: get_str(&info, "description"),
+        is_fallback_adapter: get_bool(&info, "isFallbackAdapter").or_else(|| get_bool(&adapter, "isFallbackAdapter")).unwrap_or(false),
+    };
+    let device = Device::wgpu_options().init_async().await.map_err(|e| unavailable(format!("{e}")))?;
+    // A first round trip proves the device computes and reads back.
+    let probe = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [3]), &device).sum();
+    let value = probe.into_data_async().await.map_err(|e| unavailable(format!("{e}")))?;
+    let sum = value.try_into_vec::<f32>().map_err(|e| unavailable(format!("{e:?}")))?;
+    if sum.first() != Some(&6.0) {
+        return Err(unavailable(format!("the device computed 1+2+3 = {sum:?}")));
+    }
+    WGPU.with(|w| *w.borrow_mut() = Some((device.clone(), adapter_info.clone())));
+    Ok((device, adapter_info))
+}

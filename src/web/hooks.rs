@@ -1,0 +1,66 @@
+//! [`Hooks`] in the browser: `performance.now()`, a JS progress callback, an AbortSignal,
+//! and a zero-delay timer to let the event loop deliver an abort between stages.
+
+use std::cell::Cell;
+
+use js_sys::Function;
+use serde::Serialize;
+use wasm_bindgen::JsValue;
+use web_sys::AbortSignal;
+
+use super::error::describe;
+use super::global::Global;
+use crate::pipeline::{Hooks, Stage};
+
+/// The object passed to `onProgress`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProgressEvent {
+    stage: Stage,
+    /// Units of this stage done: tiles while fetching, windows during inference.
+    done: usize,
+    total: usize,
+    tiles_done: usize,
+    tiles_total: usize,
+}
+
+pub struct WebHooks {
+    global: Global,
+    on_progress: Option<Function>,
+    signal: Option<AbortSignal>,
+    tiles: Cell<(usize, usize)>,
+}
+
+impl WebHooks {
+    pub fn new(global: Global, on_progress: Option<Function>, signal: Option<AbortSignal>) -> Self {
+        Self { global, on_progress, signal, tiles: Cell::new((0, 0)) }
+    }
+}
+
+impl Hooks for WebHooks {
+    fn now_ms(&self) -> f64 {
+        self.global.now_ms()
+    }
+
+    fn progress(&self, stage: Stage, done: usize, total: usize) {
+        if stage == Stage::Fetch {
+            self.tiles.set((done, total));
+        }
+        let Some(callback) = &self.on_progress else { return };
+        let (tiles_done, tiles_total) = self.tiles.get();
+        let event = ProgressEvent { stage, done, total, tiles_done, tiles_total };
+        let value = serde_wasm_bindgen::to_value(&event).unwrap_or(JsValue::UNDEFINED);
+        // A throwing callback is the caller's bug; report it, don't abort the run.
+        if let Err(e) = callback.call1(&JsValue::NULL, &value) {
+            web_sys::console::error_1(&format!("geodetect: onProgress threw: {}", describe(&e)).into());
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.signal.as_ref().is_some_and(AbortSignal::aborted)
+    }
+
+    async fn yield_now(&self) {
+        gloo_timers::future::TimeoutFuture::new(0).await;
+    }
+}

@@ -1,0 +1,216 @@
+//! Browser tests inside a dedicated worker, where the library runs: parity with
+//! onnxruntime on the wasm CPU path and on WebGPU, and the `Engine` boundary end to end.
+//!
+//! Run with `wasm-pack test --headless --chrome` (see README); they fetch imagery and
+//! weights from the local server (`www/serve.sh start`, http://127.0.0.1:8080 unless
+//! GEODETECT_TEST_SERVER was set at build time).
+#![cfg(target_family = "wasm")]
+
+mod common;
+
+use burn::prelude::Device;
+use common::{MODEL_ID, Reference, compare_detections, compare_outputs};
+use geodetect::detect::preprocess::{Window, to_chw};
+use geodetect::detect::{Engine, nms};
+use geodetect::model::Task;
+use geodetect::web::backend::{self, Backend, BackendChoice};
+use geodetect::web::global::Global;
+use geodetect::web::{WebEngine, models, tiles};
+use js_sys::Reflect;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_dedicated_worker);
+
+const SERVER: &str = match option_env!("GEODETECT_TEST_SERVER") {
+    Some(s) => s,
+    None => "http://127.0.0.1:8080",
+};
+
+fn models_url() -> String {
+    format!("{SERVER}/models/")
+}
+
+async fn engine(device: Device) -> Engine {
+    let global = Global::get().unwrap();
+    let manifest = models::fetch_manifest(&global, &models_url()).await.expect("manifest (is www/serve.sh running?)");
+    let entry = manifest.get(MODEL_ID).unwrap().clone();
+    let (bytes, _) = models::fetch_weights(&global, &models_url(), &entry, false).await.unwrap();
+    Engine::load(entry, &bytes, device).unwrap()
+}
+
+/// The marina photo decoded by the browser, as RGB.
+async fn source_rgb() -> (u32, Vec<u8>) {
+    let global = Global::get().unwrap();
+    let url = format!("{SERVER}/tiles/marina/source.png");
+    let bytes = geodetect::web::http::get_bytes(&global, &url, 60_000, None).await.expect("source.png");
+    let img = tiles::decode(&global, &bytes).await.unwrap();
+    let rgb = img.rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    (img.width, rgb)
+}
+
+fn reference(name: &str) -> Reference {
+    match name {
+        "marina_256" => Reference::parse(
+            include_str!("../models/reference/marina_256.json"),
+            include_bytes!("../models/reference/marina_256.f32"),
+        ),
+        "marina_1024" => Reference::parse(
+            include_str!("../models/reference/marina_1024.json"),
+            include_bytes!("../models/reference/marina_1024.f32"),
+        ),
+        other => panic!("no reference {other}"),
+    }
+}
+
+async fn check_parity(name: &str, engine: &Engine) {
+    let r = reference(name);
+    let (w, rgb) = source_rgb().await;
+    let crop = r.crop(&rgb, w);
+    let [_, _, cw, ch] = r.meta.crop;
+    let window = Window { x: 0, y: 0, width: cw, height: ch };
+    let (raw, decoded) = engine.infer_with_raw(to_chw(&crop, cw, &window).unwrap(), window.input_hw()).await.unwrap();
+    let dev = compare_outputs(&r, &raw, &decoded).unwrap_or_else(|e| panic!("{name}: {e}"));
+    console_log!("{name} on {:?}: max deviation from onnxruntime {dev:?}", engine.device());
+    let params = nms::NmsParams { confidence: r.meta.conf, iou: r.meta.iou, max_detections: r.meta.max_det, class_mask: None };
+    let kept = nms::postprocess(&decoded, r.meta.num_anchors, 15, Task::Obb, &params);
+    compare_detections(&r, &kept).unwrap_or_else(|e| panic!("{name}: {e}"));
+    console_log!("{name}: {} detections identical to the reference", kept.len());
+}
+
+#[wasm_bindgen_test]
+async fn cpu_parity_marina_256() {
+    check_parity("marina_256", &engine(Device::flex()).await).await;
+}
+
+#[wasm_bindgen_test]
+async fn cpu_parity_marina_1024() {
+    check_parity("marina_1024", &engine(Device::flex()).await).await;
+}
+
+async fn webgpu_engine() -> Engine {
+    let global = Global::get().unwrap();
+    let selected = backend::select(&global, BackendChoice::Webgpu).await.expect("WebGPU adapter in this worker");
+    assert_eq!(selected.backend, Backend::Webgpu);
+    console_log!("adapter: {:?}", selected.adapter);
+    engine(selected.device).await
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_parity_marina_256() {
+    check_parity("marina_256", &webgpu_engine().await).await;
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_parity_marina_1024() {
+    check_parity("marina_1024", &webgpu_engine().await).await;
+}
+
+fn obj(json: serde_json::Value) -> JsValue {
+    json.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap()
+}
+
+use serde::Serialize;
+
+fn get(v: &JsValue, path: &[&str]) -> JsValue {
+    path.iter().fold(v.clone(), |v, k| Reflect::get(&v, &(*k).into()).unwrap())
+}
+
+async fn create(backend: &str, tile_url: &str) -> Result<WebEngine, JsValue> {
+    WebEngine::create(
+        obj(serde_json::json!({
+            "source": { "url": tile_url, "maxZoom": 21 },
+            "model": MODEL_ID,
+            "backend": backend,
+            "modelBaseUrl": models_url(),
+        })),
+        None,
+    )
+    .await
+}
+
+fn marina_aoi() -> JsValue {
+    obj(serde_json::from_str(include_str!("data/aoi/marina.geojson")).unwrap())
+}
+
+/// Errors cross as JS `Error`s with `name` and a stable `code`.
+async fn expect_code(result: Result<JsValue, JsValue>, code: &str) {
+    let err = result.expect_err(&format!("expected {code}"));
+    let err: js_sys::Error = err.dyn_into().expect("a JS Error");
+    assert_eq!(err.name(), "GeodetectError");
+    assert_eq!(get(&err, &["code"]).as_string().as_deref(), Some(code), "{}", String::from(err.message()));
+}
+
+#[wasm_bindgen_test]
+async fn engine_detects_boats_and_reports_errors_with_codes() {
+    let engine = create("cpu", &format!("{SERVER}/tiles/marina/{{z}}/{{x}}/{{y}}.png")).await.unwrap();
+    assert_eq!(engine.backend(), "cpu");
+    let small = obj(serde_json::json!({ "type": "Polygon", "coordinates": [[
+        [7.4236, 43.7350], [7.4246, 43.7350], [7.4246, 43.7356], [7.4236, 43.7356], [7.4236, 43.7350]
+    ]]}));
+    let result = JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None)).await.unwrap();
+    let features = js_sys::Array::from(&get(&result, &["detections", "features"]));
+    assert!(features.length() > 5, "only {} detections", features.length());
+    assert_eq!(get(&result, &["backend"]).as_string().as_deref(), Some("cpu"));
+    assert_eq!(js_sys::Array::from(&get(&result, &["missingTiles"])).length(), 0);
+
+    let bad_polygon = obj(serde_json::json!({ "type": "Polygon", "coordinates": [[[0, 0], [1, 1]]] }));
+    expect_code(JsFuture::from(engine.detect(bad_polygon, obj(serde_json::json!({ "zoom": 19 })), None, None)).await, "INVALID_POLYGON").await;
+    expect_code(JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 30 })), None, None)).await, "ZOOM_OUT_OF_RANGE").await;
+    expect_code(JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 19, "confidance": 0.5 })), None, None)).await, "INVALID_OPTIONS").await;
+    expect_code(JsFuture::from(engine.detect(marina_aoi(), obj(serde_json::json!({ "zoom": 19, "maxTiles": 4 })), None, None)).await, "TOO_MANY_TILES").await;
+    let aborted = web_sys::AbortController::new().unwrap();
+    aborted.abort();
+    expect_code(JsFuture::from(engine.detect(small, obj(serde_json::json!({ "zoom": 19 })), Some(aborted.signal()), None)).await, "ABORTED").await;
+}
+
+#[wasm_bindgen_test]
+async fn missing_tiles_are_reported_or_fatal_on_request() {
+    // Half of this area lies east of the marina image, where the server has no tiles (404).
+    let engine = create("cpu", &format!("{SERVER}/tiles/marina/{{z}}/{{x}}/{{y}}.png")).await.unwrap();
+    let straddling = obj(serde_json::json!({ "type": "Polygon", "coordinates": [[
+        [7.4262, 43.7345], [7.4290, 43.7345], [7.4290, 43.7352], [7.4262, 43.7352], [7.4262, 43.7345]
+    ]]}));
+    let result = JsFuture::from(engine.detect(straddling.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None)).await.unwrap();
+    let missing = js_sys::Array::from(&get(&result, &["missingTiles"]));
+    assert!(missing.length() > 0, "tiles east of the image must be reported missing");
+    assert!(get(&missing.get(0), &["reason"]).as_string().unwrap().contains("404"));
+    assert_eq!(get(&missing.get(0), &["attempts"]).as_f64(), Some(1.0), "a 404 is not retried");
+    expect_code(
+        JsFuture::from(engine.detect(straddling, obj(serde_json::json!({ "zoom": 19, "failOnMissingTiles": true })), None, None)).await,
+        "TILE_FETCH_FAILED",
+    )
+    .await;
+
+    let engine = create("cpu", &format!("{SERVER}/tiles/nowhere/{{z}}/{{x}}/{{y}}.png")).await.unwrap();
+    let small = obj(serde_json::json!({ "type": "Polygon", "coordinates": [[
+        [7.4236, 43.7350], [7.4246, 43.7350], [7.4246, 43.7356], [7.4236, 43.7356], [7.4236, 43.7350]
+    ]]}));
+    // All tiles missing is an error even without failOnMissingTiles.
+    expect_code(JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None)).await, "TILE_FETCH_FAILED").await;
+    expect_code(
+        JsFuture::from(engine.detect(small, obj(serde_json::json!({ "zoom": 19, "failOnMissingTiles": true })), None, None)).await,
+        "TILE_FETCH_FAILED",
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn unknown_model_and_bad_options_fail_with_codes() {
+    let tiles = format!("{SERVER}/tiles/marina/{{z}}/{{x}}/{{y}}.png");
+    let unknown = WebEngine::create(
+        obj(serde_json::json!({ "source": { "url": tiles }, "model": "nope", "modelBaseUrl": models_url() })),
+        None,
+    )
+    .await
+    .map(|_| JsValue::NULL);
+    expect_code(unknown, "UNKNOWN_MODEL").await;
+    let bad_url = WebEngine::create(
+        obj(serde_json::json!({ "source": { "url": "http://x/{z}/{x}.png" }, "model": MODEL_ID, "modelBaseUrl": models_url() })),
+        None,
+    )
+    .await
+    .map(|_| JsValue::NULL);
+    expect_code(bad_url, "INVALID_OPTIONS").await;
+}
