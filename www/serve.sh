@@ -7,7 +7,8 @@
 #   www/serve.sh restart
 #   www/serve.sh foreground   run in the foreground (Ctrl-C stops it)
 #
-# Serves www/ at http://127.0.0.1:$PORT/ (PORT defaults to 8080) and pkg/ at /pkg/.
+# Serves www/ at http://127.0.0.1:$PORT/ (PORT defaults to 8080), pkg/ at /pkg/ and
+# tests/data/aoi/ at /aoi/.
 # Environment: PORT, NGINX (default /usr/sbin/nginx), NGINX_PREFIX (runtime dir; default
 # .cache/nginx in the checkout, or /tmp/geodetect-nginx-$UID/<hash> if that is not writable).
 # Works as root and as a normal user; only listens on 127.0.0.1.
@@ -48,6 +49,7 @@ render() {
     text="${text//@PORT@/$port}"
     text="${text//@WWW@/$www}"
     text="${text//@PKG@/$root/pkg}"
+    text="${text//@AOI@/$root/tests/data/aoi}"
     printf '%s\n' "$text" > "$conf"
 }
 

@@ -1,0 +1,12 @@
+// geodetect: the dedicated module worker that Detector.create() starts with
+// `new Worker(new URL("./worker.js", import.meta.url), { type: "module" })`.
+// It loads the wasm engine (wasm/, built by build.sh) on the first request and serves
+// the protocol in ./worker-core.js.
+import init, { Engine, listModels } from "./wasm/geodetect.js";
+import { startWorker } from "./worker-core.js";
+
+startWorker(async () => {
+  // wasm-bindgen's init() fetches ./wasm/geodetect_bg.wasm via new URL(…, import.meta.url).
+  await init();
+  return { Engine, listModels };
+});

@@ -1,0 +1,387 @@
+// Protocol tests of the main-thread client (pkg/index.js) and the worker runtime
+// (pkg/worker-core.js) against a fake engine (fixtures/fake-wasm/geodetect.js), in headless
+// Chromium. They need neither the wasm build, nor tiles, nor models, nor www/serve.sh:
+// a tiny static server on a random port serves the repository.
+//
+//   cd tests/e2e && npm ci && npm run test:client
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { launchBrowser, startStaticServer, withPage } from "./helpers.mjs";
+
+let browser;
+let server;
+let context;
+
+before(async () => {
+  server = await startStaticServer();
+  browser = await launchBrowser({ webgpu: false });
+  context = await browser.newContext();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/**
+ * Open the protocol test page, run `fn` in it, then `check({ value, page, watch })` in
+ * node while the page is still open (its output is attached if anything fails).
+ */
+async function inPage(t, fn, check) {
+  return withPage(t, context, async (page, watch) => {
+    await page.goto(`${server.url}/tests/e2e/fixtures/client.html`);
+    await page.waitForFunction(() => document.title === "ready");
+    const value = await page.evaluate(fn);
+    await check({ value, page, watch });
+  });
+}
+
+/** Wait (up to 3 s) until the page has no live worker. */
+async function noWorkers(page, message) {
+  for (let i = 0; i < 30 && page.workers().length; i++) await page.waitForTimeout(100);
+  assert.deepEqual(page.workers().map((w) => w.url()), [], message);
+}
+
+describe("client protocol (fake engine)", { timeout: 60_000 }, () => {
+  test("create resolves backend and info; options are resolved against the page", async (t) => {
+    await inPage(t, async () => {
+      const progress = [];
+      const d = await create({ modelBaseUrl: "models", onProgress: (p) => progress.push(p), cache: undefined });
+      const stats = (await d.detect(polygon("stats"), { zoom: 1 })).stats;
+      const out = { backend: d.backend, info: d.info, disposed: d.disposed, progress, created: stats.lastCreate, base: document.baseURI };
+      d.dispose();
+      return out;
+    }, async ({ value }) => {
+      assert.equal(value.backend, "cpu");
+      assert.equal(value.disposed, false);
+      assert.equal(value.info.model.id, "fake");
+      assert.deepEqual(value.progress.map((p) => p.stage), ["model"]);
+      const base = new URL(value.base);
+      assert.equal(value.created.source.url, new URL("tiles/", base).href + "{z}/{x}/{-y}.png", "relative template resolved, placeholders kept");
+      assert.equal(value.created.modelBaseUrl, new URL("models/", base).href, "modelBaseUrl resolved, trailing slash added");
+      assert.equal(value.created.backend, "auto");
+      assert.equal(value.created.model, "fake");
+      assert.ok(!("cache" in value.created), "undefined options are not sent");
+      assert.ok(!("workerUrl" in value.created) && !("onProgress" in value.created));
+    });
+  });
+
+  test("default modelBaseUrl is ./models/ next to index.js; absolute templates are untouched", async (t) => {
+    await inPage(t, async () => {
+      const d = await create({ source: { url: "https://{s}.tiles.example/{z}/{x}/{y}.png", subdomains: ["a"] } });
+      const { stats } = await d.detect(polygon("stats"), { zoom: 1 });
+      d.dispose();
+      return { created: stats.lastCreate, origin: location.origin };
+    }, async ({ value }) => {
+      assert.equal(value.created.modelBaseUrl, `${value.origin}/pkg/models/`);
+      assert.equal(value.created.source.url, "https://{s}.tiles.example/{z}/{x}/{y}.png");
+      assert.deepEqual(value.created.source.subdomains, ["a"]);
+    });
+  });
+
+  test("detect: progress, result, options and signal reach the engine", async (t) => {
+    await inPage(t, async () => {
+      const d = await create();
+      const progress = [];
+      const ac = new AbortController();
+      const r = await d.detect(polygon("ok"), { zoom: 5, confidence: 0.5, iou: undefined, classes: ["ship"], signal: ac.signal, onProgress: (p) => progress.push(p) });
+      d.dispose();
+      return { r, progress };
+    }, async ({ value }) => {
+      assert.deepEqual(value.progress.map((p) => `${p.stage}:${p.tilesDone}/${p.tilesTotal}`), ["fetch:1/4", "fetch:2/4", "fetch:3/4", "fetch:4/4", "done:4/4"]);
+      assert.equal(value.r.detections.type, "FeatureCollection");
+      assert.deepEqual(value.r.detections.features[0].properties, { class: "ship", classId: 0, score: 0.9 });
+      assert.deepEqual(value.r.echo.options, { zoom: 5, confidence: 0.5, classes: ["ship"] }, "signal/onProgress/undefined stripped");
+      assert.equal(value.r.echo.signalIsAbortSignal, true);
+      assert.equal(value.r.image.zoom, 5);
+    });
+  });
+
+  test("engine errors become GeodetectError with the engine's code", async (t) => {
+    await inPage(t, async () => {
+      const d = await create();
+      const invalid = await settle(d.detect(polygon("invalid"), { zoom: 3 }));
+      const bare = await settle(d.detect(polygon("plain-throw"), { zoom: 3 }));
+      const ok = await settle(d.detect(polygon("ok"), { zoom: 3 }));
+      const panic = await settle(d.detect(polygon("panic"), { zoom: 3 }));
+      const afterPanic = await settle(d.detect(polygon("ok"), { zoom: 3 }));
+      d.dispose();
+      return { invalid, bare, ok, panic, afterPanic };
+    }, async ({ value }) => {
+      assert.equal(value.invalid.ok, false);
+      assert.equal(value.invalid.code, "INVALID_POLYGON");
+      assert.equal(value.invalid.name, "GeodetectError");
+      assert.equal(value.invalid.isError, true);
+      assert.equal(value.invalid.isGeodetectError, true);
+      assert.match(value.invalid.message, /invalid polygon/);
+      assert.equal(value.bare.code, "INTERNAL");
+      assert.match(value.bare.message, /a bare string/);
+      assert.equal(value.ok.ok, true, "an engine error does not break the detector");
+      assert.equal(value.panic.code, "INTERNAL");
+      assert.match(value.panic.message, /crashed/);
+      assert.equal(value.afterPanic.code, "INTERNAL", "after a wasm trap the engine is not used again");
+    });
+  });
+
+  test("obvious option mistakes are rejected on the main thread with INVALID_OPTIONS", async (t) => {
+    await inPage(t, async () => {
+      const d = await create();
+      const cases = {
+        fractionalZoom: await settle(d.detect(polygon("ok"), { zoom: 18.5 })),
+        stringZoom: await settle(d.detect(polygon("ok"), { zoom: "18" })),
+        noZoom: await settle(d.detect(polygon("ok"), {})),
+        noOptions: await settle(d.detect(polygon("ok"))),
+        confidence: await settle(d.detect(polygon("ok"), { zoom: 3, confidence: 1.5 })),
+        iou: await settle(d.detect(polygon("ok"), { zoom: 3, iou: -0.1 })),
+        maxTiles: await settle(d.detect(polygon("ok"), { zoom: 3, maxTiles: 0 })),
+        classes: await settle(d.detect(polygon("ok"), { zoom: 3, classes: "ship" })),
+        signal: await settle(d.detect(polygon("ok"), { zoom: 3, signal: {} })),
+        nullAoi: await settle(d.detect(null, { zoom: 3 })),
+        uncloneableAoi: await settle(d.detect({ ...polygon("ok"), f: () => 1 }, { zoom: 3 })),
+      };
+      const { stats } = await d.detect(polygon("stats"), { zoom: 3 });
+      d.dispose();
+      const creates = {
+        noSource: await settle(geodetect.Detector.create({ model: "fake", workerUrl: FAKE_WORKER })),
+        noModel: await settle(geodetect.Detector.create({ source: { url: "x/{z}/{x}/{y}" }, workerUrl: FAKE_WORKER })),
+        backend: await settle(create({ backend: "webgl" })),
+        tileSize: await settle(create({ source: { url: "x/{z}/{x}/{y}", tileSize: -1 } })),
+        retries: await settle(create({ fetch: { retries: 1.5 } })),
+        notObject: await settle(geodetect.Detector.create()),
+      };
+      return { cases, creates, detectsSeen: stats.detects };
+    }, async ({ value }) => {
+      for (const [name, r] of Object.entries(value.cases)) {
+        const expected = name === "nullAoi" ? "INVALID_POLYGON" : "INVALID_OPTIONS";
+        assert.equal(r.code, expected, `${name}: ${r.message}`);
+        assert.equal(r.isGeodetectError, true, name);
+      }
+      for (const [name, r] of Object.entries(value.creates)) assert.equal(r.code, "INVALID_OPTIONS", `create ${name}: ${r.message}`);
+      assert.equal(value.detectsSeen, 1, "none of the invalid calls reached the engine");
+      assert.match(value.cases.fractionalZoom.message, /zoom/);
+    });
+  });
+
+  test("abort: pre-aborted signals never post; aborting rejects at once and reaches the engine", async (t) => {
+    await inPage(t, async () => {
+      const d = await create();
+      const pre = new AbortController();
+      pre.abort();
+      const preAborted = await settle(d.detect(polygon("slow"), { zoom: 3, signal: pre.signal }));
+      const ac = new AbortController();
+      const progress = [];
+      let t0 = 0;
+      // Abort on the second progress report (the engine sends 50, 100 ms apart).
+      const onProgress = (x) => {
+        if (progress.push(x) === 2) {
+          t0 = performance.now();
+          ac.abort(new Error("user cancelled"));
+        }
+      };
+      const aborted = await settle(d.detect(polygon("slow"), { zoom: 3, signal: ac.signal, onProgress }));
+      const rejectMs = performance.now() - t0;
+      const progressAtAbort = progress.length;
+      await new Promise((r) => setTimeout(r, 300));
+      const next = await settle(d.detect(polygon("ok"), { zoom: 3 }));
+      const { stats } = await d.detect(polygon("stats"), { zoom: 3 });
+      d.dispose();
+      return { preAborted, aborted, rejectMs, progressAtAbort, progressLater: progress.length, next, stats };
+    }, async ({ value }) => {
+      assert.equal(value.preAborted.code, "ABORTED");
+      assert.ok(value.preAborted.ms < 50, `pre-aborted rejection took ${value.preAborted.ms} ms`);
+      assert.equal(value.aborted.code, "ABORTED");
+      assert.ok(value.rejectMs < 50, `abort rejection took ${value.rejectMs} ms`);
+      assert.equal(value.progressAtAbort, 2, "progress arrived before the abort");
+      assert.equal(value.progressLater, value.progressAtAbort, "no progress callbacks after the abort");
+      assert.equal(value.next.ok, true, "the detector still works after an abort");
+      assert.equal(value.stats.detects, 3, "the pre-aborted call never reached the engine (slow, ok, stats)");
+      assert.equal(value.stats.abortsSeen, 1, "the engine's AbortSignal fired");
+    });
+  });
+
+  test("late results of aborted requests are dropped", async (t) => {
+    await inPage(t, async () => {
+      const d = await create();
+      const ac = new AbortController();
+      let settledTwice = false;
+      let first = null;
+      const p = d.detect(polygon("ignore-abort"), { zoom: 3, signal: ac.signal }).then(
+        (v) => { if (first) settledTwice = true; first ??= { ok: true, v }; },
+        (e) => { if (first) settledTwice = true; first ??= { ok: false, code: e.code }; },
+      );
+      setTimeout(() => ac.abort(), 50);
+      await p;
+      await new Promise((r) => setTimeout(r, 800)); // the engine answers after 500 ms
+      const next = await settle(d.detect(polygon("ok"), { zoom: 3 }));
+      d.dispose();
+      return { first, settledTwice, next };
+    }, async ({ value }) => {
+      assert.deepEqual(value.first, { ok: false, code: "ABORTED" });
+      assert.equal(value.settledTwice, false);
+      assert.equal(value.next.ok, true);
+      assert.equal(value.next.value.echo.scenario, "ok", "the next call got its own result, not the late one");
+    });
+  });
+
+  test("concurrent detect calls on one detector all resolve, in order", async (t) => {
+    await inPage(t, async () => {
+      const d = await create();
+      const order = [];
+      const rs = await Promise.all([3, 4, 5, 6].map((z) => d.detect(polygon("ok"), { zoom: z }).then((r) => { order.push(z); return r.image.zoom; })));
+      d.dispose();
+      return { rs, order };
+    }, async ({ value }) => {
+      assert.deepEqual(value.rs, [3, 4, 5, 6]);
+      assert.deepEqual(value.order, [3, 4, 5, 6]);
+    });
+  });
+
+  test("dispose rejects pending calls with DISPOSED, is idempotent, and later calls fail", async (t) => {
+    await inPage(t, async () => {
+      const d = await create();
+      const pending = settle(d.detect(polygon("slow"), { zoom: 3 }));
+      const queued = settle(d.detect(polygon("ok"), { zoom: 3 }));
+      await new Promise((r) => setTimeout(r, 100));
+      d.dispose();
+      d.dispose();
+      return {
+        pending: await pending,
+        queued: await queued,
+        later: await settle(d.detect(polygon("ok"), { zoom: 3 })),
+        preload: await settle(d.preload(["fake"])),
+        disposed: d.disposed,
+      };
+    }, async ({ value, page }) => {
+      assert.equal(value.pending.code, "DISPOSED");
+      assert.equal(value.queued.code, "DISPOSED");
+      assert.ok(value.pending.ms < 200);
+      assert.equal(value.later.code, "DISPOSED");
+      assert.equal(value.preload.code, "DISPOSED");
+      assert.equal(value.disposed, true);
+      await noWorkers(page, "the worker was terminated");
+    });
+  });
+
+  test("a worker that throws fails every pending call with WORKER_FAILED", async (t) => {
+    await inPage(t, async () => {
+      const d = await create();
+      const a = settle(d.detect(polygon("crash"), { zoom: 3 }));
+      const b = settle(d.detect(polygon("ok"), { zoom: 3 }));
+      const r = { a: await a, b: await b };
+      r.later = await settle(d.detect(polygon("ok"), { zoom: 3 }));
+      r.disposed = d.disposed;
+      d.dispose();
+      return r;
+    }, async ({ value }) => {
+      assert.equal(value.a.code, "WORKER_FAILED");
+      assert.match(value.a.message, /exploded/);
+      assert.equal(value.b.code, "WORKER_FAILED");
+      assert.equal(value.later.code, "WORKER_FAILED");
+      assert.equal(value.disposed, true);
+    });
+  });
+
+  test("create fails with WORKER_FAILED for a worker that cannot load or crashes", async (t) => {
+    await inPage(t, async () => ({
+      missing: await settle(create({ workerUrl: "/tests/e2e/fixtures/no-such-worker.js" })),
+      broken: await settle(create({ workerUrl: "/tests/e2e/fixtures/broken-worker.js" })),
+      crash: await settle(create({ model: "crash" })),
+    }), async ({ value }) => {
+      for (const [name, r] of Object.entries(value)) {
+        assert.equal(r.code, "WORKER_FAILED", `${name}: ${r.message}`);
+        assert.ok(r.ms < 10_000, `${name} took ${r.ms} ms`);
+      }
+    });
+  });
+
+  test("engine errors during create reject create and stop the worker", async (t) => {
+    await inPage(t, async () => ({
+      unknown: await settle(create({ model: "unknown" })),
+      webgpu: await settle(create({ model: "no-webgpu", backend: "webgpu" })),
+    }), async ({ value, page }) => {
+      assert.equal(value.unknown.code, "UNKNOWN_MODEL");
+      assert.equal(value.webgpu.code, "BACKEND_UNAVAILABLE");
+      await noWorkers(page, "no worker left behind");
+    });
+  });
+
+  test("create can be aborted while the model loads; its progress is reported", async (t) => {
+    await inPage(t, async () => {
+      const ac = new AbortController();
+      const progress = [];
+      // Abort on the second progress report (the engine sends 20, 100 ms apart).
+      const p = settle(create({ model: "slow", signal: ac.signal, onProgress: (x) => progress.push(x.message) === 2 && ac.abort() }));
+      const r = await p;
+      await new Promise((ok) => setTimeout(ok, 300));
+      return { r, progress };
+    }, async ({ value, page }) => {
+      assert.equal(value.r.code, "ABORTED");
+      assert.deepEqual(value.progress, ["weights 5%", "weights 10%"], "progress until the abort, nothing after");
+      await noWorkers(page, "the aborted create's worker is gone");
+    });
+  });
+
+  test("results that cannot be cloned fail that call only", async (t) => {
+    await inPage(t, async () => {
+      const d = await create();
+      const r = { bad: await settle(d.detect(polygon("uncloneable"), { zoom: 3 })), next: await settle(d.detect(polygon("ok"), { zoom: 3 })) };
+      d.dispose();
+      return r;
+    }, async ({ value }) => {
+      assert.equal(value.bad.code, "INTERNAL");
+      assert.match(value.bad.message, /could not be sent/);
+      assert.equal(value.next.ok, true);
+    });
+  });
+
+  test("preload and models", async (t) => {
+    await inPage(t, async () => {
+      const d = await create({ modelBaseUrl: "/some/models" });
+      const r = {
+        preload: await settle(d.preload(["fake"])),
+        unknown: await settle(d.preload(["unknown"])),
+        badIds: await settle(d.preload("fake")),
+        own: await settle(d.models()),
+        stats: (await d.detect(polygon("stats"), { zoom: 1 })).stats,
+        staticModels: await settle(geodetect.Detector.models({ modelBaseUrl: "/other/models/", workerUrl: FAKE_WORKER })),
+        workersAfter: 0,
+      };
+      d.dispose();
+      return r;
+    }, async ({ value }) => {
+      assert.equal(value.preload.ok, true);
+      assert.equal(value.preload.value, undefined);
+      assert.equal(value.unknown.code, "UNKNOWN_MODEL");
+      assert.equal(value.badIds.code, "INVALID_OPTIONS");
+      assert.deepEqual(value.stats.preloaded, ["fake"]);
+      assert.equal(value.own.value[0].id, "fake");
+      assert.match(value.own.value[0].name, /^http:\/\/127\.0\.0\.1:\d+\/some\/models\/$/);
+      assert.match(value.staticModels.value[0].name, /\/other\/models\/$/);
+    });
+  });
+
+  test("a throwing onProgress callback does not break detection", async (t) => {
+    await inPage(t, async () => {
+      const d = await create();
+      const r = await settle(d.detect(polygon("ok"), { zoom: 3, onProgress: () => { throw new Error("callback bug"); } }));
+      d.dispose();
+      return r;
+    }, async ({ value, watch }) => {
+      assert.equal(value.ok, true);
+      assert.ok(watch.lines.some((l) => l.includes("callback bug")), "the callback's error is reported, not swallowed");
+    });
+  });
+
+  test("the Detector constructor is not public", async (t) => {
+    await inPage(t, async () => {
+      try {
+        new geodetect.Detector();
+        return "constructed";
+      } catch (e) {
+        return `${e.name}: ${e.message}`;
+      }
+    }, async ({ value }) => {
+      assert.match(value, /TypeError: use `await Detector.create/);
+    });
+  });
+});

@@ -1,0 +1,464 @@
+// End-to-end tests of the geodetect npm package in headless Chromium, against the real
+// wasm engine, real tiles and real weights.
+//
+// Prerequisites (the suite fails with the missing ones listed if any is absent):
+//   bash tests/data/prepare.sh                          # www/tiles/{marina,osbs}
+//   <models into www/models/: manifest.json + weights>  # the lead's model setup
+//   bash pkg/build.sh                                   # pkg/wasm/
+//   cargo build --features cli --bin geodetect          # target/debug/geodetect (native comparison)
+//   www/serve.sh start                                  # http://127.0.0.1:8080/
+//   cd tests/e2e && npm ci && npm run test:e2e
+//
+// Environment: GEODETECT_E2E_BASE (default http://127.0.0.1:8080), GEODETECT_CLI (default
+// target/debug/geodetect), GEODETECT_E2E_MODEL (default yolov8n-obb-dota),
+// GEODETECT_E2E_FAKE_ENGINE=1 (harness self-test with a fake engine; see setup.mjs).
+// One test only: node --test --test-reporter=tap --test-name-pattern=Vite e2e.test.mjs
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile as execFileCb } from "node:child_process";
+import { existsSync } from "node:fs";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import {
+  REPO,
+  centreOf,
+  launchBrowser,
+  lonLatToPixel,
+  matchDetections,
+  pixelToLonLat,
+  pointInArea,
+  startStaticServer,
+  validateDetections,
+  withPage,
+} from "./helpers.mjs";
+import { FAKE, MODEL, environment, writeCorruptModelDir } from "./setup.mjs";
+
+const execFile = promisify(execFileCb);
+const MINUTE = 60_000;
+const ZOOM = 19;
+const CONFIDENCE = 0.25;
+const IOU = 0.45;
+const AOI = JSON.parse(await readFile(join(REPO, "tests/data/aoi/marina.geojson"), "utf8"));
+const CLI = process.env.GEODETECT_CLI ?? join(REPO, "target/debug/geodetect");
+
+let browser;
+
+before(async () => {
+  browser = await launchBrowser({ webgpu: true });
+});
+
+after(async () => {
+  await browser?.close();
+  const env = await environment().catch(() => null);
+  await env?.close();
+});
+
+/** Detector options for the marina tiles on `base`. */
+function detectorOptions(env, extra = {}) {
+  return {
+    source: { url: `${env.base}/tiles/marina/{z}/{x}/{y}.png`, tileSize: 256, maxZoom: 21 },
+    model: MODEL,
+    backend: "cpu",
+    modelBaseUrl: `${env.base}/models/`,
+    ...extra,
+  };
+}
+
+/** Run window.runDetect(params) on the e2e page in a fresh context (fresh Cache API). */
+async function runDetect(t, params, { context } = {}) {
+  const env = await environment();
+  const ctx = context ?? (await browser.newContext());
+  try {
+    return await withPage(t, ctx, async (page, watch) => {
+      await page.goto(`${env.base}/e2e.html`);
+      await page.waitForFunction(() => document.title === "ready", null, { timeout: 30_000 });
+      const out = await page.evaluate((p) => window.runDetect(p), params);
+      out.log = watch.text();
+      return out;
+    });
+  } finally {
+    if (!context) await ctx.close();
+  }
+}
+
+function describeFailure(out) {
+  const errs = [out.error, ...out.runs.map((r) => r.error)].filter(Boolean).map((e) => `${e.code}: ${e.message}`);
+  return `${out.phase} failed: ${errs.join("; ")}\n--- page log ---\n${out.log}`;
+}
+
+/** A rectangular AOI of `width` x `height` global pixels at `zoom`, top-left at global pixel (x, y). */
+function pixelRect(x, y, width, height, zoom = ZOOM) {
+  const [w, n] = pixelToLonLat([x, y], zoom);
+  const [e, s] = pixelToLonLat([x + width, y + height], zoom);
+  return { type: "Feature", properties: { name: `${width}x${height} px at ${x},${y}` }, geometry: { type: "Polygon", coordinates: [[[w, s], [e, s], [e, n], [w, n], [w, s]]] } };
+}
+
+/** A square AOI of `size` global pixels. */
+const pixelSquare = (x, y, size, zoom = ZOOM) => pixelRect(x, y, size, size, zoom);
+
+// Results shared between tests (each computed once, on first use).
+const once = (fn) => {
+  let p = null;
+  return () => (p ??= fn());
+};
+
+const cpuMarina = once(async () => {
+  const env = await environment();
+  const t = { diagnostic: (s) => console.log(s) };
+  const out = await runDetect(t, {
+    detector: detectorOptions(env),
+    runs: [{ aoi: AOI, options: { zoom: ZOOM, confidence: CONFIDENCE, iou: IOU } }],
+  });
+  if (!out.ok) throw new Error(`CPU detection on the marina AOI: ${describeFailure(out)}`);
+  return out;
+});
+
+/**
+ * A 256x256 px square of the marina with many detections (from the CPU run on the whole
+ * AOI; windows on a 32 px grid), for the slow WebGPU run and the bundler test.
+ */
+const smallSquare = once(async () => {
+  const out = await cpuMarina();
+  const r = out.runs[0].result;
+  const centres = r.detections.features.map((f) => lonLatToPixel(centreOf(f), ZOOM));
+  const [ox, oy] = r.image.origin;
+  let best = { n: -1, x: ox, y: oy };
+  for (let y = oy; y + 256 <= oy + r.image.height; y += 32) {
+    for (let x = ox; x + 256 <= ox + r.image.width; x += 32) {
+      const n = centres.filter(([cx, cy]) => cx >= x + 16 && cx < x + 240 && cy >= y + 16 && cy < y + 240).length;
+      if (n > best.n) best = { n, x, y };
+    }
+  }
+  return pixelSquare(best.x, best.y, 256);
+});
+
+const cpuSmall = once(async () => {
+  const env = await environment();
+  const aoi = await smallSquare();
+  const out = await runDetect({ diagnostic: (s) => console.log(s) }, {
+    detector: detectorOptions(env),
+    runs: [{ aoi, options: { zoom: ZOOM, confidence: CONFIDENCE, iou: IOU } }],
+  });
+  if (!out.ok) throw new Error(`CPU detection on the small square: ${describeFailure(out)}`);
+  return { aoi, out };
+});
+
+function summary(result) {
+  const counts = {};
+  for (const f of result.detections.features) counts[f.properties.class] = (counts[f.properties.class] ?? 0) + 1;
+  return `${result.detections.features.length} detections ${JSON.stringify(counts)}, image ${result.image.width}x${result.image.height} origin ${result.image.origin}, timings ${JSON.stringify(result.timings)}`;
+}
+
+function assertMatch(t, a, b, labels, zoom = ZOOM) {
+  const m = matchDetections(a.detections, b.detections, { zoom, tileSize: a.image.tileSize, confidence: CONFIDENCE, labels });
+  t.diagnostic(`${labels.join(" vs ")}: ${m.counts.join(" vs ")} detections, ${m.matched} matched, ${m.problems.length} mismatches, ${m.borderline.length} borderline (score within 1e-3 of the threshold, allowed)`);
+  for (const b of m.borderline) t.diagnostic(`borderline: ${b}`);
+  assert.ok(m.ok, `${labels.join(" vs ")} differ:\n  ${m.problems.slice(0, 40).join("\n  ")}${m.problems.length > 40 ? `\n  … and ${m.problems.length - 40} more` : ""}`);
+  return m;
+}
+
+describe("geodetect in Chromium", () => {
+  test("1. CPU detection on the marina AOI returns valid GeoJSON inside the AOI", { timeout: 10 * MINUTE }, async (t) => {
+    const out = await cpuMarina();
+    const r = out.runs[0].result;
+    t.diagnostic(`create ${out.createMs.toFixed(0)} ms, detect ${out.runs[0].ms.toFixed(0)} ms; ${summary(r)}`);
+    assert.equal(out.backend, "cpu");
+    assert.equal(r.backend, "cpu");
+    const problems = validateDetections(r.detections);
+    assert.deepEqual(problems.slice(0, 20), [], "the FeatureCollection is valid RFC 7946 output");
+    const outside = r.detections.features.filter((f) => !pointInArea(centreOf(f), AOI));
+    assert.equal(outside.length, 0, `detection centres outside the AOI: ${outside.slice(0, 5).map((f) => JSON.stringify(centreOf(f))).join(", ")}`);
+    const boats = r.detections.features.filter((f) => /ship|boat/i.test(f.properties.class)).length;
+    assert.ok(boats > 50, `expected more than 50 boats/ships (the image has ~170), got ${boats}: ${summary(r)}`);
+    for (const k of ["fetch", "decode", "preprocess", "inference", "postprocess", "total"]) {
+      assert.ok(Number.isFinite(r.timings[k]) && r.timings[k] >= 0, `timings.${k} = ${r.timings[k]}`);
+    }
+    assert.deepEqual(r.missingTiles, []);
+    assert.equal(r.image.zoom, ZOOM);
+    assert.equal(r.image.tileSize, 256);
+    assert.ok(r.image.width > 0 && r.image.height > 0);
+    assert.equal(r.image.bounds.length, 4);
+    assert.equal(r.image.bounds3857.length, 4);
+    const stages = new Set(out.runs[0].progress.map((p) => p.stage));
+    assert.ok(stages.has("fetch"), `progress stages: ${[...stages]}`);
+    const lastFetch = out.runs[0].progress.filter((p) => p.stage === "fetch").at(-1);
+    assert.ok(lastFetch.tilesTotal > 0 && lastFetch.tilesDone === lastFetch.tilesTotal, `last fetch progress ${JSON.stringify(lastFetch)}`);
+    assert.equal(out.info.model.id, MODEL);
+  });
+
+  test("2. browser CPU detections equal the native CLI's", { timeout: 20 * MINUTE }, async (t) => {
+    if (FAKE) return t.skip("fake engine: nothing to compare with the native CLI");
+    assert.ok(existsSync(CLI), `the native CLI ${CLI} is missing: build it with \`cargo build --features cli --bin geodetect\` (or set GEODETECT_CLI)`);
+    const env = await environment();
+    const dir = await mkdtemp(join(tmpdir(), "geodetect-native-"));
+    const outFile = join(dir, "native.json");
+    const args = ["detect", "--tiles", join(REPO, "www/tiles/marina"), "--aoi", join(REPO, "tests/data/aoi/marina.geojson"), "--zoom", String(ZOOM),
+      "--models", env.modelsDir, "--model", MODEL, "--confidence", String(CONFIDENCE), "--iou", String(IOU), "--out", outFile];
+    const t0 = Date.now();
+    try {
+      await execFile(CLI, args, { cwd: REPO, timeout: 15 * MINUTE, maxBuffer: 64 << 20 });
+    } catch (e) {
+      assert.fail(`${CLI} ${args.join(" ")} failed (exit ${e.code}):\n${e.stderr || e.stdout || e.message}`);
+    }
+    t.diagnostic(`native CLI took ${Date.now() - t0} ms`);
+    const native = JSON.parse(await readFile(outFile, "utf8"));
+    await rm(dir, { recursive: true, force: true });
+    const browserResult = (await cpuMarina()).runs[0].result;
+    t.diagnostic(`native: ${summary(native)}`);
+    t.diagnostic(`browser: ${summary(browserResult)}`);
+    for (const k of ["width", "height", "zoom"]) assert.equal(browserResult.image[k], native.image[k], `image.${k}`);
+    assert.deepEqual(browserResult.image.origin, native.image.origin, "image.origin");
+    assertMatch(t, browserResult, native, ["browser", "native"]);
+    assert.equal(browserResult.detections.features.length, native.detections.features.length, "same number of detections");
+  });
+
+  test("3. WebGPU backend works and matches the CPU backend on a small area", { timeout: 20 * MINUTE }, async (t) => {
+    const env = await environment();
+    const { aoi, out: cpu } = await cpuSmall();
+    const out = await runDetect(t, {
+      detector: detectorOptions(env, { backend: "webgpu" }),
+      runs: [{ aoi, options: { zoom: ZOOM, confidence: CONFIDENCE, iou: IOU } }],
+    });
+    assert.ok(out.ok, describeFailure(out));
+    const gpu = out.runs[0].result;
+    t.diagnostic(`adapter ${JSON.stringify(out.info.adapter)}; create ${out.createMs.toFixed(0)} ms, detect ${out.runs[0].ms.toFixed(0)} ms`);
+    t.diagnostic(`webgpu: ${summary(gpu)}`);
+    t.diagnostic(`cpu:    ${summary(cpu.runs[0].result)}`);
+    assert.equal(out.backend, "webgpu", "detector.backend");
+    assert.equal(gpu.backend, "webgpu", "result.backend");
+    assert.equal(out.info.backend, "webgpu", "detector.info.backend");
+    assert.ok(out.info.adapter, "detector.info.adapter is set for WebGPU");
+    assert.ok(cpu.runs[0].result.detections.features.length >= 1, "the small area has detections (else the comparison proves nothing)");
+    assert.deepEqual(validateDetections(gpu.detections), []);
+    assertMatch(t, gpu, cpu.runs[0].result, ["webgpu", "cpu"]);
+  });
+
+  describe("4. errors", { timeout: 10 * MINUTE }, () => {
+    test("invalid polygon -> INVALID_POLYGON; zoom 30 -> ZOOM_OUT_OF_RANGE", async (t) => {
+      const env = await environment();
+      const bad = { type: "Polygon", coordinates: [[[7.423, 43.734], [7.424, 43.734], [7.423, 43.734]]] };
+      const out = await runDetect(t, {
+        detector: detectorOptions(env),
+        runs: [
+          { aoi: bad, options: { zoom: ZOOM } },
+          { aoi: { type: "Point", coordinates: [7.423, 43.734] }, options: { zoom: ZOOM } },
+          { aoi: AOI, options: { zoom: 30 } },
+        ],
+      });
+      assert.equal(out.phase, "detect", describeFailure(out));
+      const [badRing, point, zoom30] = out.runs;
+      assert.equal(badRing.error?.code, "INVALID_POLYGON", JSON.stringify(badRing.error));
+      assert.equal(badRing.error.isGeodetectError, true);
+      assert.equal(point.error?.code, "INVALID_POLYGON", JSON.stringify(point.error));
+      assert.equal(zoom30.error?.code, "ZOOM_OUT_OF_RANGE", JSON.stringify(zoom30.error));
+    });
+
+    test("tiles that 404 are reported in missingTiles, or reject with TILE_FETCH_FAILED", async (t) => {
+      const env = await environment();
+      // 600 x 256 px across the east edge of the marina image: the tile set has no tiles
+      // east of it (x 272961 at z19), so 2 of the 6 tiles answer 404.
+      const eastEdge = 69877924;
+      const aoi = pixelRect(eastEdge - 300, 48940892 + 200, 600, 256);
+      const allMissing = await smallSquare();
+      const out = await runDetect(t, {
+        detector: detectorOptions(env, { fetch: { retries: 1, retryDelayMs: 10 } }),
+        runs: [
+          { aoi, options: { zoom: ZOOM } },
+          { aoi, options: { zoom: ZOOM, failOnMissingTiles: true } },
+        ],
+      });
+      assert.equal(out.phase, "detect", describeFailure(out));
+      const [lenient, strict] = out.runs;
+      assert.ok(lenient.ok, `without failOnMissingTiles the call resolves: ${JSON.stringify(lenient.error)}`);
+      const missing = lenient.result.missingTiles;
+      t.diagnostic(`missingTiles: ${JSON.stringify(missing)}`);
+      assert.deepEqual(missing.map((m) => `${m.tile.z}/${m.tile.x}/${m.tile.y}`).sort(), ["19/272961/191176", "19/272961/191177"]);
+      for (const m of missing) {
+        assert.match(m.reason, /404/);
+        assert.ok(m.attempts >= 1, `attempts ${m.attempts}`);
+      }
+      assert.deepEqual(validateDetections(lenient.result.detections), []);
+      assert.equal(strict.error?.code, "TILE_FETCH_FAILED", JSON.stringify(strict.error));
+      assert.match(strict.error.message, /z19\/x272961/);
+
+      // A URL template where every tile is missing: the engine refuses an empty raster
+      // even without failOnMissingTiles (almost always a wrong URL or zoom).
+      const wrong = await runDetect(t, {
+        detector: detectorOptions(env, { source: { url: `${env.base}/tiles/no-such-tileset/{z}/{x}/{y}.png`, maxZoom: 21 }, fetch: { retries: 0 } }),
+        runs: [{ aoi: allMissing, options: { zoom: ZOOM } }],
+      });
+      assert.equal(wrong.runs[0]?.error?.code, "TILE_FETCH_FAILED", JSON.stringify(wrong.runs[0]?.error ?? wrong.error));
+      assert.match(wrong.runs[0].error.message, /404/);
+    });
+
+    test("abort right after starting -> ABORTED at once; the detector keeps working", async (t) => {
+      const env = await environment();
+      const aoi = await smallSquare();
+      const out = await runDetect(t, {
+        detector: detectorOptions(env),
+        runs: [
+          { aoi: AOI, options: { zoom: ZOOM }, abortAfterMs: 30 },
+          { aoi, options: { zoom: ZOOM } },
+        ],
+      });
+      assert.equal(out.phase, "detect", describeFailure(out));
+      const [aborted, next] = out.runs;
+      assert.equal(aborted.error?.code, "ABORTED", JSON.stringify(aborted.error ?? "it resolved"));
+      assert.ok(aborted.msAfterAbort < 500, `rejected ${aborted.msAfterAbort} ms after abort()`);
+      assert.ok(next.ok, `a detect after the abort works: ${JSON.stringify(next.error)}`);
+      t.diagnostic(`the detect after the abort took ${next.ms.toFixed(0)} ms (it waits for the aborted one to stop in the worker)`);
+    });
+
+    test("unknown model -> UNKNOWN_MODEL", async (t) => {
+      const env = await environment();
+      const out = await runDetect(t, { detector: detectorOptions(env, { model: "no-such-model" }) });
+      assert.equal(out.phase, "create");
+      assert.equal(out.error?.code, "UNKNOWN_MODEL", JSON.stringify(out.error));
+      assert.match(out.error.message, /no-such-model/);
+    });
+
+    test("corrupted weights -> MODEL_INTEGRITY", async (t) => {
+      const env = await environment();
+      const path = await writeCorruptModelDir(env);
+      const out = await runDetect(t, { detector: detectorOptions(env, { modelBaseUrl: `${env.base}${path}` }) });
+      assert.equal(out.phase, "create");
+      assert.equal(out.error?.code, "MODEL_INTEGRITY", `${JSON.stringify(out.error)}\n${out.log}`);
+    });
+  });
+
+  test("5. a second page load takes the weights from the Cache API", { timeout: 10 * MINUTE }, async (t) => {
+    const env = await environment();
+    const context = await browser.newContext();
+    const weightsFile = env.model.weights.file;
+    const weightRequests = [];
+    context.on("request", (r) => {
+      if (decodeURIComponent(new URL(r.url()).pathname).endsWith(`/${weightsFile}`)) weightRequests.push(r.url());
+    });
+    try {
+      const first = await runDetect(t, { detector: detectorOptions(env) }, { context });
+      assert.ok(first.ok, describeFailure(first));
+      const firstCount = weightRequests.length;
+      assert.ok(firstCount >= 1, "the first load fetched the weights");
+      const cached = await withPage(t, context, async (page) => {
+        await page.goto(`${env.base}/e2e.html`);
+        return page.evaluate(async () => {
+          const out = {};
+          for (const name of await caches.keys()) out[name] = (await (await caches.open(name)).keys()).map((r) => r.url);
+          return out;
+        });
+      });
+      t.diagnostic(`Cache API after the first load: ${JSON.stringify(cached)}`);
+      const entries = Object.values(cached).flat();
+      assert.ok(entries.some((u) => u.includes(weightsFile) || u.includes(env.model.weights.sha256)), `no cache entry for ${weightsFile}`);
+      const second = await runDetect(t, { detector: detectorOptions(env) }, { context });
+      assert.ok(second.ok, describeFailure(second));
+      t.diagnostic(`create: first ${first.createMs.toFixed(0)} ms, second ${second.createMs.toFixed(0)} ms`);
+      assert.deepEqual(weightRequests.slice(firstCount), [], "the second load made no network request for the weights");
+      assert.equal(first.info.weightsFromCache, false, "info.weightsFromCache on the first load");
+      assert.equal(second.info.weightsFromCache, true, "info.weightsFromCache on the second load");
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("6. the packed package works in a Vite app built with no config", { timeout: 25 * MINUTE }, async (t) => {
+    const env = await environment();
+    const work = await mkdtemp(join(tmpdir(), "geodetect-vite-"));
+    let server = null;
+    try {
+      // 1. npm pack (in fake mode: a copy of pkg/ with the fake engine as wasm/).
+      let packDir = join(REPO, "pkg");
+      if (FAKE) {
+        packDir = join(work, "pkg");
+        await cp(join(REPO, "pkg"), packDir, { recursive: true, filter: (src) => !/node_modules|types-test|[/\\]wasm$/.test(src) });
+        await cp(join(REPO, "tests/e2e/fixtures/fake-wasm"), join(packDir, "wasm"), { recursive: true });
+      } else {
+        assert.ok(existsSync(join(packDir, "wasm/geodetect_bg.wasm")), "pkg/wasm is not built: bash pkg/build.sh");
+      }
+      const { stdout: packJson } = await execFile("npm", ["pack", "--json", "--pack-destination", work], { cwd: packDir, maxBuffer: 16 << 20 });
+      const [pack] = JSON.parse(packJson);
+      const files = pack.files.map((f) => f.path).sort();
+      t.diagnostic(`npm pack: ${pack.filename}, ${(pack.size / 1e6).toFixed(1)} MB packed, files ${files.join(", ")}`);
+      for (const f of ["package.json", "index.js", "index.d.ts", "worker.js", "worker-core.js", "README.md", "wasm/geodetect.js", "wasm/geodetect_bg.wasm"]) {
+        assert.ok(files.includes(f), `the tarball contains ${f}`);
+      }
+      assert.ok(!files.some((f) => f.startsWith("types-test/") || f === "build.sh" || f.startsWith("node_modules/")), "no dev files in the tarball");
+
+      // 2. A fresh Vite app that imports "geodetect", with no vite.config.
+      const app = join(work, "app");
+      await mkdir(app);
+      await writeFile(join(app, "package.json"), JSON.stringify({
+        name: "geodetect-vite-e2e",
+        private: true,
+        type: "module",
+        scripts: { build: "vite build" },
+        dependencies: { geodetect: `file:../${pack.filename}` },
+        devDependencies: { vite: "8.3.8" },
+      }, null, 2));
+      await writeFile(join(app, "index.html"), `<!doctype html>\n<html><head><meta charset="utf-8"><title>loading</title></head>\n<body><script type="module" src="/main.js"></script></body></html>\n`);
+      await writeFile(join(app, "main.js"), `import { Detector, GeodetectError } from "geodetect";
+
+window.runViteDetect = async ({ aoi, zoom, model }) => {
+  const detector = await Detector.create({
+    source: { url: location.origin + "/tiles/marina/{z}/{x}/{y}.png", maxZoom: 21 },
+    model,
+    backend: "cpu",
+    modelBaseUrl: location.origin + "/models/",
+  });
+  try {
+    return { backend: detector.backend, result: await detector.detect(aoi, { zoom, confidence: ${CONFIDENCE}, iou: ${IOU} }) };
+  } catch (e) {
+    return { error: { code: e.code, message: e.message, isGeodetectError: e instanceof GeodetectError } };
+  } finally {
+    detector.dispose();
+  }
+};
+document.title = "ready";
+`);
+      const npmEnv = { ...process.env, npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" };
+      const t0 = Date.now();
+      try {
+        await execFile("npm", ["install", "--no-audit", "--no-fund"], { cwd: app, env: npmEnv, timeout: 10 * MINUTE, maxBuffer: 64 << 20 });
+      } catch (e) {
+        assert.fail(`npm install in the Vite app failed:\n${e.stderr || e.message}`);
+      }
+      t.diagnostic(`npm install: ${Date.now() - t0} ms`);
+      let build;
+      try {
+        build = await execFile(join(app, "node_modules/.bin/vite"), ["build"], { cwd: app, env: npmEnv, timeout: 10 * MINUTE, maxBuffer: 64 << 20 });
+      } catch (e) {
+        assert.fail(`vite build failed:\n${e.stdout}\n${e.stderr || e.message}`);
+      }
+      for (const line of `${build.stdout}${build.stderr}`.split("\n")) if (line.trim()) t.diagnostic(`vite build: ${line}`);
+
+      // 3. Serve dist/ (tiles and models proxied from the test server: same origin).
+      server = await startStaticServer({ mounts: { "/": join(app, "dist") }, proxy: { "/tiles/": env.base, "/models/": env.base } });
+      const aoi = await smallSquare();
+      const context = await browser.newContext();
+      try {
+        const out = await withPage(t, context, async (page, watch) => {
+          await page.goto(`${server.url}/`);
+          await page.waitForFunction(() => document.title === "ready", null, { timeout: 30_000 });
+          const r = await page.evaluate((p) => window.runViteDetect(p), { aoi, zoom: ZOOM, model: MODEL });
+          r.log = watch.text();
+          return r;
+        });
+        assert.ok(!out.error, `detect in the Vite build failed: ${JSON.stringify(out.error)}\n${out.log}`);
+        t.diagnostic(`vite app: ${summary(out.result)}`);
+        assert.equal(out.backend, "cpu");
+        assert.deepEqual(validateDetections(out.result.detections), []);
+        const served = server.requests;
+        assert.ok(served.some((p) => p.endsWith(".wasm")), `the bundled worker loaded the wasm from dist/ (served: ${served.join(", ")})`);
+        const direct = (await cpuSmall()).out.runs[0].result;
+        assertMatch(t, out.result, direct, ["vite", "direct"]);
+      } finally {
+        await context.close();
+      }
+    } finally {
+      await server?.close();
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});
