@@ -1,5 +1,6 @@
 //! The RFC 7946 FeatureCollection of detections.
 
+use geo::{LineString, Winding};
 use serde_json::{Map, Value, json};
 
 /// One detection, ready for output.
@@ -30,20 +31,16 @@ pub fn feature_collection(features: &[DetectionFeature]) -> Value {
 
 fn feature(f: &DetectionFeature) -> Option<Value> {
     let round = |v: f64| (v * 1e9).round() / 1e9;
-    let mut ring: Vec<[f64; 2]> = f.ring.iter().map(|&[lon, lat]| [round(lon), round(lat)]).collect();
-    if !f.score.is_finite() || ring.iter().flatten().any(|v| !v.is_finite()) {
+    let mut ring = LineString::from(f.ring.iter().map(|&[lon, lat]| [round(lon), round(lat)]).collect::<Vec<_>>());
+    if !f.score.is_finite() || ring.coords().any(|c| !c.x.is_finite() || !c.y.is_finite()) {
         return None;
     }
-    if ring.len() > 1 && ring.first() == ring.last() {
-        ring.pop();
-    }
-    if ring.len() < 3 {
+    ring.close();
+    if ring.0.len() < 4 {
         return None;
     }
-    if twice_signed_area(&ring) < 0.0 {
-        ring.reverse();
-    }
-    ring.extend(ring.first().copied());
+    ring.make_ccw_winding();
+    let coordinates: Vec<[f64; 2]> = ring.coords().map(|c| [c.x, c.y]).collect();
     let mut properties = f.properties.clone();
     properties.insert("class".into(), f.class_name.clone().into());
     properties.insert("classId".into(), f.class_id.into());
@@ -51,14 +48,9 @@ fn feature(f: &DetectionFeature) -> Option<Value> {
     properties.insert("score".into(), f.score.to_string().parse().unwrap_or(f64::from(f.score)).into());
     Some(json!({
         "type": "Feature",
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "geometry": {"type": "Polygon", "coordinates": [coordinates]},
         "properties": properties,
     }))
-}
-
-/// Shoelace formula over an open ring: positive when counter-clockwise.
-fn twice_signed_area(ring: &[[f64; 2]]) -> f64 {
-    ring.iter().zip(ring.iter().cycle().skip(1)).map(|([x0, y0], [x1, y1])| x0 * y1 - x1 * y0).sum()
 }
 
 #[cfg(test)]
@@ -88,7 +80,8 @@ mod tests {
             let ring = ring_of(f);
             assert_eq!(ring.len(), 5, "{f}");
             assert_eq!(ring.first(), ring.last());
-            assert!(twice_signed_area(&ring[..4]) > 0.0, "not counter-clockwise: {f}");
+            let winding = LineString::from(ring.clone()).winding_order();
+            assert_eq!(winding, Some(geo::winding_order::WindingOrder::CounterClockwise), "{f}");
             assert!(CCW.iter().all(|c| ring.contains(c)));
         }
         assert_eq!(ring_of(&features[0])[..4], CCW);
