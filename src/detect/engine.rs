@@ -111,7 +111,7 @@ impl Engine {
             let t2 = hooks.now_ms();
             let n = decoded.len() / self.config.decoded_rows();
             let kept = nms::postprocess(&decoded, n, self.config.num_classes, self.config.task, params);
-            all.extend(self.to_raster(kept, window, width, height, windows.len() > 1, all.len()));
+            all.extend(place_in_raster(kept, window, (width, height), windows.len() > 1, all.len()));
             timings.preprocess += t1 - t0;
             timings.inference += t2 - t1;
             timings.postprocess += hooks.now_ms() - t2;
@@ -126,35 +126,56 @@ impl Engine {
         Ok((all, timings))
     }
 
-    /// Shift a window's detections into raster pixels, dropping those cut by an inner side.
-    /// `anchor_base` keeps anchor numbers unique across windows (stable tie-breaking).
-    fn to_raster(
-        &self,
-        kept: Vec<Candidate>,
-        window: &Window,
-        width: u32,
-        height: u32,
-        tiled: bool,
-        anchor_base: usize,
-    ) -> impl Iterator<Item = Candidate> {
-        let inner = window.interior_sides(width, height);
-        let (x0, y0) = (window.x as f64, window.y as f64);
-        let edges = [x0, y0, x0 + window.width as f64, y0 + window.height as f64];
-        kept.into_iter().enumerate().filter_map(move |(k, mut c)| {
-            c.bbox.cx += x0;
-            c.bbox.cy += y0;
-            c.anchor = anchor_base + k;
-            if tiled {
-                let b = c.bbox.bounds();
-                let cut = (inner[0] && b[0] < edges[0] + SEAM_MARGIN_PX)
-                    || (inner[1] && b[1] < edges[1] + SEAM_MARGIN_PX)
-                    || (inner[2] && b[2] > edges[2] - SEAM_MARGIN_PX)
-                    || (inner[3] && b[3] > edges[3] - SEAM_MARGIN_PX);
-                if cut {
-                    return None;
-                }
-            }
-            Some(c)
-        })
+}
+
+/// Shift a window's detections into raster pixels. When the raster is cut into several
+/// windows (`tiled`), boxes reaching within [`SEAM_MARGIN_PX`] of a window side that lies
+/// inside the raster are dropped: the neighbouring window overlaps that side and sees the
+/// object whole. `anchor_base` keeps anchor numbers unique across windows (stable order).
+pub fn place_in_raster(
+    kept: Vec<Candidate>,
+    window: &Window,
+    (width, height): (u32, u32),
+    tiled: bool,
+    anchor_base: usize,
+) -> impl Iterator<Item = Candidate> {
+    let inner = window.interior_sides(width, height);
+    let (x0, y0) = (window.x as f64, window.y as f64);
+    let edges = [x0, y0, x0 + window.width as f64, y0 + window.height as f64];
+    kept.into_iter().enumerate().filter_map(move |(k, mut c)| {
+        c.bbox.cx += x0;
+        c.bbox.cy += y0;
+        c.anchor = anchor_base + k;
+        let b = c.bbox.bounds();
+        let cut = (inner[0] && b[0] < edges[0] + SEAM_MARGIN_PX)
+            || (inner[1] && b[1] < edges[1] + SEAM_MARGIN_PX)
+            || (inner[2] && b[2] > edges[2] - SEAM_MARGIN_PX)
+            || (inner[3] && b[3] > edges[3] - SEAM_MARGIN_PX);
+        (!tiled || !cut).then_some(c)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::RotatedBox;
+
+    fn at(cx: f64, cy: f64) -> Candidate {
+        Candidate { anchor: 0, class_id: 1, score: 0.9, bbox: RotatedBox { cx, cy, w: 20.0, h: 10.0, angle: 0.0 } }
+    }
+
+    #[test]
+    fn boxes_cut_by_an_inner_window_side_are_left_to_the_neighbour() {
+        // The right window of a 1800-wide raster: its left side (x = 776) is inside the raster,
+        // its other sides are on the raster border.
+        let window = Window { x: 776, y: 0, width: 1024, height: 600 };
+        let kept = vec![at(5.0, 300.0), at(500.0, 300.0), at(1019.0, 300.0), at(500.0, 4.0)];
+        let placed: Vec<Candidate> = place_in_raster(kept.clone(), &window, (1800, 600), true, 10).collect();
+        // Touching the inner left side: dropped. Touching the raster's right and top border: kept.
+        assert_eq!(placed.iter().map(|c| c.bbox.cx).collect::<Vec<_>>(), vec![1276.0, 1795.0, 1276.0]);
+        assert_eq!(placed.iter().map(|c| c.anchor).collect::<Vec<_>>(), vec![11, 12, 13]);
+        assert_eq!(placed[0].bbox.cy, 300.0);
+        // A single window keeps everything.
+        assert_eq!(place_in_raster(kept, &window, (1800, 600), false, 0).count(), 4);
     }
 }
