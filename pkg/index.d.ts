@@ -279,13 +279,16 @@ export interface SignalOptions {
 // ---------------------------------------------------------------------------------------
 
 /** A stage of the pipeline, as reported to `onProgress`. */
-export type ProgressStage = "model" | "fetch" | "decode" | "stitch" | "preprocess" | "inference" | "postprocess" | "done";
+export type ProgressStage = "model" | "fetch" | "stitch" | "inference" | "postprocess" | "done";
 
 /** A progress report. */
 export interface Progress {
   /** What is happening now. */
   stage: ProgressStage;
-  /** Units of this stage done: tiles while fetching, windows during inference. */
+  /**
+   * Units of this stage done: steps while the model loads (of 2), tiles while fetching and
+   * while decoding them into the raster (`stitch`), model windows during inference.
+   */
   done: number;
   /** Units of this stage in all. */
   total: number;
@@ -293,8 +296,6 @@ export interface Progress {
   tilesDone: number;
   /** Tiles needed for the AOI at this zoom. */
   tilesTotal: number;
-  /** Optional human-readable detail. */
-  message?: string;
 }
 
 /** Network layout of a model. */
