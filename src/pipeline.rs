@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::detect::engine::Engine;
 use crate::detect::NmsParams;
 use crate::geojson::{Aoi, DetectionFeature, feature_collection};
-use crate::imagery::{PixelWindow, Stitcher};
+use crate::imagery::{GeoRaster, PixelWindow, Stitcher};
 use crate::tiles::fetch::TileFailure;
 use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};
@@ -222,6 +222,59 @@ pub struct AreaResult {
     pub missing_tiles: Vec<TileFailure>,
 }
 
+/// Fetch and decode the tiles under `window` and stitch them into one raster. Tiles that
+/// cannot be loaded are painted black and returned as failures, or end the run when
+/// `fail_on_missing` is set; if none can be loaded at all, that is an error either way.
+/// Also returns the milliseconds spent downloading (the rest is decoding).
+pub async fn load_raster<P: TileProvider, H: Hooks>(
+    provider: &P,
+    source: &TileSource,
+    window: PixelWindow,
+    fail_on_missing: bool,
+    hooks: &H,
+) -> Result<(GeoRaster, Vec<TileFailure>, f64)> {
+    let start = hooks.now_ms();
+    let range = window.tiles();
+    hooks.progress(Stage::Fetch, 0, range.count() as usize);
+    let fetched = provider.fetch(source, range.iter().collect(), hooks).await?;
+    let fetch_ms = hooks.now_ms() - start;
+    hooks.checkpoint().await?;
+
+    let total = fetched.len();
+    hooks.progress(Stage::Stitch, 0, total);
+    let mut stitcher = Stitcher::new(window)?;
+    let mut missing = Vec::new();
+    for (i, (tile, result)) in fetched.into_iter().enumerate() {
+        let decoded = match result {
+            Ok(bytes) => provider.decode(&bytes).await.map_err(|reason| TileFailure {
+                tile,
+                reason: format!("not a decodable image: {reason}"),
+                attempts: 1,
+            }),
+            Err(failure) => Err(failure),
+        };
+        match decoded {
+            Ok(t) => stitcher.put_tile(tile, &t.rgba, t.width, t.height)?,
+            Err(failure) if fail_on_missing => return Err(failure.into()),
+            Err(failure) => {
+                stitcher.fill_tile(tile, [0, 0, 0])?;
+                missing.push(failure);
+            }
+        }
+        hooks.progress(Stage::Stitch, i + 1, total);
+    }
+    if missing.len() == total {
+        let first = missing.swap_remove(0);
+        return Err(Error::TileFetchFailed {
+            z: first.tile.z,
+            x: first.tile.x,
+            y: first.tile.y,
+            reason: format!("none of the {total} tiles could be loaded; the first failed with: {}", first.reason),
+        });
+    }
+    Ok((stitcher.finish(), missing, fetch_ms))
+}
+
 /// Run detection over `aoi`.
 pub async fn detect_area<P: TileProvider, H: Hooks>(
     engine: &Engine,
@@ -239,44 +292,8 @@ pub async fn detect_area<P: TileProvider, H: Hooks>(
     let range = window.tiles();
     range.check_limit(options.max_tiles)?;
 
-    hooks.progress(Stage::Fetch, 0, range.count() as usize);
-    let fetched = provider.fetch(source, range.iter().collect(), hooks).await?;
-    let t_fetched = hooks.now_ms();
-    hooks.checkpoint().await?;
-
-    hooks.progress(Stage::Stitch, 0, fetched.len());
-    let mut stitcher = Stitcher::new(window)?;
-    let mut missing = Vec::new();
-    let total_tiles = fetched.len();
-    for (i, (tile, result)) in fetched.into_iter().enumerate() {
-        let decoded = match result {
-            Ok(bytes) => provider.decode(&bytes).await.map_err(|reason| TileFailure {
-                tile,
-                reason: format!("not a decodable image: {reason}"),
-                attempts: 1,
-            }),
-            Err(failure) => Err(failure),
-        };
-        match decoded {
-            Ok(t) => stitcher.put_tile(tile, &t.rgba, t.width, t.height)?,
-            Err(failure) if options.fail_on_missing_tiles => return Err(failure.into()),
-            Err(failure) => {
-                stitcher.fill_tile(tile, [0, 0, 0])?;
-                missing.push(failure);
-            }
-        }
-        hooks.progress(Stage::Stitch, i + 1, total_tiles);
-    }
-    if missing.len() == total_tiles {
-        let first = missing.swap_remove(0);
-        return Err(Error::TileFetchFailed {
-            z: first.tile.z,
-            x: first.tile.x,
-            y: first.tile.y,
-            reason: format!("none of the {total_tiles} tiles could be loaded; the first failed with: {}", first.reason),
-        });
-    }
-    let raster = stitcher.finish();
+    let t_load = hooks.now_ms();
+    let (raster, missing, fetch_ms) = load_raster(provider, source, window, options.fail_on_missing_tiles, hooks).await?;
     let stitched = hooks.now_ms();
 
     let (kept, model_ms) = engine
@@ -306,8 +323,8 @@ pub async fn detect_area<P: TileProvider, H: Hooks>(
         detections,
         image: ImageInfo::from(&window),
         timings: Timings {
-            fetch: t_fetched - start,
-            decode: stitched - t_fetched,
+            fetch: fetch_ms,
+            decode: stitched - t_load - fetch_ms,
             preprocess: model_ms.preprocess,
             inference: model_ms.inference,
             postprocess: model_ms.postprocess + (end - t_post),
