@@ -10,14 +10,13 @@
 //   cd tests/e2e && npm ci && npm run test:e2e
 //
 // Environment: GEODETECT_E2E_BASE (default http://127.0.0.1:8080), GEODETECT_CLI (default
-// target/debug/geodetect), GEODETECT_E2E_MODEL (default yolov8n-obb-dota),
-// GEODETECT_E2E_FAKE_ENGINE=1 (harness self-test with a fake engine; see setup.mjs).
+// target/debug/geodetect), GEODETECT_E2E_MODEL (default yolov8n-obb-dota).
 // One test only: node --test --test-reporter=tap --test-name-pattern=Vite e2e.test.mjs
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile as execFileCb } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -33,7 +32,7 @@ import {
   validateDetections,
   withPage,
 } from "./helpers.mjs";
-import { FAKE, MODEL, environment, writeCorruptModelDir } from "./setup.mjs";
+import { MODEL, environment, writeCorruptModelDir } from "./setup.mjs";
 
 const execFile = promisify(execFileCb);
 const MINUTE = 60_000;
@@ -189,7 +188,6 @@ describe("geodetect in Chromium", () => {
   });
 
   test("2. browser CPU detections equal the native CLI's", { timeout: 20 * MINUTE }, async (t) => {
-    if (FAKE) return t.skip("fake engine: nothing to compare with the native CLI");
     assert.ok(existsSync(CLI), `the native CLI ${CLI} is missing: build it with \`cargo build --features cli --bin geodetect\` (or set GEODETECT_CLI)`);
     const env = await environment();
     const dir = await mkdtemp(join(tmpdir(), "geodetect-native-"));
@@ -368,15 +366,9 @@ describe("geodetect in Chromium", () => {
     const work = await mkdtemp(join(tmpdir(), "geodetect-vite-"));
     let server = null;
     try {
-      // 1. npm pack (in fake mode: a copy of pkg/ with the fake engine as wasm/).
-      let packDir = join(REPO, "pkg");
-      if (FAKE) {
-        packDir = join(work, "pkg");
-        await cp(join(REPO, "pkg"), packDir, { recursive: true, filter: (src) => !/node_modules|types-test|[/\\]wasm$/.test(src) });
-        await cp(join(REPO, "tests/e2e/fixtures/fake-wasm"), join(packDir, "wasm"), { recursive: true });
-      } else {
-        assert.ok(existsSync(join(packDir, "wasm/geodetect_bg.wasm")), "pkg/wasm is not built: bash pkg/build.sh");
-      }
+      // 1. npm pack.
+      const packDir = join(REPO, "pkg");
+      assert.ok(existsSync(join(packDir, "wasm/geodetect_bg.wasm")), "pkg/wasm is not built: bash pkg/build.sh");
       const { stdout: packJson } = await execFile("npm", ["pack", "--json", "--pack-destination", work], { cwd: packDir, maxBuffer: 16 << 20 });
       const [pack] = JSON.parse(packJson);
       const files = pack.files.map((f) => f.path).sort();

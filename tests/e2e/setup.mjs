@@ -1,24 +1,14 @@
 // Environment of the end-to-end tests: where the server is, what must exist before they
 // can run (with the command that makes each missing piece), and the model directories the
 // tests generate at run time (www/models-test/, gitignored).
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { REPO, startStaticServer } from "./helpers.mjs";
+import { REPO } from "./helpers.mjs";
 
 /** The model every test uses. */
 export const MODEL = process.env.GEODETECT_E2E_MODEL ?? "yolov8n-obb-dota";
 
-/**
- * GEODETECT_E2E_FAKE_ENGINE=1 runs the suite against fixtures/fake-wasm/geodetect.js
- * instead of pkg/wasm (a self-test of the harness before the real engine exists): the
- * test starts its own server, with generated fake weights, and skips the comparison with
- * the native CLI. Never use it to judge the engine.
- */
-export const FAKE = process.env.GEODETECT_E2E_FAKE_ENGINE === "1";
-
-const FAKE_MODELS = join(REPO, "tests/out/fake-models");
 export const MODELS_TEST_DIR = join(REPO, "www/models-test");
 
 async function probe(url) {
@@ -30,29 +20,6 @@ async function probe(url) {
   }
 }
 
-/** Fake mode: a manifest in the real format with one small random weights file. */
-async function writeFakeModels() {
-  await mkdir(FAKE_MODELS, { recursive: true });
-  const weights = createHash("sha512").update("geodetect fake weights").digest();
-  const bytes = Buffer.concat(Array.from({ length: 64 }, () => weights)); // 4 KiB
-  await writeFile(join(FAKE_MODELS, `${MODEL}.safetensors`), bytes);
-  const manifest = {
-    version: 1,
-    models: [{
-      id: MODEL,
-      name: "Fake YOLOv8n-OBB (harness self-test)",
-      task: "obb",
-      architecture: { family: "yolov8", scale: "n" },
-      inputSize: 1024,
-      classes: ["ship", "harbor"],
-      weights: { file: `${MODEL}.safetensors`, sha256: createHash("sha256").update(bytes).digest("hex"), size: bytes.length },
-      license: "MIT",
-      source: { package: "none", path: "none", sha256: "0".repeat(64), upstream: "tests/e2e/setup.mjs" },
-    }],
-  };
-  await writeFile(join(FAKE_MODELS, "manifest.json"), JSON.stringify(manifest, null, 1));
-}
-
 let envPromise = null;
 
 /**
@@ -62,21 +29,6 @@ let envPromise = null;
  */
 export function environment() {
   envPromise ??= (async () => {
-    if (FAKE) {
-      await writeFakeModels();
-      const server = await startStaticServer({
-        mounts: {
-          "/": join(REPO, "www"),
-          "/pkg/": join(REPO, "pkg"),
-          "/pkg/wasm/": join(REPO, "tests/e2e/fixtures/fake-wasm"),
-          "/models/": FAKE_MODELS,
-        },
-        headers: { "access-control-allow-origin": "*" },
-      });
-      const manifest = JSON.parse(await readFile(join(FAKE_MODELS, "manifest.json"), "utf8"));
-      if (!existsSync(join(REPO, "www/tiles/marina/tileset.json"))) throw new Error("missing www/tiles/marina: run bash tests/data/prepare.sh");
-      return { base: server.url, manifest, model: manifest.models[0], modelsDir: FAKE_MODELS, close: server.close };
-    }
     const base = (process.env.GEODETECT_E2E_BASE ?? "http://127.0.0.1:8080").replace(/\/$/, "");
     const missing = [];
     if (!existsSync(join(REPO, "pkg/wasm/geodetect.js")) || !existsSync(join(REPO, "pkg/wasm/geodetect_bg.wasm"))) {
