@@ -161,7 +161,10 @@ export declare class GeodetectError extends Error {
 /** A compute backend. */
 export type Backend = "webgpu" | "cpu";
 
-/** Which backend to use: `"auto"` tries WebGPU and falls back to the CPU. */
+/**
+ * Which backend to use: `"auto"` takes WebGPU on a hardware adapter and the CPU otherwise
+ * (a software fallback adapter is slower than the CPU); `"webgpu"` takes any adapter.
+ */
 export type BackendPreference = Backend | "auto";
 
 /** An XYZ (slippy map) tile source in Web Mercator. */

@@ -97,6 +97,16 @@ async fn webgpu_engine() -> Engine {
     engine(selected.device).await
 }
 
+/// Headless Chromium offers only SwiftShader: `auto` must not pick a software adapter.
+#[wasm_bindgen_test]
+async fn auto_skips_a_software_fallback_adapter() {
+    let global = Global::get().unwrap();
+    let selected = backend::select(&global, BackendChoice::Auto).await.unwrap();
+    assert_eq!(selected.backend, Backend::Cpu);
+    let reason = selected.fallback_reason.expect("auto records why it chose the CPU");
+    assert!(reason.contains("software fallback"), "{reason}");
+}
+
 #[wasm_bindgen_test]
 async fn webgpu_parity_marina_256() {
     check_parity("marina_256", &webgpu_engine().await).await;

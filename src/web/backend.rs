@@ -57,16 +57,27 @@ thread_local! {
     static WGPU: RefCell<Option<(Device, AdapterInfo)>> = const { RefCell::new(None) };
 }
 
-/// Select a backend.
+/// Select a backend. `Auto` takes WebGPU only on a hardware adapter: a software fallback
+/// adapter (e.g. SwiftShader) is far slower than the CPU backend.
 pub async fn select(global: &Global, choice: BackendChoice) -> Result<Selected> {
     let cpu = |fallback_reason| Selected { backend: Backend::Cpu, device: Device::flex(), adapter: None, fallback_reason };
-    match choice {
-        BackendChoice::Cpu => Ok(cpu(None)),
-        BackendChoice::Webgpu | BackendChoice::Auto => match webgpu(global).await {
-            Ok((device, adapter)) => Ok(Selected { backend: Backend::Webgpu, device, adapter: Some(adapter), fallback_reason: None }),
-            Err(e) if choice == BackendChoice::Auto => Ok(cpu(Some(e.to_string()))),
-            Err(e) => Err(e),
-        },
+    if choice == BackendChoice::Cpu {
+        return Ok(cpu(None));
+    }
+    let webgpu = match request_adapter(global).await {
+        Ok(adapter) if choice == BackendChoice::Auto && adapter.is_fallback_adapter => {
+            return Ok(cpu(Some(format!(
+                "the only WebGPU adapter ({} {}) is a software fallback, slower than the CPU backend",
+                adapter.vendor, adapter.architecture
+            ))));
+        }
+        Ok(adapter) => init_wgpu(adapter).await,
+        Err(e) => Err(e),
+    };
+    match webgpu {
+        Ok((device, adapter)) => Ok(Selected { backend: Backend::Webgpu, device, adapter: Some(adapter), fallback_reason: None }),
+        Err(e) if choice == BackendChoice::Auto => Ok(cpu(Some(e.to_string()))),
+        Err(e) => Err(e),
     }
 }
 
@@ -78,39 +89,48 @@ fn get_bool(obj: &JsValue, key: &str) -> Option<bool> {
     Reflect::get(obj, &key.into()).ok().and_then(|v| v.as_bool())
 }
 
-async fn webgpu(global: &Global) -> Result<(Device, AdapterInfo)> {
-    if let Some(ready) = WGPU.with(|w| w.borrow().clone()) {
-        return Ok(ready);
+fn unavailable(why: impl std::fmt::Display) -> Error {
+    Error::BackendUnavailable(format!("WebGPU: {why}"))
+}
+
+/// Ask the browser for an adapter ourselves: it tells whether one exists, without letting the
+/// runtime fail on its own, and how the browser describes it.
+async fn request_adapter(global: &Global) -> Result<AdapterInfo> {
+    if let Some((_, adapter)) = WGPU.with(|w| w.borrow().clone()) {
+        return Ok(adapter);
     }
-    let unavailable = |why: String| Error::BackendUnavailable(format!("WebGPU: {why}"));
-    let gpu = global.gpu().ok_or_else(|| unavailable("navigator.gpu is not available in this browser or context".into()))?;
-    // Ask for an adapter ourselves first: it tells us whether one exists without letting the
-    // runtime fail on its own, and how the browser describes it.
+    let gpu = global.gpu().ok_or_else(|| unavailable("navigator.gpu is not available in this browser or context"))?;
     let request: Function = Reflect::get(&gpu, &"requestAdapter".into())
         .ok()
         .and_then(|f| f.dyn_into().ok())
-        .ok_or_else(|| unavailable("navigator.gpu.requestAdapter is missing".into()))?;
+        .ok_or_else(|| unavailable("navigator.gpu.requestAdapter is missing"))?;
     let promise: Promise = request.call0(&gpu).map_err(|e| unavailable(describe(&e)))?.unchecked_into();
     let adapter = JsFuture::from(promise).await.map_err(|e| unavailable(describe(&e)))?;
     if adapter.is_null() || adapter.is_undefined() {
-        return Err(unavailable("the browser offers no WebGPU adapter".into()));
+        return Err(unavailable("the browser offers no WebGPU adapter"));
     }
     let info = Reflect::get(&adapter, &"info".into()).unwrap_or(JsValue::UNDEFINED);
-    let adapter_info = AdapterInfo {
+    Ok(AdapterInfo {
         vendor: get_str(&info, "vendor"),
         architecture: get_str(&info, "architecture"),
         device: get_str(&info, "device"),
         description: get_str(&info, "description"),
         is_fallback_adapter: get_bool(&info, "isFallbackAdapter").or_else(|| get_bool(&adapter, "isFallbackAdapter")).unwrap_or(false),
-    };
-    let device = Device::wgpu_options().init_async().await.map_err(|e| unavailable(format!("{e}")))?;
-    // A first round trip proves the device computes and reads back.
+    })
+}
+
+/// burn's wgpu runtime on WebGPU (once per worker), checked with a first computation.
+async fn init_wgpu(adapter: AdapterInfo) -> Result<(Device, AdapterInfo)> {
+    if let Some(ready) = WGPU.with(|w| w.borrow().clone()) {
+        return Ok(ready);
+    }
+    let device = Device::wgpu_options().init_async().await.map_err(unavailable)?;
     let probe = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [3]), &device).sum();
-    let value = probe.into_data_async().await.map_err(|e| unavailable(format!("{e}")))?;
+    let value = probe.into_data_async().await.map_err(unavailable)?;
     let sum = value.try_into_vec::<f32>().map_err(|e| unavailable(format!("{e:?}")))?;
     if sum.first() != Some(&6.0) {
         return Err(unavailable(format!("the device computed 1+2+3 = {sum:?}")));
     }
-    WGPU.with(|w| *w.borrow_mut() = Some((device.clone(), adapter_info.clone())));
-    Ok((device, adapter_info))
+    WGPU.with(|w| *w.borrow_mut() = Some((device.clone(), adapter.clone())));
+    Ok((device, adapter))
 }
