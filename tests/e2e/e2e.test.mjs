@@ -361,6 +361,37 @@ describe("geodetect in Chromium", () => {
     }
   });
 
+  test("7. the demo page (README's first command) detects the marina's boats", { timeout: 10 * MINUTE }, async (t) => {
+    const env = await environment();
+    const context = await browser.newContext();
+    try {
+      const out = await withPage(t, context, async (page) => {
+        await page.goto(`${env.base}/`);
+        // The committed AOI arrives from /aoi/marina.geojson and sets zoom 19.
+        await page.waitForFunction(() => document.querySelector("#aoi").value.includes("Polygon"));
+        assert.equal(await page.inputValue("#zoom"), String(ZOOM));
+        // Headless Chromium's only WebGPU adapter is SwiftShader, which "auto" rightly skips.
+        await page.click("#run");
+        await page.waitForFunction(() => /^(Done|Failed)/.test(document.querySelector("#stage").textContent), null, { timeout: 8 * MINUTE });
+        return page.evaluate(() => ({
+          stage: document.querySelector("#stage").textContent,
+          error: document.querySelector("#error").textContent,
+          counts: [...document.querySelectorAll("#counts tr")].map((tr) => [...tr.cells].map((c) => c.textContent.trim())),
+          facts: document.querySelector("#facts").textContent,
+          canvas: [document.querySelector("#canvas").width, document.querySelector("#canvas").height],
+        }));
+      });
+      t.diagnostic(`demo: ${out.stage} ${JSON.stringify(out.counts)}; ${out.facts}`);
+      assert.match(out.stage, /^Done: \d+ detections/, out.error);
+      const ships = Number(out.counts.find(([cls]) => cls === "ship")?.[1] ?? 0);
+      assert.ok(ships > 50, `the demo shows ${ships} ships`);
+      assert.match(out.facts, /backend\s*cpu/, "auto chose the CPU over the software adapter");
+      assert.ok(out.canvas[0] > 1000 && out.canvas[1] > 500, `the stitched area is drawn (${out.canvas})`);
+    } finally {
+      await context.close();
+    }
+  });
+
   test("6. the packed package works in a Vite app built with no config", { timeout: 25 * MINUTE }, async (t) => {
     const env = await environment();
     const work = await mkdtemp(join(tmpdir(), "geodetect-vite-"));
