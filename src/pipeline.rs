@@ -4,6 +4,7 @@
 //! over HTTP, the native CLI and tests read tiles from disk. Everything else is this one
 //! code path, so the browser and native runs can be compared result for result.
 
+use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::detect::engine::Engine;
@@ -222,6 +223,9 @@ pub struct AreaResult {
     pub missing_tiles: Vec<TileFailure>,
 }
 
+/// Tiles decoded at once by [`load_raster`].
+const DECODE_CONCURRENCY: usize = 8;
+
 /// Fetch and decode the tiles under `window` and stitch them into one raster. Tiles that
 /// cannot be loaded are painted black and returned as failures, or end the run when
 /// `fail_on_missing` is set; if none can be loaded at all, that is an error either way.
@@ -244,15 +248,22 @@ pub async fn load_raster<P: TileProvider, H: Hooks>(
     hooks.progress(Stage::Stitch, 0, total);
     let mut stitcher = Stitcher::new(window)?;
     let mut missing = Vec::new();
-    for (i, (tile, result)) in fetched.into_iter().enumerate() {
-        let decoded = match result {
-            Ok(bytes) => provider.decode(&bytes).await.map_err(|reason| TileFailure {
-                tile,
-                reason: format!("not a decodable image: {reason}"),
-                attempts: 1,
-            }),
-            Err(failure) => Err(failure),
-        };
+    // Decode a few tiles at a time (the browser decodes off-thread), stitch in order.
+    let mut decoded = stream::iter(fetched)
+        .map(|(tile, result)| async move {
+            let decoded = match result {
+                Ok(bytes) => provider.decode(&bytes).await.map_err(|reason| TileFailure {
+                    tile,
+                    reason: format!("not a decodable image: {reason}"),
+                    attempts: 1,
+                }),
+                Err(failure) => Err(failure),
+            };
+            (tile, decoded)
+        })
+        .buffered(DECODE_CONCURRENCY);
+    let mut done = 0;
+    while let Some((tile, decoded)) = decoded.next().await {
         match decoded {
             Ok(t) => stitcher.put_tile(tile, &t.rgba, t.width, t.height)?,
             Err(failure) if fail_on_missing => return Err(failure.into()),
@@ -261,7 +272,8 @@ pub async fn load_raster<P: TileProvider, H: Hooks>(
                 missing.push(failure);
             }
         }
-        hooks.progress(Stage::Stitch, i + 1, total);
+        done += 1;
+        hooks.progress(Stage::Stitch, done, total);
     }
     if missing.len() == total {
         let first = missing.swap_remove(0);
