@@ -13,35 +13,38 @@ use super::error::describe;
 use super::global::Global;
 use super::http::get_bytes;
 use crate::model::{Manifest, ModelEntry};
-use crate::tiles::fetch::FetchAttemptError;
+use crate::tiles::fetch::{FetchAttemptError, FetchPolicy};
 use crate::{Error, Result};
 
 /// Name of the Cache API cache holding weights.
 pub const CACHE_NAME: &str = "geodetect-models-v1";
-/// Generous limits for a weights download (they can be tens of MB).
-const TIMEOUT_MS: u32 = 120_000;
-const ATTEMPTS: u32 = 3;
+/// Retries and time limit for the manifest and weights (weights can be tens of MB).
+const DOWNLOAD: FetchPolicy = FetchPolicy { concurrency: 1, timeout_ms: 120_000, retries: 2, retry_delay_ms: 500 };
 
 /// `base` joined with a file name.
 pub fn join(base: &str, file: &str) -> String {
     if base.ends_with('/') { format!("{base}{file}") } else { format!("{base}/{file}") }
 }
 
+/// GET with [`DOWNLOAD`]'s retries and backoff (the tile scheduler's policy type).
 async fn download(global: &Global, url: &str) -> Result<Vec<u8>> {
-    let mut last = String::new();
-    for attempt in 0..ATTEMPTS {
-        match get_bytes(global, url, TIMEOUT_MS, None).await {
+    let mut attempt = 0;
+    loop {
+        match get_bytes(global, url, DOWNLOAD.timeout_ms, None).await {
             Ok(bytes) => return Ok(bytes),
-            Err(FetchAttemptError::Retryable(why)) => {
-                last = why;
-                gloo_timers::future::TimeoutFuture::new(500 << attempt).await;
+            Err(FetchAttemptError::Retryable(_)) if attempt < DOWNLOAD.retries => {
+                attempt += 1;
+                gloo_timers::future::TimeoutFuture::new(DOWNLOAD.backoff_ms(attempt)).await;
             }
-            Err(FetchAttemptError::Permanent(why)) => {
-                return Err(Error::ModelLoad(format!("could not download {url}: {why}")));
+            Err(e) => {
+                return Err(Error::ModelLoad(format!(
+                    "could not download {url} ({} attempt(s)): {}",
+                    attempt + 1,
+                    e.reason()
+                )));
             }
         }
     }
-    Err(Error::ModelLoad(format!("could not download {url} after {ATTEMPTS} attempts: {last}")))
 }
 
 /// Fetch and parse `<base>/manifest.json`.
@@ -69,26 +72,23 @@ pub async fn fetch_weights(global: &Global, base: &str, entry: &ModelEntry, use_
     let url = join(base, &entry.weights.file);
     let key = format!("{url}?sha256={}", entry.weights.sha256);
     let cache = if use_cache { open_cache(global).await } else { None };
-    if let Some(cache) = &cache {
-        if let Some(bytes) = cached(cache, &key).await {
-            if entry.verify(&bytes).is_ok() {
-                return Ok((bytes, true));
-            }
-            let _ = JsFuture::from(cache.delete_with_str(&key)).await;
+    if let Some(cache) = &cache
+        && let Some(bytes) = cached(cache, &key).await
+    {
+        if entry.verify(&bytes).is_ok() {
+            return Ok((bytes, true));
         }
+        let _ = JsFuture::from(cache.delete_with_str(&key)).await;
     }
     let bytes = download(global, &url).await?;
     entry.verify(&bytes)?;
     if let Some(cache) = &cache {
-        let stored = Response::new_with_opt_u8_array(Some(&mut bytes.clone()))
-            .map(|response| cache.put_with_str(&key, &response));
-        match stored {
-            Ok(promise) => {
-                if let Err(e) = JsFuture::from(promise).await {
-                    web_sys::console::warn_1(&format!("geodetect: could not cache {url}: {}", describe(&e)).into());
-                }
-            }
-            Err(e) => web_sys::console::warn_1(&format!("geodetect: could not cache {url}: {}", describe(&e)).into()),
+        let stored = match Response::new_with_opt_u8_array(Some(&mut bytes.clone())) {
+            Ok(response) => JsFuture::from(cache.put_with_str(&key, &response)).await.map(drop),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stored {
+            web_sys::console::warn_1(&format!("geodetect: could not cache {url}: {}", describe(&e)).into());
         }
     }
     Ok((bytes, false))
