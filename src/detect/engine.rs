@@ -34,8 +34,10 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-fn exec_err(e: impl std::fmt::Display) -> Error {
-    Error::Inference(format!("reading the result back from the device failed: {e}"))
+/// Copy a tensor back to the host (asynchronously: WebGPU cannot block).
+async fn read_back<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
+    let fail = |e: &dyn std::fmt::Display| Error::Inference(format!("reading the result back from the device failed: {e}"));
+    tensor.into_data_async().await.map_err(|e| fail(&e))?.try_into_vec::<f32>().map_err(|e| fail(&format!("{e:?}")))
 }
 
 impl Engine {
@@ -70,16 +72,14 @@ impl Engine {
     pub async fn infer(&self, chw: Vec<f32>, hw: [usize; 2]) -> Result<Vec<f32>> {
         let raw = self.model.forward(self.input(chw, hw)?);
         let decoded = YoloV8::decode(&self.config, raw, hw)?;
-        decoded.into_data_async().await.map_err(exec_err)?.try_into_vec::<f32>().map_err(exec_err)
+        read_back(decoded).await
     }
 
     /// Like [`Engine::infer`], also returning the raw head output `[raw rows, N]`.
     pub async fn infer_with_raw(&self, chw: Vec<f32>, hw: [usize; 2]) -> Result<(Vec<f32>, Vec<f32>)> {
         let raw = self.model.forward(self.input(chw, hw)?);
         let decoded = YoloV8::decode(&self.config, raw.clone(), hw)?;
-        let raw = raw.into_data_async().await.map_err(exec_err)?.try_into_vec::<f32>().map_err(exec_err)?;
-        let decoded = decoded.into_data_async().await.map_err(exec_err)?.try_into_vec::<f32>().map_err(exec_err)?;
-        Ok((raw, decoded))
+        Ok((read_back(raw).await?, read_back(decoded).await?))
     }
 
     /// Detect over a whole RGB raster (`width * height * 3` bytes): windows of the model's
