@@ -121,6 +121,9 @@ mod tests {
             assert!(!e.to_string().is_empty());
         }
         assert_eq!(Error::Aborted.code(), "ABORTED");
-        assert_eq!(Error::ModelIntegrity { file: "w".into(), expected: "a".into(), actual: "b".into() }.code(), "MODEL_INTEGRITY");
+        assert_eq!(
+            Error::ModelIntegrity { file: "w".into(), expected: "a".into(), actual: "b".into() }.code(),
+            "MODEL_INTEGRITY"
+        );
     }
 }

@@ -14,13 +14,13 @@
 //!
 //! `web` (wasm32 only) is the thin `#[wasm_bindgen]` boundary the JS worker calls.
 
+pub mod detect;
 pub mod error;
-pub mod tiles;
+pub mod geojson;
 pub mod imagery;
 pub mod model;
-pub mod detect;
-pub mod geojson;
 pub mod pipeline;
+pub mod tiles;
 
 #[cfg(not(target_family = "wasm"))]
 pub mod native;

@@ -7,8 +7,8 @@
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use crate::detect::engine::Engine;
 use crate::detect::NmsParams;
+use crate::detect::engine::Engine;
 use crate::geojson::{Aoi, DetectionFeature, feature_collection};
 use crate::imagery::{GeoRaster, PixelWindow, Stitcher};
 use crate::tiles::fetch::TileFailure;
@@ -139,12 +139,19 @@ impl DetectOptions {
     /// Validate against the model and build NMS parameters.
     pub fn nms_params(&self, classes: &[String]) -> Result<NmsParams> {
         let unit = |v: f32, field: &str| {
-            if (0.0..=1.0).contains(&v) { Ok(()) } else { Err(Error::invalid_option(field, format!("must be in 0..=1, got {v}"))) }
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(Error::invalid_option(field, format!("must be in 0..=1, got {v}")))
+            }
         };
         unit(self.confidence, "confidence")?;
         unit(self.iou, "iou")?;
         if !(1..=10_000).contains(&self.max_detections) {
-            return Err(Error::invalid_option("maxDetections", format!("must be in 1..=10000, got {}", self.max_detections)));
+            return Err(Error::invalid_option(
+                "maxDetections",
+                format!("must be in 1..=10000, got {}", self.max_detections),
+            ));
         }
         if self.max_tiles == 0 {
             return Err(Error::invalid_option("maxTiles", "must be at least 1"));
@@ -159,7 +166,10 @@ impl DetectOptions {
                         ClassRef::Name(name) => classes.iter().position(|n| n == name),
                     };
                     let index = index.ok_or_else(|| {
-                        Error::invalid_option("classes", format!("{c:?} is not a class of this model; it has: {}", classes.join(", ")))
+                        Error::invalid_option(
+                            "classes",
+                            format!("{c:?} is not a class of this model; it has: {}", classes.join(", ")),
+                        )
                     })?;
                     mask[index] = true;
                 }
@@ -305,12 +315,12 @@ pub async fn detect_area<P: TileProvider, H: Hooks>(
     range.check_limit(options.max_tiles)?;
 
     let t_load = hooks.now_ms();
-    let (raster, missing, fetch_ms) = load_raster(provider, source, window, options.fail_on_missing_tiles, hooks).await?;
+    let (raster, missing, fetch_ms) =
+        load_raster(provider, source, window, options.fail_on_missing_tiles, hooks).await?;
     let stitched = hooks.now_ms();
 
-    let (kept, model_ms) = engine
-        .detect_raster(&raster.rgb, raster.width, raster.height, &params, options.window_overlap, hooks)
-        .await?;
+    let (kept, model_ms) =
+        engine.detect_raster(&raster.rgb, raster.width, raster.height, &params, options.window_overlap, hooks).await?;
 
     hooks.progress(Stage::Postprocess, 0, 1);
     let t_post = hooks.now_ms();

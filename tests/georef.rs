@@ -40,7 +40,11 @@ fn osbs_colours_land_at_their_lon_lat() {
     // Our Mercator against pyproj's lon/lat and the fixture's global pixels.
     for p in &points {
         let px = mercator::lonlat_to_pixel(p.lon, p.lat, 22, 256);
-        assert!((px[0] - p.global_px_z22[0]).abs() < 1e-2 && (px[1] - p.global_px_z22[1]).abs() < 1e-2, "point {}", p.id);
+        assert!(
+            (px[0] - p.global_px_z22[0]).abs() < 1e-2 && (px[1] - p.global_px_z22[1]).abs() < 1e-2,
+            "point {}",
+            p.id
+        );
     }
 
     let bounds = geo::Rect::new(
@@ -50,8 +54,14 @@ fn osbs_colours_land_at_their_lon_lat() {
     let source: TileSource = serde_json::from_value(serde_json::json!({ "url": "file:///{z}/{x}/{y}.png" })).unwrap();
     for zoom in [20u8, 21, 22] {
         let window = PixelWindow::covering(bounds, zoom, 256).unwrap();
-        let (raster, missing, _) =
-            futures::executor::block_on(load_raster(&DirTiles::new(&tiles), &source, window, true, &NativeHooks::new(false))).unwrap();
+        let (raster, missing, _) = futures::executor::block_on(load_raster(
+            &DirTiles::new(&tiles),
+            &source,
+            window,
+            true,
+            &NativeHooks::new(false),
+        ))
+        .unwrap();
         assert!(missing.is_empty());
         for p in &points {
             let [x, y] = raster.window.lonlat_to_pixel(p.lon, p.lat);

@@ -52,7 +52,8 @@ fn check_case(name: &str) {
     let (raw, decoded) = futures::executor::block_on(engine.infer_with_raw(chw, window.input_hw())).unwrap();
     let dev = compare_outputs(&r, &raw, &decoded).unwrap_or_else(|e| panic!("{name}: {e}"));
     println!("{name}: max deviation from onnxruntime {dev:?}");
-    let params = nms::NmsParams { confidence: r.meta.conf, iou: r.meta.iou, max_detections: r.meta.max_det, class_mask: None };
+    let params =
+        nms::NmsParams { confidence: r.meta.conf, iou: r.meta.iou, max_detections: r.meta.max_det, class_mask: None };
     let kept = nms::postprocess(&decoded, r.meta.num_anchors, 15, geodetect::model::Task::Obb, &params);
     compare_detections(&r, &kept).unwrap_or_else(|e| panic!("{name}: {e}"));
     println!("{name}: {} detections identical to the reference", kept.len());
@@ -75,7 +76,8 @@ fn finds_the_boats_in_the_marina_image() {
     let (w, h, rgb) = source_image();
     let engine = engine();
     let params = nms::NmsParams { confidence: 0.25, iou: 0.45, max_detections: 300, class_mask: None };
-    let (kept, _) = futures::executor::block_on(engine.detect_raster(&rgb, w, h, &params, 128, &NativeHooks::new(false))).unwrap();
+    let (kept, _) =
+        futures::executor::block_on(engine.detect_raster(&rgb, w, h, &params, 128, &NativeHooks::new(false))).unwrap();
     let ships = kept.iter().filter(|c| c.class_id == 1).count();
     println!("marina: {} detections, {ships} ships", kept.len());
     assert!(ships >= 150, "only {ships} ships found in an image with ~170 boats");

@@ -73,7 +73,8 @@ async fn check_parity(name: &str, engine: &Engine) {
     let (raw, decoded) = engine.infer_with_raw(to_chw(&crop, cw, &window).unwrap(), window.input_hw()).await.unwrap();
     let dev = compare_outputs(&r, &raw, &decoded).unwrap_or_else(|e| panic!("{name}: {e}"));
     console_log!("{name} on {:?}: max deviation from onnxruntime {dev:?}", engine.device());
-    let params = nms::NmsParams { confidence: r.meta.conf, iou: r.meta.iou, max_detections: r.meta.max_det, class_mask: None };
+    let params =
+        nms::NmsParams { confidence: r.meta.conf, iou: r.meta.iou, max_detections: r.meta.max_det, class_mask: None };
     let kept = nms::postprocess(&decoded, r.meta.num_anchors, 15, Task::Obb, &params);
     compare_detections(&r, &kept).unwrap_or_else(|e| panic!("{name}: {e}"));
     console_log!("{name}: {} detections identical to the reference", kept.len());
@@ -159,20 +160,49 @@ async fn engine_detects_boats_and_reports_errors_with_codes() {
     let small = obj(serde_json::json!({ "type": "Polygon", "coordinates": [[
         [7.4236, 43.7350], [7.4246, 43.7350], [7.4246, 43.7356], [7.4236, 43.7356], [7.4236, 43.7350]
     ]]}));
-    let result = JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None)).await.unwrap();
+    let result =
+        JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None)).await.unwrap();
     let features = js_sys::Array::from(&get(&result, &["detections", "features"]));
     assert!(features.length() > 5, "only {} detections", features.length());
     assert_eq!(get(&result, &["backend"]).as_string().as_deref(), Some("cpu"));
     assert_eq!(js_sys::Array::from(&get(&result, &["missingTiles"])).length(), 0);
 
     let bad_polygon = obj(serde_json::json!({ "type": "Polygon", "coordinates": [[[0, 0], [1, 1]]] }));
-    expect_code(JsFuture::from(engine.detect(bad_polygon, obj(serde_json::json!({ "zoom": 19 })), None, None)).await, "INVALID_POLYGON").await;
-    expect_code(JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 30 })), None, None)).await, "ZOOM_OUT_OF_RANGE").await;
-    expect_code(JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 19, "confidance": 0.5 })), None, None)).await, "INVALID_OPTIONS").await;
-    expect_code(JsFuture::from(engine.detect(marina_aoi(), obj(serde_json::json!({ "zoom": 19, "maxTiles": 4 })), None, None)).await, "TOO_MANY_TILES").await;
+    expect_code(
+        JsFuture::from(engine.detect(bad_polygon, obj(serde_json::json!({ "zoom": 19 })), None, None)).await,
+        "INVALID_POLYGON",
+    )
+    .await;
+    expect_code(
+        JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 30 })), None, None)).await,
+        "ZOOM_OUT_OF_RANGE",
+    )
+    .await;
+    expect_code(
+        JsFuture::from(engine.detect(
+            small.clone(),
+            obj(serde_json::json!({ "zoom": 19, "confidance": 0.5 })),
+            None,
+            None,
+        ))
+        .await,
+        "INVALID_OPTIONS",
+    )
+    .await;
+    expect_code(
+        JsFuture::from(engine.detect(marina_aoi(), obj(serde_json::json!({ "zoom": 19, "maxTiles": 4 })), None, None))
+            .await,
+        "TOO_MANY_TILES",
+    )
+    .await;
     let aborted = web_sys::AbortController::new().unwrap();
     aborted.abort();
-    expect_code(JsFuture::from(engine.detect(small, obj(serde_json::json!({ "zoom": 19 })), Some(aborted.signal()), None)).await, "ABORTED").await;
+    expect_code(
+        JsFuture::from(engine.detect(small, obj(serde_json::json!({ "zoom": 19 })), Some(aborted.signal()), None))
+            .await,
+        "ABORTED",
+    )
+    .await;
 }
 
 #[wasm_bindgen_test]
@@ -182,13 +212,21 @@ async fn missing_tiles_are_reported_or_fatal_on_request() {
     let straddling = obj(serde_json::json!({ "type": "Polygon", "coordinates": [[
         [7.4262, 43.7345], [7.4290, 43.7345], [7.4290, 43.7352], [7.4262, 43.7352], [7.4262, 43.7345]
     ]]}));
-    let result = JsFuture::from(engine.detect(straddling.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None)).await.unwrap();
+    let result = JsFuture::from(engine.detect(straddling.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None))
+        .await
+        .unwrap();
     let missing = js_sys::Array::from(&get(&result, &["missingTiles"]));
     assert!(missing.length() > 0, "tiles east of the image must be reported missing");
     assert!(get(&missing.get(0), &["reason"]).as_string().unwrap().contains("404"));
     assert_eq!(get(&missing.get(0), &["attempts"]).as_f64(), Some(1.0), "a 404 is not retried");
     expect_code(
-        JsFuture::from(engine.detect(straddling, obj(serde_json::json!({ "zoom": 19, "failOnMissingTiles": true })), None, None)).await,
+        JsFuture::from(engine.detect(
+            straddling,
+            obj(serde_json::json!({ "zoom": 19, "failOnMissingTiles": true })),
+            None,
+            None,
+        ))
+        .await,
         "TILE_FETCH_FAILED",
     )
     .await;
@@ -198,9 +236,19 @@ async fn missing_tiles_are_reported_or_fatal_on_request() {
         [7.4236, 43.7350], [7.4246, 43.7350], [7.4246, 43.7356], [7.4236, 43.7356], [7.4236, 43.7350]
     ]]}));
     // All tiles missing is an error even without failOnMissingTiles.
-    expect_code(JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None)).await, "TILE_FETCH_FAILED").await;
     expect_code(
-        JsFuture::from(engine.detect(small, obj(serde_json::json!({ "zoom": 19, "failOnMissingTiles": true })), None, None)).await,
+        JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None)).await,
+        "TILE_FETCH_FAILED",
+    )
+    .await;
+    expect_code(
+        JsFuture::from(engine.detect(
+            small,
+            obj(serde_json::json!({ "zoom": 19, "failOnMissingTiles": true })),
+            None,
+            None,
+        ))
+        .await,
         "TILE_FETCH_FAILED",
     )
     .await;

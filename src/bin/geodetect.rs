@@ -84,11 +84,22 @@ fn convert(mut args: pico_args::Arguments) -> CliResult {
         let pt = checkpoints.join(format!("{}.pt", entry.id));
         let pt_bytes = std::fs::read(&pt).map_err(|e| format!("{}: {e} (run models/fetch.sh first)", pt.display()))?;
         if sha256_hex(&pt_bytes) != entry.source.sha256 {
-            return Err(format!("{}: sha256 {} differs from the manifest's source.sha256", pt.display(), sha256_hex(&pt_bytes)).into());
+            return Err(format!(
+                "{}: sha256 {} differs from the manifest's source.sha256",
+                pt.display(),
+                sha256_hex(&pt_bytes)
+            )
+            .into());
         }
         let converted = convert_checkpoint(&pt, header(entry))?;
         if converted.config != entry.config() {
-            return Err(format!("{}: the checkpoint is {:?}, the manifest says {:?}", entry.id, converted.config, entry.config()).into());
+            return Err(format!(
+                "{}: the checkpoint is {:?}, the manifest says {:?}",
+                entry.id,
+                converted.config,
+                entry.config()
+            )
+            .into());
         }
         let (sha, size) = (sha256_hex(&converted.bytes), converted.bytes.len() as u64);
         if update {
@@ -122,18 +133,27 @@ fn header(entry: &ModelEntry) -> BTreeMap<String, String> {
     ])
 }
 
-fn convert_one(pt: &Path, out: &Path, id: Option<String>, classes: Option<String>, license: Option<String>) -> CliResult {
+fn convert_one(
+    pt: &Path,
+    out: &Path,
+    id: Option<String>,
+    classes: Option<String>,
+    license: Option<String>,
+) -> CliResult {
     let pt_bytes = std::fs::read(pt).map_err(|e| format!("{}: {e}", pt.display()))?;
     let id = id.unwrap_or_else(|| out.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned()));
     let license = license.unwrap_or_else(|| "NOASSERTION".into());
-    let converted = convert_checkpoint(pt, BTreeMap::from([("model".into(), id.clone()), ("license".into(), license.clone())]))?;
+    let converted =
+        convert_checkpoint(pt, BTreeMap::from([("model".into(), id.clone()), ("license".into(), license.clone())]))?;
     let config = &converted.config;
     let classes: Vec<String> = match classes {
         Some(list) => list.split(',').map(|s| s.trim().to_string()).collect(),
         None => (0..config.num_classes).map(|i| format!("class{i}")).collect(),
     };
     if classes.len() != config.num_classes {
-        return Err(format!("--classes names {} classes, the checkpoint has {}", classes.len(), config.num_classes).into());
+        return Err(
+            format!("--classes names {} classes, the checkpoint has {}", classes.len(), config.num_classes).into()
+        );
     }
     write(out, &converted.bytes)?;
     let entry = ModelEntry {
@@ -188,7 +208,8 @@ fn detect(mut args: pico_args::Arguments) -> CliResult {
     }))?;
     source.validate()?;
     let hooks = NativeHooks::new(verbose);
-    let result = futures::executor::block_on(detect_area(&engine, &source, &DirTiles::new(tiles), &aoi, &options, &hooks))?;
+    let result =
+        futures::executor::block_on(detect_area(&engine, &source, &DirTiles::new(tiles), &aoi, &options, &hooks))?;
     let text = serde_json::to_string_pretty(&result)? + "\n";
     match out {
         Some(path) => write(&path, text.as_bytes()),

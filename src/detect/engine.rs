@@ -36,7 +36,8 @@ impl std::fmt::Debug for Engine {
 
 /// Copy a tensor back to the host (asynchronously: WebGPU cannot block).
 async fn read_back<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
-    let fail = |e: &dyn std::fmt::Display| Error::Inference(format!("reading the result back from the device failed: {e}"));
+    let fail =
+        |e: &dyn std::fmt::Display| Error::Inference(format!("reading the result back from the device failed: {e}"));
     tensor.into_data_async().await.map_err(|e| fail(&e))?.try_into_vec::<f32>().map_err(|e| fail(&format!("{e:?}")))
 }
 
@@ -125,7 +126,6 @@ impl Engine {
         }
         Ok((all, timings))
     }
-
 }
 
 /// Shift a window's detections into raster pixels. When the raster is cut into several

@@ -59,7 +59,8 @@ pub fn candidates(decoded: &[f32], n: usize, num_classes: usize, task: Task, par
             Task::Obb => row(4 + num_classes)[j] as f64,
             Task::Detect => 0.0,
         };
-        let bbox = RotatedBox { cx: row(0)[j] as f64, cy: row(1)[j] as f64, w: row(2)[j] as f64, h: row(3)[j] as f64, angle };
+        let bbox =
+            RotatedBox { cx: row(0)[j] as f64, cy: row(1)[j] as f64, w: row(2)[j] as f64, h: row(3)[j] as f64, angle };
         out.push(Candidate { anchor: j, class_id, score, bbox });
     }
     sort_by_score(&mut out);

@@ -52,13 +52,18 @@ pub fn plan_windows(width: u32, height: u32, size: u32, overlap: u32) -> Result<
         return Err(Error::Internal("cannot plan windows over an empty raster".into()));
     }
     if size == 0 || overlap >= size / 2 {
-        return Err(Error::invalid_option("windowOverlap", format!("must be below half the model input ({})", size / 2)));
+        return Err(Error::invalid_option(
+            "windowOverlap",
+            format!("must be below half the model input ({})", size / 2),
+        ));
     }
     let xs = starts(width, size, overlap);
     let ys = starts(height, size, overlap);
     Ok(ys
         .iter()
-        .flat_map(|&y| xs.iter().map(move |&x| Window { x, y, width: size.min(width - x), height: size.min(height - y) }))
+        .flat_map(|&y| {
+            xs.iter().map(move |&x| Window { x, y, width: size.min(width - x), height: size.min(height - y) })
+        })
         .collect())
 }
 

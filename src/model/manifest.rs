@@ -139,7 +139,9 @@ impl ModelEntry {
         if self.weights.file.is_empty() || self.weights.file.contains("..") || self.weights.file.starts_with('/') {
             return bad(format!("weights.file `{}` must be a relative file name", self.weights.file));
         }
-        if self.weights.sha256.len() != 64 || !self.weights.sha256.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+        if self.weights.sha256.len() != 64
+            || !self.weights.sha256.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
             return bad("weights.sha256 must be 64 lower-case hex digits".into());
         }
         self.config().validate()

@@ -26,10 +26,7 @@ impl HostTensor {
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<Self> {
         let numel: usize = shape.iter().product();
         if numel != data.len() {
-            return Err(Error::Internal(format!(
-                "tensor shape {shape:?} holds {numel} values, got {}",
-                data.len()
-            )));
+            return Err(Error::Internal(format!("tensor shape {shape:?} holds {numel} values, got {}", data.len())));
         }
         Ok(Self { shape, data })
     }
@@ -63,23 +60,12 @@ impl Weights {
             }
             let raw = view.data();
             let data: Vec<f32> = match view.dtype() {
-                Dtype::F32 => raw
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect(),
-                Dtype::F16 => raw
-                    .chunks_exact(2)
-                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                    .collect(),
-                Dtype::BF16 => raw
-                    .chunks_exact(2)
-                    .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-                    .collect(),
+                Dtype::F32 => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+                Dtype::F16 => raw.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+                Dtype::BF16 => raw.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
                 Dtype::F64 => raw
                     .chunks_exact(8)
-                    .map(|b| {
-                        f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
-                    })
+                    .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
                     .collect(),
                 other => {
                     return Err(Error::ModelLoad(format!(
@@ -88,9 +74,7 @@ impl Weights {
                 }
             };
             if let Some(bad) = data.iter().position(|v| !v.is_finite()) {
-                return Err(Error::ModelLoad(format!(
-                    "tensor `{name}` holds a non-finite value at index {bad}"
-                )));
+                return Err(Error::ModelLoad(format!("tensor `{name}` holds a non-finite value at index {bad}")));
             }
             tensors.insert(name, HostTensor::new(view.shape().to_vec(), data)?);
         }

@@ -122,10 +122,7 @@ impl YoloConfig {
             )));
         }
         if !(1..=4096).contains(&self.num_classes) {
-            return Err(Error::ModelLoad(format!(
-                "numClasses must be in 1..=4096, got {}",
-                self.num_classes
-            )));
+            return Err(Error::ModelLoad(format!("numClasses must be in 1..=4096, got {}", self.num_classes)));
         }
         if !(1..=64).contains(&self.reg_max) {
             return Err(Error::ModelLoad(format!("regMax must be in 1..=64, got {}", self.reg_max)));
@@ -137,15 +134,7 @@ impl YoloConfig {
         let (depth, width, max_channels) = self.scale.multipliers();
         let ch = |c: usize| ((c.min(max_channels) as f64 * width / 8.0).ceil() as usize) * 8;
         let n = |n: usize| ((n as f64 * depth).round() as usize).max(1);
-        Dims {
-            c64: ch(64),
-            c128: ch(128),
-            c256: ch(256),
-            c512: ch(512),
-            c1024: ch(1024),
-            n3: n(3),
-            n6: n(6),
-        }
+        Dims { c64: ch(64), c128: ch(128), c256: ch(256), c512: ch(512), c1024: ch(1024), n3: n(3), n6: n(6) }
     }
 
     /// Angle channels of the head (1 for OBB).
@@ -178,9 +167,7 @@ impl YoloConfig {
             })
         };
         if weights.names().any(|n| n.starts_with("model.22.proto.")) {
-            return Err(Error::ModelLoad(
-                "segmentation models are not supported; use a detect or obb model".into(),
-            ));
+            return Err(Error::ModelLoad("segmentation models are not supported; use a detect or obb model".into()));
         }
         let task = if weights.get("model.22.cv4.0.2.weight").is_some() { Task::Obb } else { Task::Detect };
         let num_classes = shape("model.22.cv3.0.2.weight")?[0];
@@ -567,9 +554,7 @@ fn upsample2(x: Tensor<4>) -> Tensor<4> {
 pub fn anchor_grid(input_hw: [usize; 2]) -> Result<(Vec<f32>, Vec<f32>)> {
     let [h, w] = input_hw;
     if h == 0 || w == 0 || h % STRIDE_MULTIPLE != 0 || w % STRIDE_MULTIPLE != 0 {
-        return Err(Error::Internal(format!(
-            "model input {w}x{h} is not a positive multiple of {STRIDE_MULTIPLE}"
-        )));
+        return Err(Error::Internal(format!("model input {w}x{h} is not a positive multiple of {STRIDE_MULTIPLE}")));
     }
     let n: usize = STRIDES.iter().map(|s| (h / s) * (w / s)).sum();
     let (mut xs, mut ys, mut strides) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
@@ -710,7 +695,9 @@ mod tests {
                 let (l, t_, r, b) = (side(0), side(1), side(2), side(3));
                 let (ax, ay, st) = (anchors[j], anchors[n + j], strides[j]);
                 let want: [f32; 4] = match task {
-                    Task::Detect => [(ax + (r - l) / 2.0) * st, (ay + (b - t_) / 2.0) * st, (l + r) * st, (t_ + b) * st],
+                    Task::Detect => {
+                        [(ax + (r - l) / 2.0) * st, (ay + (b - t_) / 2.0) * st, (l + r) * st, (t_ + b) * st]
+                    }
                     Task::Obb => {
                         let a = (1.0 / (1.0 + (-at(64 + 3, j)).exp()) - 0.25) * std::f32::consts::PI;
                         let (xf, yf) = ((r - l) / 2.0, (b - t_) / 2.0);

@@ -60,7 +60,8 @@ thread_local! {
 /// Select a backend. `Auto` takes WebGPU only on a hardware adapter: a software fallback
 /// adapter (e.g. SwiftShader) is far slower than the CPU backend.
 pub async fn select(global: &Global, choice: BackendChoice) -> Result<Selected> {
-    let cpu = |fallback_reason| Selected { backend: Backend::Cpu, device: Device::flex(), adapter: None, fallback_reason };
+    let cpu =
+        |fallback_reason| Selected { backend: Backend::Cpu, device: Device::flex(), adapter: None, fallback_reason };
     if choice == BackendChoice::Cpu {
         return Ok(cpu(None));
     }
@@ -75,7 +76,9 @@ pub async fn select(global: &Global, choice: BackendChoice) -> Result<Selected> 
         Err(e) => Err(e),
     };
     match webgpu {
-        Ok((device, adapter)) => Ok(Selected { backend: Backend::Webgpu, device, adapter: Some(adapter), fallback_reason: None }),
+        Ok((device, adapter)) => {
+            Ok(Selected { backend: Backend::Webgpu, device, adapter: Some(adapter), fallback_reason: None })
+        }
         Err(e) if choice == BackendChoice::Auto => Ok(cpu(Some(e.to_string()))),
         Err(e) => Err(e),
     }
@@ -115,7 +118,9 @@ async fn request_adapter(global: &Global) -> Result<AdapterInfo> {
         architecture: get_str(&info, "architecture"),
         device: get_str(&info, "device"),
         description: get_str(&info, "description"),
-        is_fallback_adapter: get_bool(&info, "isFallbackAdapter").or_else(|| get_bool(&adapter, "isFallbackAdapter")).unwrap_or(false),
+        is_fallback_adapter: get_bool(&info, "isFallbackAdapter")
+            .or_else(|| get_bool(&adapter, "isFallbackAdapter"))
+            .unwrap_or(false),
     })
 }
 

@@ -126,7 +126,8 @@ impl WebEngine {
         let manifest = models::fetch_manifest(&global, &options.model_base_url).await?;
         let entry = manifest.get(&options.model)?.clone();
         let selected = backend::select(&global, options.backend).await?;
-        let (bytes, from_cache) = models::fetch_weights(&global, &options.model_base_url, &entry, options.cache).await?;
+        let (bytes, from_cache) =
+            models::fetch_weights(&global, &options.model_base_url, &entry, options.cache).await?;
         hooks.progress(Stage::Model, 1, 2);
         let engine = Engine::load(entry.clone(), &bytes, selected.device)?;
         hooks.progress(Stage::Model, 2, 2);
@@ -168,7 +169,13 @@ impl WebEngine {
 
     /// Detect objects inside `aoi` (a GeoJSON Polygon/MultiPolygon, Feature or
     /// FeatureCollection). Resolves to `{ detections, image, timings, missingTiles, backend }`.
-    pub fn detect(&self, aoi: JsValue, options: JsValue, signal: Option<AbortSignal>, on_progress: Option<Function>) -> Promise {
+    pub fn detect(
+        &self,
+        aoi: JsValue,
+        options: JsValue,
+        signal: Option<AbortSignal>,
+        on_progress: Option<Function>,
+    ) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let run = async {
@@ -178,7 +185,8 @@ impl WebEngine {
                 let options: DetectOptions = from_js(options, "options")?;
                 let hooks = WebHooks::new(inner.global.clone(), on_progress, signal.clone());
                 hooks.checkpoint().await?;
-                let provider = tiles::HttpTiles { global: &inner.global, policy: &inner.fetch, signal: signal.as_ref() };
+                let provider =
+                    tiles::HttpTiles { global: &inner.global, policy: &inner.fetch, signal: signal.as_ref() };
                 let result = detect_area(&inner.engine, &inner.source, &provider, &aoi, &options, &hooks).await?;
                 to_js_value(&DetectResult { result: &result, backend: inner.info.backend })
             };

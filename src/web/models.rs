@@ -68,7 +68,12 @@ async fn cached(cache: &Cache, key: &str) -> Option<Vec<u8>> {
 }
 
 /// Weights of `entry`, verified; `true` when they came from the cache.
-pub async fn fetch_weights(global: &Global, base: &str, entry: &ModelEntry, use_cache: bool) -> Result<(Vec<u8>, bool)> {
+pub async fn fetch_weights(
+    global: &Global,
+    base: &str,
+    entry: &ModelEntry,
+    use_cache: bool,
+) -> Result<(Vec<u8>, bool)> {
     let url = join(base, &entry.weights.file);
     let key = format!("{url}?sha256={}", entry.weights.sha256);
     let cache = if use_cache { open_cache(global).await } else { None };

@@ -12,10 +12,10 @@ use web_sys::{
 use super::error::describe;
 use super::global::Global;
 use super::http::get_bytes;
+use crate::Result;
 use crate::pipeline::{DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
 use crate::tiles::fetch::{FetchPolicy, fetch_tiles};
 use crate::tiles::{TileId, TileSource};
-use crate::Result;
 
 /// Fetches tiles with the scheduler of [`crate::tiles::fetch`].
 pub struct HttpTiles<'a> {
@@ -26,7 +26,9 @@ pub struct HttpTiles<'a> {
 
 impl TileProvider for HttpTiles<'_> {
     async fn fetch<H: Hooks>(&self, source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<FetchedTiles> {
-        let get = |tile: TileId, _attempt: u32| get_bytes(self.global, source.tile_url(&tile), self.policy.timeout_ms, self.signal);
+        let get = |tile: TileId, _attempt: u32| {
+            get_bytes(self.global, source.tile_url(&tile), self.policy.timeout_ms, self.signal)
+        };
         fetch_tiles(
             tiles,
             self.policy,

@@ -127,7 +127,11 @@ pub fn compare_outputs(r: &Reference, raw: &[f32], decoded: &[f32]) -> Result<De
     if failures.is_empty() {
         Ok(dev)
     } else {
-        Err(format!("{} values out of tolerance, e.g. {:?} ({dev:?})", failures.len(), &failures[..failures.len().min(5)]))
+        Err(format!(
+            "{} values out of tolerance, e.g. {:?} ({dev:?})",
+            failures.len(),
+            &failures[..failures.len().min(5)]
+        ))
     }
 }
 
@@ -147,7 +151,8 @@ pub fn compare_detections(r: &Reference, ours: &[Candidate]) -> Result<(), Strin
         }
         // Compare corners as sets: a box and its regularized twin have the same corners.
         for c in wb.corners() {
-            let nearest = o.bbox.corners().iter().map(|p| (p[0] - c[0]).hypot(p[1] - c[1])).fold(f64::INFINITY, f64::min);
+            let nearest =
+                o.bbox.corners().iter().map(|p| (p[0] - c[0]).hypot(p[1] - c[1])).fold(f64::INFINITY, f64::min);
             if nearest > 0.5 {
                 return Err(format!("#{i}: corner {c:?} is {nearest:.3} px from ours ({:?} vs {wb:?})", o.bbox));
             }
