@@ -2,21 +2,28 @@
 //!
 //! Object detection on map imagery, in the browser. The modules follow the data path:
 //!
-//! 1. [`tiles`]: Web Mercator math, the XYZ tiles that cover an area, tile URL templates.
+//! 1. [`tiles`]: Web Mercator math, the XYZ tiles that cover an area, tile URL templates,
+//!    the download scheduler.
 //! 2. [`imagery`]: stitching decoded tiles into one georeferenced raster.
 //! 3. [`model`]: the YOLOv8-family networks in burn and their weights.
-//! 4. [`detect`]: pre-processing, inference, decoding, NMS, clipping to the area.
+//! 4. [`detect`]: model windows, inference, decoding, NMS.
 //! 5. [`geojson`]: the area of interest that goes in, the RFC 7946 FeatureCollection that
 //!    comes out.
 //!
-//! [`pipeline`] runs them in order for one area, given a tile provider and hooks for time,
-//! progress and cancellation.
+//! [`pipeline`] runs them in order for one area. What it needs from its host (tiles, a
+//! clock, progress, cancellation) is the contract in [`host`], which depends on nothing
+//! above it. [`api`] holds the option and result types that cross the wasm boundary (their
+//! TypeScript declarations are generated from them); [`error`] the one error type and its
+//! stable codes.
 //!
-//! `web` (wasm32 only) is the thin `#[wasm_bindgen]` boundary the JS worker calls.
+//! Hosts: [`native`] (not wasm: tiles from disk, the CLI and tests) and `web` (wasm32 only:
+//! the thin `#[wasm_bindgen]` boundary the JS worker calls).
 
+pub mod api;
 pub mod detect;
 pub mod error;
 pub mod geojson;
+pub mod host;
 pub mod imagery;
 pub mod model;
 pub mod pipeline;
@@ -28,4 +35,4 @@ pub mod native;
 #[cfg(target_family = "wasm")]
 pub mod web;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorCode, Result};

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::pipeline::{DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
+use crate::host::{DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
 use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, fetch_tiles};
 use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};

@@ -3,10 +3,12 @@
 //! the pipeline's own tile loading, the raster must show each checkpoint's original colour
 //! at the checkpoint's lon/lat (tests/data/osbs_checkpoints.json), at zooms 20, 21 and 22.
 #![cfg(not(target_family = "wasm"))]
+// Tests fail by panicking: the no-panic lints are for library code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 
-use geodetect::imagery::PixelWindow;
+use geodetect::imagery::PixelExtent;
 use geodetect::native::{DirTiles, NativeHooks};
 use geodetect::pipeline::load_raster;
 use geodetect::tiles::{TileSource, mercator};
@@ -53,18 +55,19 @@ fn osbs_colours_land_at_their_lon_lat() {
     );
     let source: TileSource = serde_json::from_value(serde_json::json!({ "url": "file:///{z}/{x}/{y}.png" })).unwrap();
     for zoom in [20u8, 21, 22] {
-        let window = PixelWindow::covering(bounds, zoom, 256).unwrap();
-        let (raster, missing, _) = futures::executor::block_on(load_raster(
+        let extent = PixelExtent::covering(bounds, zoom, 256).unwrap();
+        let loaded = futures::executor::block_on(load_raster(
             &DirTiles::new(&tiles),
             &source,
-            window,
+            extent,
             true,
             &NativeHooks::new(false),
         ))
         .unwrap();
-        assert!(missing.is_empty());
+        assert!(loaded.missing.is_empty());
+        let raster = &loaded.raster;
         for p in &points {
-            let [x, y] = raster.window.lonlat_to_pixel(p.lon, p.lat);
+            let [x, y] = raster.extent.lonlat_to_pixel(p.lon, p.lat);
             let got = raster.pixel(x.floor() as u32, y.floor() as u32).expect("checkpoint inside the raster");
             let worst = (0..3).map(|c| got[c].abs_diff(p.rgb[c])).max().unwrap();
             assert!(worst <= p.tol3x3, "z{zoom} point {}: {got:?} vs {:?} (tolerance {})", p.id, p.rgb, p.tol3x3);

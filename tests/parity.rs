@@ -2,13 +2,13 @@
 //! Needs the setup's generated files: www/models (converted weights) and
 //! www/tiles/marina/source.png (`tests/setup.sh` makes both).
 #![cfg(not(target_family = "wasm"))]
+// Tests fail by panicking: the no-panic lints are for library code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use burn::prelude::Device;
-use common::{MODEL_ID, Reference, compare_detections, compare_outputs};
-use geodetect::detect::preprocess::{Window, to_chw};
-use geodetect::detect::{Engine, nms};
+use common::{MODEL_ID, Reference, check_parity};
+use geodetect::detect::{Compute, Engine, nms};
 use geodetect::model::Manifest;
 use geodetect::native::{NativeHooks, read_rgb};
 use std::path::{Path, PathBuf};
@@ -28,7 +28,7 @@ fn engine() -> Engine {
     let manifest = Manifest::from_json(&String::from_utf8(need(&models.join("manifest.json"))).unwrap()).unwrap();
     let entry = manifest.get(MODEL_ID).unwrap().clone();
     let bytes = need(&models.join(&entry.weights.file));
-    Engine::load(entry, &bytes, Device::flex()).unwrap()
+    Engine::load(entry, &bytes, Compute::cpu()).unwrap()
 }
 
 fn source_image() -> (u32, u32, Vec<u8>) {
@@ -44,19 +44,8 @@ fn check_case(name: &str) {
         &need(&dir.join(format!("{name}.f32"))),
     );
     let (w, _, rgb) = source_image();
-    let crop = r.crop(&rgb, w);
-    let [_, _, cw, ch] = r.meta.crop;
-    let window = Window { x: 0, y: 0, width: cw, height: ch };
-    let chw = to_chw(&crop, cw, &window).unwrap();
-    let engine = engine();
-    let (raw, decoded) = futures::executor::block_on(engine.infer_with_raw(chw, window.input_hw())).unwrap();
-    let dev = compare_outputs(&r, &raw, &decoded).unwrap_or_else(|e| panic!("{name}: {e}"));
-    println!("{name}: max deviation from onnxruntime {dev:?}");
-    let params =
-        nms::NmsParams { confidence: r.meta.conf, iou: r.meta.iou, max_detections: r.meta.max_det, class_mask: None };
-    let kept = nms::postprocess(&decoded, r.meta.num_anchors, 15, geodetect::model::Task::Obb, &params);
-    compare_detections(&r, &kept).unwrap_or_else(|e| panic!("{name}: {e}"));
-    println!("{name}: {} detections identical to the reference", kept.len());
+    let summary = futures::executor::block_on(check_parity(&r, &engine(), &rgb, w));
+    println!("{name}: {}", summary.unwrap_or_else(|e| panic!("{name}: {e}")));
 }
 
 #[test]

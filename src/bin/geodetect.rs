@@ -11,13 +11,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use geodetect::detect::Engine;
+use geodetect::api::DetectOptions;
+use geodetect::detect::{Compute, Engine};
 use geodetect::geojson::Aoi;
 use geodetect::model::convert::convert_checkpoint;
-use geodetect::model::manifest::{Architecture, Source, WeightsFile};
+use geodetect::model::manifest::{Architecture, ModelSource, WeightsFile};
 use geodetect::model::{Manifest, ModelEntry, sha256_hex};
 use geodetect::native::{DirTiles, NativeHooks};
-use geodetect::pipeline::{DetectOptions, detect_area};
+use geodetect::pipeline::detect_area;
 use geodetect::tiles::TileSource;
 
 type CliResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -32,7 +33,7 @@ const USAGE: &str = "usage:
   geodetect detect --tiles DIR --aoi FILE --zoom Z --models DIR --model ID
                    [--confidence C] [--iou I] [--max-detections N] [--tile-size 256] [--out FILE] [-v]
       Run the browser pipeline natively on {z}/{x}/{y}.png tiles; prints JSON
-      { detections, image, timings, missingTiles }.";
+      { detections, image, timings, missingTiles, backend }.";
 
 fn main() -> ExitCode {
     let mut args = pico_args::Arguments::from_env();
@@ -169,7 +170,7 @@ fn convert_one(
             size: converted.bytes.len() as u64,
         },
         license,
-        source: Source {
+        source: ModelSource {
             package: "local".into(),
             path: pt.display().to_string(),
             sha256: sha256_hex(&pt_bytes),
@@ -200,7 +201,7 @@ fn detect(mut args: pico_args::Arguments) -> CliResult {
     let manifest = Manifest::from_json(&std::fs::read_to_string(models.join("manifest.json"))?)?;
     let entry = manifest.get(&model)?.clone();
     let bytes = std::fs::read(models.join(&entry.weights.file))?;
-    let engine = Engine::load(entry, &bytes, burn::prelude::Device::flex())?;
+    let engine = Engine::load(entry, &bytes, Compute::cpu())?;
     let aoi = Aoi::from_json(&serde_json::from_str(&std::fs::read_to_string(&aoi_path)?)?)?;
     let source: TileSource = serde_json::from_value(serde_json::json!({
         "url": format!("file://{}/{{z}}/{{x}}/{{y}}.png", tiles.display()),

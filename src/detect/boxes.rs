@@ -61,6 +61,20 @@ impl RotatedBox {
 
     /// Intersection over union. Axis-aligned pairs use the closed form; rotated pairs the
     /// exact polygon intersection. Boxes whose bounds do not overlap are 0 without clipping.
+    ///
+    /// ```
+    /// use geodetect::detect::RotatedBox;
+    /// use std::f64::consts::FRAC_PI_4;
+    ///
+    /// let square = RotatedBox { cx: 0.0, cy: 0.0, w: 2.0, h: 2.0, angle: 0.0 };
+    /// let shifted = RotatedBox { cx: 1.0, ..square };
+    /// assert_eq!(square.iou(&shifted), 2.0 / 6.0);
+    /// // The same square turned by 45°: the overlap is the regular octagon, 8 (sqrt 2 - 1) in
+    /// // area, of a union of 8 - that.
+    /// let turned = RotatedBox { angle: FRAC_PI_4, ..square };
+    /// let octagon = 8.0 * (2f64.sqrt() - 1.0);
+    /// assert!((square.iou(&turned) - octagon / (8.0 - octagon)).abs() < 1e-9);
+    /// ```
     pub fn iou(&self, other: &RotatedBox) -> f64 {
         let (a, b) = (self.bounds(), other.bounds());
         if a[0] >= b[2] || b[0] >= a[2] || a[1] >= b[3] || b[1] >= a[3] {

@@ -2,10 +2,11 @@
 
 use burn::prelude::*;
 
+use super::compute::{Backend, Compute};
 use super::nms::{self, Candidate, NmsParams};
 use super::preprocess::{self, Window};
+use crate::host::{Hooks, Stage};
 use crate::model::{ModelEntry, Weights, YoloConfig, YoloV8};
-use crate::pipeline::{Hooks, Stage};
 use crate::{Error, Result};
 
 /// Detections closer than this to a window side that lies inside the raster are left to
@@ -26,11 +27,12 @@ pub struct Engine {
     config: YoloConfig,
     model: YoloV8,
     device: Device,
+    backend: Backend,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("model", &self.entry.id).field("device", &self.device).finish()
+        f.debug_struct("Engine").field("model", &self.entry.id).field("backend", &self.backend).finish()
     }
 }
 
@@ -42,18 +44,25 @@ async fn read_back<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
 }
 
 impl Engine {
-    /// Verify `bytes` against the manifest entry, parse them and build the network on `device`.
-    pub fn load(entry: ModelEntry, bytes: &[u8], device: Device) -> Result<Self> {
+    /// Verify `bytes` against the manifest entry, parse them and build the network on
+    /// `compute`'s device.
+    pub fn load(entry: ModelEntry, bytes: &[u8], compute: Compute) -> Result<Self> {
+        let Compute { backend, device } = compute;
         entry.validate()?;
         entry.verify(bytes)?;
         let config = entry.config();
         let model = YoloV8::from_weights(&config, Weights::from_safetensors(bytes)?, &device)?;
-        Ok(Self { entry, config, model, device })
+        Ok(Self { entry, config, model, device, backend })
     }
 
     /// The manifest entry this engine runs.
     pub fn entry(&self) -> &ModelEntry {
         &self.entry
+    }
+
+    /// The backend the network runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The device the network lives on.

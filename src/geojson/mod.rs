@@ -5,4 +5,4 @@ mod aoi;
 mod output;
 
 pub use aoi::Aoi;
-pub use output::{DetectionFeature, feature_collection};
+pub use output::{DetectionFeature, DetectionProperties, feature_collection};

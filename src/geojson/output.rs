@@ -1,22 +1,35 @@
 //! The RFC 7946 FeatureCollection of detections.
 
 use geo::{LineString, Winding};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// The `properties` of each detection Feature.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectionProperties {
+    /// Class name, from the model's class list.
+    pub class: String,
+    /// Class index in the model's `classes`.
+    pub class_id: u32,
+    /// Confidence in [0, 1].
+    #[serde(serialize_with = "shortest_f32")]
+    pub score: f32,
+}
+
+/// The shortest decimal that reads back as the same f32 (0.9, not 0.8999999761581421).
+fn shortest_f32<S: serde::Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(v.to_string().parse().unwrap_or(f64::from(*v)))
+}
 
 /// One detection, ready for output.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DetectionFeature {
-    /// Class label, output as the `class` property.
-    pub class_name: String,
-    /// Class index, output as `classId`.
-    pub class_id: u32,
-    /// Confidence in `0..=1`, output as `score`.
-    pub score: f32,
+    /// Class and score.
+    pub properties: DetectionProperties,
     /// Outline corners as `[lon, lat]`, in either winding order; closing it (repeating
     /// the first corner) is optional.
     pub ring: Vec<[f64; 2]>,
-    /// Extra properties; `class`, `classId` and `score` take precedence over them.
-    pub properties: Map<String, Value>,
 }
 
 /// An RFC 7946 FeatureCollection with one Polygon Feature per detection: rings closed
@@ -32,7 +45,7 @@ pub fn feature_collection(features: &[DetectionFeature]) -> Value {
 fn feature(f: &DetectionFeature) -> Option<Value> {
     let round = |v: f64| (v * 1e9).round() / 1e9;
     let mut ring = LineString::from(f.ring.iter().map(|&[lon, lat]| [round(lon), round(lat)]).collect::<Vec<_>>());
-    if !f.score.is_finite() || ring.coords().any(|c| !c.x.is_finite() || !c.y.is_finite()) {
+    if !f.properties.score.is_finite() || ring.coords().any(|c| !c.x.is_finite() || !c.y.is_finite()) {
         return None;
     }
     ring.close();
@@ -41,11 +54,7 @@ fn feature(f: &DetectionFeature) -> Option<Value> {
     }
     ring.make_ccw_winding();
     let coordinates: Vec<[f64; 2]> = ring.coords().map(|c| [c.x, c.y]).collect();
-    let mut properties = f.properties.clone();
-    properties.insert("class".into(), f.class_name.clone().into());
-    properties.insert("classId".into(), f.class_id.into());
-    // The shortest decimal that reads back as the same f32 (0.9, not 0.8999999761581421).
-    properties.insert("score".into(), f.score.to_string().parse().unwrap_or(f64::from(f.score)).into());
+    let properties = serde_json::to_value(&f.properties).ok()?;
     Some(json!({
         "type": "Feature",
         "geometry": {"type": "Polygon", "coordinates": [coordinates]},
@@ -58,7 +67,7 @@ mod tests {
     use super::*;
 
     fn detection(ring: Vec<[f64; 2]>) -> DetectionFeature {
-        DetectionFeature { class_name: "car".into(), class_id: 2, score: 0.9, ring, properties: Map::new() }
+        DetectionFeature { properties: DetectionProperties { class: "car".into(), class_id: 2, score: 0.9 }, ring }
     }
 
     fn ring_of(feature: &Value) -> Vec<[f64; 2]> {
@@ -89,14 +98,12 @@ mod tests {
 
     #[test]
     fn properties_and_rounding() {
-        let mut d = detection(vec![[2.123_456_789_49, 48.0], [3.0, 48.0], [3.0, 49.0]]);
-        d.properties.insert("tile".into(), "18/1/2".into());
-        d.properties.insert("score".into(), "overridden".into());
+        let d = detection(vec![[2.123_456_789_49, 48.0], [3.0, 48.0], [3.0, 49.0]]);
         let fc = feature_collection(&[d]);
         let f = &fc["features"][0];
         assert_eq!(f["type"], "Feature");
         assert_eq!(f["geometry"]["type"], "Polygon");
-        assert_eq!(f["properties"], json!({"class": "car", "classId": 2, "score": 0.9, "tile": "18/1/2"}));
+        assert_eq!(f["properties"], json!({"class": "car", "classId": 2, "score": 0.9}));
         assert_eq!(ring_of(f)[0], [2.123_456_789, 48.0]);
         assert!(fc.get("crs").is_none() && f.get("crs").is_none());
     }
@@ -125,10 +132,14 @@ mod tests {
             detection(vec![[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]),
             detection(vec![]),
             detection(vec![[0.0, 0.0], [1.0, f64::NAN], [1.0, 1.0]]),
-            DetectionFeature { score: f32::NAN, ..detection(CCW.to_vec()) },
+            DetectionFeature {
+                properties: DetectionProperties { score: f32::NAN, ..detection(CCW.to_vec()).properties },
+                ..detection(CCW.to_vec())
+            },
         ];
         for bad in broken {
-            let good = DetectionFeature { class_name: "ok".into(), ..detection(CCW.to_vec()) };
+            let mut good = detection(CCW.to_vec());
+            good.properties.class = "ok".into();
             let fc = feature_collection(&[bad.clone(), good]);
             let features = fc["features"].as_array().unwrap();
             assert_eq!(features.len(), 1, "{bad:?}");

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use pytorch_reader::{DType, PickleValue, PytorchReader};
 
-use super::weights::{HostTensor, Weights};
+use super::weights::{FloatFormat, HostTensor, Weights};
 use super::yolo::{Task, YoloConfig, YoloV8};
 use crate::{Error, Result};
 
@@ -46,12 +46,14 @@ pub fn read_checkpoint(path: &Path) -> Result<Weights> {
             continue;
         }
         let bytes = tensor.read().map_err(|e| load_err(path, e))?;
-        let data: Vec<f32> = match tensor.dtype() {
-            DType::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-            DType::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-            DType::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        let format = match tensor.dtype() {
+            DType::F32 => FloatFormat::F32,
+            DType::F16 => FloatFormat::F16,
+            DType::BF16 => FloatFormat::BF16,
+            DType::F64 => FloatFormat::F64,
             other => return Err(load_err(path, format!("tensor `{}` has unsupported dtype {other:?}", tensor.name))),
         };
+        let data = format.decode(&bytes);
         weights.insert(tensor.name.clone(), HostTensor::new(tensor.shape().to_vec(), data)?);
     }
     Ok(weights)

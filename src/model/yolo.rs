@@ -30,7 +30,7 @@ pub const STRIDES: [usize; 3] = [8, 16, 32];
 pub const STRIDE_MULTIPLE: usize = 32;
 
 /// What the head predicts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, tsify::Tsify)]
 #[serde(rename_all = "lowercase")]
 pub enum Task {
     /// Axis-aligned boxes (ultralytics `Detect`).
@@ -40,7 +40,7 @@ pub enum Task {
 }
 
 /// Model scale: the standard ultralytics depth/width multipliers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, tsify::Tsify)]
 #[serde(rename_all = "lowercase")]
 pub enum Scale {
     N,
@@ -94,7 +94,8 @@ pub struct YoloConfig {
     pub reg_max: usize,
 }
 
-fn default_reg_max() -> usize {
+/// DFL bins per box side of every released YOLOv8 (`regMax` when a manifest omits it).
+pub fn default_reg_max() -> usize {
     16
 }
 
@@ -235,10 +236,15 @@ pub struct C2f {
 
 impl C2f {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut ys = self.cv1.forward(x).chunk(2, 1);
+        // ultralytics splits cv1's output in two halves and feeds the second one on; the
+        // concatenation starts with both halves, i.e. with cv1's output itself.
+        let y = self.cv1.forward(x);
+        let half = y.dims()[1] / 2;
+        let mut last = y.clone().narrow(1, half, half);
+        let mut ys = vec![y];
         for block in &self.m {
-            let last = ys.last().cloned().expect("chunk(2) yields two tensors");
-            ys.push(block.forward(last));
+            last = block.forward(last);
+            ys.push(last.clone());
         }
         self.cv2.forward(Tensor::cat(ys, 1))
     }

@@ -13,20 +13,20 @@ use std::future::Future;
 /// Upper bound on any backoff delay, in milliseconds.
 pub const MAX_RETRY_DELAY_MS: u32 = 8000;
 
-/// How tiles are downloaded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// How tiles (and weights) are downloaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, tsify::Tsify)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct FetchPolicy {
-    /// Requests in flight at once (`1..=64`).
+    /// Requests in flight at once, `1..=64`. Default 8.
     pub concurrency: usize,
-    /// Time limit for one attempt, in milliseconds (`1..=600000`). The `fetch_one`
-    /// callback of [`fetch_tiles`] enforces it (in the browser with an `AbortSignal`) and
-    /// reports a timeout as [`FetchAttemptError::Retryable`].
+    /// Time limit of one request in milliseconds, `1..=600000`; a request that runs out
+    /// of time counts as a retryable failure. Default 15000.
     pub timeout_ms: u32,
-    /// Extra attempts after a retryable failure (`0..=10`).
+    /// Retries after a retryable failure (network error, timeout, HTTP 408, 429, 5xx),
+    /// `0..=10`. Default 3.
     pub retries: u32,
-    /// Delay before the first retry, in milliseconds (`0..=8000`); it doubles for every
-    /// further retry, up to [`MAX_RETRY_DELAY_MS`].
+    /// Delay before the first retry in milliseconds, `0..=8000`; it doubles with every
+    /// further retry, up to 8000. Default 250.
     pub retry_delay_ms: u32,
 }
 
@@ -97,7 +97,7 @@ impl FetchAttemptError {
 }
 
 /// A tile that could not be loaded; reported to JS in `missingTiles`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, tsify::Tsify)]
 #[serde(rename_all = "camelCase")]
 pub struct TileFailure {
     /// The tile.
@@ -165,7 +165,7 @@ where
     Ok(results.into_iter().map(|(_, result)| result).collect())
 }
 
-/// One tile: attempts until success, a permanent failure, or retries run out.
+/// One tile: [`retry`], its failure recorded as a [`TileFailure`].
 async fn fetch_with_retries<T, Fut, SFut>(
     tile: TileId,
     policy: &FetchPolicy,
@@ -177,20 +177,46 @@ where
     Fut: Future<Output = Result<T, FetchAttemptError>>,
     SFut: Future<Output = ()>,
 {
+    let outcome = retry(policy, |attempt| fetch_one(tile, attempt), sleep, is_cancelled).await?;
+    Ok(outcome.map_err(|failed| TileFailure { tile, reason: failed.reason, attempts: failed.attempts }))
+}
+
+/// Why [`retry`] gave up: the last attempt's reason and how many attempts were made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetriesExhausted {
+    /// The reason of the last attempt's failure.
+    pub reason: String,
+    /// Attempts made, including the first.
+    pub attempts: u32,
+}
+
+/// Calls `attempt_once(attempt)` (0 for the first try, 1 for the first retry, ...) until it
+/// succeeds, fails permanently, or `policy.retries` retries of retryable failures are used
+/// up, sleeping `policy.backoff_ms(retry)` before each retry (never after the last
+/// attempt). Fails with [`Error::Aborted`] when `is_cancelled` returns true before an
+/// attempt. The tile scheduler and the weights download both retry through this.
+pub async fn retry<T, Fut, SFut>(
+    policy: &FetchPolicy,
+    attempt_once: impl Fn(u32) -> Fut,
+    sleep: &impl Fn(u32) -> SFut,
+    is_cancelled: &dyn Fn() -> bool,
+) -> Result<Result<T, RetriesExhausted>>
+where
+    Fut: Future<Output = Result<T, FetchAttemptError>>,
+    SFut: Future<Output = ()>,
+{
     let mut attempt = 0;
     loop {
         if is_cancelled() {
             return Err(Error::Aborted);
         }
-        match fetch_one(tile, attempt).await {
+        match attempt_once(attempt).await {
             Ok(value) => return Ok(Ok(value)),
             Err(FetchAttemptError::Retryable(_)) if attempt < policy.retries => {
                 attempt += 1;
                 sleep(policy.backoff_ms(attempt)).await;
             }
-            Err(e) => {
-                return Ok(Err(TileFailure { tile, reason: e.reason().to_owned(), attempts: attempt + 1 }));
-            }
+            Err(e) => return Ok(Err(RetriesExhausted { reason: e.reason().to_owned(), attempts: attempt + 1 })),
         }
     }
 }
@@ -336,6 +362,30 @@ mod tests {
         );
         assert_eq!(FetchPolicy { retry_delay_ms: 0, ..policy.clone() }.backoff_ms(3), 0);
         assert_eq!(policy.backoff_ms(40), MAX_RETRY_DELAY_MS);
+    }
+
+    #[test]
+    fn retry_outside_the_scheduler() {
+        // One download (the weights use this): no sleep after the last attempt.
+        let policy = FetchPolicy { retries: 2, retry_delay_ms: 500, ..FetchPolicy::default() };
+        let delays = RefCell::new(Vec::new());
+        let sleep = |ms| {
+            delays.borrow_mut().push(ms);
+            Yield(0)
+        };
+        let out = block_on(retry(
+            &policy,
+            |_| async { Err::<(), _>(FetchAttemptError::from_http_status(502)) },
+            &sleep,
+            &|| false,
+        ));
+        assert_eq!(out.unwrap(), Err(RetriesExhausted { reason: "HTTP 502: server error".into(), attempts: 3 }));
+        assert_eq!(*delays.borrow(), [500, 1000]);
+        let ok =
+            block_on(retry(&policy, |attempt| async move { Ok::<_, FetchAttemptError>(attempt) }, &sleep, &|| false));
+        assert_eq!(ok.unwrap(), Ok(0));
+        let cancelled = block_on(retry(&policy, |_| async { Ok::<_, FetchAttemptError>(()) }, &sleep, &|| true));
+        assert!(matches!(cancelled, Err(Error::Aborted)));
     }
 
     #[test]

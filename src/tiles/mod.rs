@@ -46,7 +46,7 @@ pub fn validate_tile_size(tile_size: u32) -> Result<()> {
 }
 
 /// One XYZ ("slippy map") tile: `x` grows eastwards, `y` southwards, both in `0..2^z`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, tsify::Tsify)]
 #[serde(rename_all = "camelCase")]
 pub struct TileId {
     /// Zoom level.

@@ -8,27 +8,26 @@ use serde::{Deserialize, Serialize};
 const PLACEHOLDERS: [&str; 5] = ["z", "x", "y", "-y", "s"];
 
 /// An XYZ tile server, e.g. `https://{s}.tile.example.com/{z}/{x}/{y}.png`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, tsify::Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TileSource {
     /// URL template with `{z}`, `{x}` and `{y}` (or `{-y}` for TMS servers, whose rows
-    /// count from the south), and optionally `{s}` for a subdomain.
+    /// count from the south), and optionally `{s}` for a subdomain. The server must allow
+    /// CORS if it is on another origin.
     pub url: String,
-    /// Edge length of the server's tiles in pixels.
+    /// Edge length of the server's tiles in pixels: a power of two in `128..=4096`.
+    /// Default 256.
     #[serde(default = "default_tile_size")]
     pub tile_size: u32,
-    /// Shallowest zoom the server provides.
+    /// Shallowest zoom the server provides. Default 0.
     #[serde(default)]
     pub min_zoom: u8,
-    /// Deepest zoom the server provides.
+    /// Deepest zoom the server provides, at most 22. Default 22.
     #[serde(default = "default_max_zoom")]
     pub max_zoom: u8,
-    /// Values for `{s}`, e.g. `["a", "b", "c"]`.
+    /// Values for `{s}`, e.g. `["a", "b", "c"]`, chosen per tile.
     #[serde(default)]
     pub subdomains: Vec<String>,
-    /// Attribution text the imagery's licence requires.
-    #[serde(default)]
-    pub attribution: Option<String>,
 }
 
 fn default_tile_size() -> u32 {
@@ -92,6 +91,20 @@ impl TileSource {
 
     /// The URL of `tile`. The subdomain is picked from `x + y`, so a tile always maps to
     /// the same URL (and browser cache entry).
+    ///
+    /// ```
+    /// use geodetect::tiles::{TileId, TileSource};
+    ///
+    /// let source: TileSource = serde_json::from_value(serde_json::json!({
+    ///     "url": "https://{s}.tiles.example/{z}/{x}/{-y}.png",
+    ///     "subdomains": ["a", "b"],
+    /// }))
+    /// .unwrap();
+    /// source.validate().unwrap();
+    /// // {-y} counts rows from the south (TMS): at zoom 3, row 2 from the north is row 5.
+    /// let url = source.tile_url(&TileId { z: 3, x: 4, y: 2 });
+    /// assert_eq!(url, "https://a.tiles.example/3/4/5.png");
+    /// ```
     pub fn tile_url(&self, tile: &TileId) -> String {
         render(&self.url, |name| match name {
             "z" => Some(tile.z.to_string()),
@@ -152,13 +165,14 @@ mod tests {
     fn defaults_and_camel_case() {
         let s = source(json!({"url": "https://t/{z}/{x}/{y}.png"}));
         assert_eq!((s.tile_size, s.min_zoom, s.max_zoom), (256, 0, 22));
-        assert!(s.subdomains.is_empty() && s.attribution.is_none());
+        assert!(s.subdomains.is_empty());
         s.validate().unwrap();
-        let s = source(json!({"url": "u/{z}/{x}/{y}", "tileSize": 512, "minZoom": 2, "maxZoom": 19,
-                              "attribution": "© someone"}));
+        let s = source(json!({"url": "u/{z}/{x}/{y}", "tileSize": 512, "minZoom": 2, "maxZoom": 19}));
         assert_eq!((s.tile_size, s.min_zoom, s.max_zoom), (512, 2, 19));
         assert!(serde_json::from_value::<TileSource>(json!({"url": "u", "tile_size": 256})).is_err());
         assert!(serde_json::from_value::<TileSource>(json!({"url": "u", "maxzoom": 3})).is_err());
+        // Attribution is the page's to show; the engine has no use for it.
+        assert!(serde_json::from_value::<TileSource>(json!({"url": "u", "attribution": "© someone"})).is_err());
     }
 
     #[test]

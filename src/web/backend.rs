@@ -5,48 +5,21 @@ use std::cell::RefCell;
 
 use burn::prelude::*;
 use js_sys::{Function, Promise, Reflect};
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::error::describe;
 use super::global::Global;
+use crate::api::{AdapterInfo, BackendChoice};
+use crate::detect::Compute;
 use crate::{Error, Result};
 
-/// What the caller asked for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendChoice {
-    #[default]
-    Auto,
-    Webgpu,
-    Cpu,
-}
-
-/// What runs the network.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    Webgpu,
-    Cpu,
-}
-
-/// The WebGPU adapter, as the browser describes it.
-#[derive(Clone, Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AdapterInfo {
-    pub vendor: String,
-    pub architecture: String,
-    pub device: String,
-    pub description: String,
-    /// A software or otherwise reduced adapter (e.g. SwiftShader).
-    pub is_fallback_adapter: bool,
-}
-
 /// The chosen backend and its device.
+#[derive(Debug)]
 pub struct Selected {
-    pub backend: Backend,
-    pub device: Device,
+    /// The backend and its device.
+    pub compute: Compute,
+    /// The WebGPU adapter, when the backend is WebGPU.
     pub adapter: Option<AdapterInfo>,
     /// Why `auto` fell back to the CPU.
     pub fallback_reason: Option<String>,
@@ -60,8 +33,7 @@ thread_local! {
 /// Select a backend. `Auto` takes WebGPU only on a hardware adapter: a software fallback
 /// adapter (e.g. SwiftShader) is far slower than the CPU backend.
 pub async fn select(global: &Global, choice: BackendChoice) -> Result<Selected> {
-    let cpu =
-        |fallback_reason| Selected { backend: Backend::Cpu, device: Device::flex(), adapter: None, fallback_reason };
+    let cpu = |fallback_reason| Selected { compute: Compute::cpu(), adapter: None, fallback_reason };
     if choice == BackendChoice::Cpu {
         return Ok(cpu(None));
     }
@@ -77,7 +49,7 @@ pub async fn select(global: &Global, choice: BackendChoice) -> Result<Selected> 
     };
     match webgpu {
         Ok((device, adapter)) => {
-            Ok(Selected { backend: Backend::Webgpu, device, adapter: Some(adapter), fallback_reason: None })
+            Ok(Selected { compute: Compute::webgpu(device), adapter: Some(adapter), fallback_reason: None })
         }
         Err(e) if choice == BackendChoice::Auto => Ok(cpu(Some(e.to_string()))),
         Err(e) => Err(e),

@@ -4,26 +4,16 @@
 use std::cell::Cell;
 
 use js_sys::Function;
-use serde::Serialize;
 use wasm_bindgen::JsValue;
 use web_sys::AbortSignal;
 
 use super::error::describe;
 use super::global::Global;
-use crate::pipeline::{Hooks, Stage};
+use crate::api::Progress;
+use crate::host::{Hooks, Stage};
 
-/// The object passed to `onProgress`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ProgressEvent {
-    stage: Stage,
-    /// Units of this stage done: tiles while fetching, windows during inference.
-    done: usize,
-    total: usize,
-    tiles_done: usize,
-    tiles_total: usize,
-}
-
+/// [`Hooks`] for the browser: `performance.now()`, `onProgress`, an `AbortSignal`.
+#[derive(Debug)]
 pub struct WebHooks {
     global: Global,
     on_progress: Option<Function>,
@@ -48,7 +38,7 @@ impl Hooks for WebHooks {
         }
         let Some(callback) = &self.on_progress else { return };
         let (tiles_done, tiles_total) = self.tiles.get();
-        let event = ProgressEvent { stage, done, total, tiles_done, tiles_total };
+        let event = Progress { stage, done, total, tiles_done, tiles_total };
         let value = serde_wasm_bindgen::to_value(&event).unwrap_or(JsValue::UNDEFINED);
         // A throwing callback is the caller's bug; report it, don't abort the run.
         if let Err(e) = callback.call1(&JsValue::NULL, &value) {

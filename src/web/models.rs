@@ -13,7 +13,7 @@ use super::error::describe;
 use super::global::Global;
 use super::http::get_bytes;
 use crate::model::{Manifest, ModelEntry};
-use crate::tiles::fetch::{FetchAttemptError, FetchPolicy};
+use crate::tiles::fetch::{FetchPolicy, retry};
 use crate::{Error, Result};
 
 /// Name of the Cache API cache holding weights.
@@ -26,25 +26,12 @@ pub fn join(base: &str, file: &str) -> String {
     if base.ends_with('/') { format!("{base}{file}") } else { format!("{base}/{file}") }
 }
 
-/// GET with [`DOWNLOAD`]'s retries and backoff (the tile scheduler's policy type).
+/// GET with [`DOWNLOAD`]'s retries and backoff, through the tile scheduler's [`retry`].
 async fn download(global: &Global, url: &str) -> Result<Vec<u8>> {
-    let mut attempt = 0;
-    loop {
-        match get_bytes(global, url, DOWNLOAD.timeout_ms, None).await {
-            Ok(bytes) => return Ok(bytes),
-            Err(FetchAttemptError::Retryable(_)) if attempt < DOWNLOAD.retries => {
-                attempt += 1;
-                gloo_timers::future::TimeoutFuture::new(DOWNLOAD.backoff_ms(attempt)).await;
-            }
-            Err(e) => {
-                return Err(Error::ModelLoad(format!(
-                    "could not download {url} ({} attempt(s)): {}",
-                    attempt + 1,
-                    e.reason()
-                )));
-            }
-        }
-    }
+    let attempt = |_| get_bytes(global, url, DOWNLOAD.timeout_ms, None);
+    retry(&DOWNLOAD, attempt, &gloo_timers::future::TimeoutFuture::new, &|| false).await?.map_err(|failed| {
+        Error::ModelLoad(format!("could not download {url} ({} attempt(s)): {}", failed.attempts, failed.reason))
+    })
 }
 
 /// Fetch and parse `<base>/manifest.json`.

@@ -13,11 +13,12 @@ use super::error::describe;
 use super::global::Global;
 use super::http::get_bytes;
 use crate::Result;
-use crate::pipeline::{DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
+use crate::host::{DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
 use crate::tiles::fetch::{FetchPolicy, fetch_tiles};
 use crate::tiles::{TileId, TileSource};
 
 /// Fetches tiles with the scheduler of [`crate::tiles::fetch`].
+#[derive(Debug)]
 pub struct HttpTiles<'a> {
     pub global: &'a Global,
     pub policy: &'a FetchPolicy,

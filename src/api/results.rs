@@ -1,0 +1,112 @@
+//! What `Detector.create` and `detector.detect` resolve to.
+
+use serde::Serialize;
+
+use crate::detect::Backend;
+use crate::imagery::PixelExtent;
+use crate::model::ModelEntry;
+use crate::tiles::fetch::TileFailure;
+
+/// The WebGPU adapter in use, as the browser describes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct AdapterInfo {
+    /// `GPUAdapterInfo.vendor`.
+    pub vendor: String,
+    /// `GPUAdapterInfo.architecture`.
+    pub architecture: String,
+    /// `GPUAdapterInfo.device`.
+    pub device: String,
+    /// `GPUAdapterInfo.description`.
+    pub description: String,
+    /// True for software adapters such as SwiftShader: correct, but slow.
+    pub is_fallback_adapter: bool,
+}
+
+/// What a detector runs on (`detector.info`).
+#[derive(Clone, Debug, PartialEq, Serialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct EngineInfo {
+    /// The backend in use.
+    pub backend: Backend,
+    /// The WebGPU adapter, when `backend` is `"webgpu"` (else null).
+    pub adapter: Option<AdapterInfo>,
+    /// Why `backend: "auto"` fell back to the CPU (else null).
+    pub fallback_reason: Option<String>,
+    /// The loaded model.
+    pub model: ModelEntry,
+    /// Milliseconds that create() spent loading the engine and the model.
+    pub load_ms: f64,
+    /// True when the weights came from the Cache API instead of the network.
+    pub weights_from_cache: bool,
+}
+
+/// The stitched raster the model saw.
+#[derive(Clone, Debug, PartialEq, Serialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageInfo {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Tile zoom level.
+    pub zoom: u8,
+    /// Tile edge in pixels.
+    pub tile_size: u32,
+    /// `[west, south, east, north]` in lon/lat degrees.
+    pub bounds: [f64; 4],
+    /// `[minX, minY, maxX, maxY]` in EPSG:3857 metres.
+    #[serde(rename = "bounds3857")]
+    pub bounds_3857: [f64; 4],
+    /// Global pixel `[x, y]` of the raster's top-left corner at `zoom`.
+    pub origin: [i64; 2],
+}
+
+impl From<&PixelExtent> for ImageInfo {
+    fn from(e: &PixelExtent) -> Self {
+        ImageInfo {
+            width: e.width,
+            height: e.height,
+            zoom: e.zoom,
+            tile_size: e.tile_size,
+            bounds: e.bounds_lonlat(),
+            bounds_3857: e.bounds_3857(),
+            origin: [e.x0, e.y0],
+        }
+    }
+}
+
+/// Milliseconds spent per stage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, tsify::Tsify)]
+pub struct Timings {
+    /// Downloading tiles.
+    pub fetch: f64,
+    /// Decoding tiles and stitching them into the raster.
+    pub decode: f64,
+    /// Cutting model windows and converting them to model input.
+    pub preprocess: f64,
+    /// Running the network.
+    pub inference: f64,
+    /// Decoding boxes, NMS, mapping to lon/lat and building GeoJSON.
+    pub postprocess: f64,
+    /// The whole call.
+    pub total: f64,
+}
+
+/// What `detect` resolves to.
+#[derive(Clone, Debug, Serialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectResult {
+    /// The detections inside the area, in lon/lat: an RFC 7946 FeatureCollection with one
+    /// closed, counter-clockwise Polygon per detection.
+    #[tsify(type = "import(\"geojson\").FeatureCollection<import(\"geojson\").Polygon, DetectionProperties>")]
+    pub detections: serde_json::Value,
+    /// The raster that was analysed.
+    pub image: ImageInfo,
+    /// Time per stage.
+    pub timings: Timings,
+    /// Tiles that failed (empty when all loaded); their area was treated as empty.
+    pub missing_tiles: Vec<TileFailure>,
+    /// The backend that ran the network.
+    pub backend: Backend,
+}

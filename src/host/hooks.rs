@@ -1,0 +1,41 @@
+//! The caller's clock, progress sink and cancellation flag.
+
+use serde::Serialize;
+
+use crate::{Error, Result};
+
+/// A stage of a run, as reported to `onProgress`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, tsify::Tsify)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Fetching (and loading) model weights; `done`/`total` count steps (of 2).
+    Model,
+    /// Downloading tiles; `done`/`total` count tiles.
+    Fetch,
+    /// Decoding tiles into the raster; `done`/`total` count tiles.
+    Stitch,
+    /// Running the network; `done`/`total` count model windows.
+    Inference,
+    /// Mapping boxes to lon/lat and building GeoJSON.
+    Postprocess,
+    /// Finished.
+    Done,
+}
+
+/// Time, progress and cancellation, as the host provides them.
+#[allow(async_fn_in_trait)]
+pub trait Hooks {
+    /// Milliseconds from an arbitrary origin.
+    fn now_ms(&self) -> f64;
+    /// Called as work advances.
+    fn progress(&self, stage: Stage, done: usize, total: usize);
+    /// True once the caller has asked to stop.
+    fn is_cancelled(&self) -> bool;
+    /// Give the host a turn (the browser's event loop, so an abort message can arrive).
+    async fn yield_now(&self) {}
+    /// Yield, then fail with [`Error::Aborted`] if cancelled.
+    async fn checkpoint(&self) -> Result<()> {
+        self.yield_now().await;
+        if self.is_cancelled() { Err(Error::Aborted) } else { Ok(()) }
+    }
+}

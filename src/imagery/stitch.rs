@@ -1,0 +1,227 @@
+//! [`Stitcher`]: decoded tiles -> one [`GeoRaster`], each tile cropped to the extent.
+
+use super::{GeoRaster, PixelExtent};
+use crate::tiles::{TileId, tiles_per_side};
+use crate::{Error, Result};
+
+/// Largest raster a [`Stitcher`] allocates (8192 x 8192 pixels, 192 MiB of RGB).
+pub const MAX_RASTER_PIXELS: u64 = 1 << 26;
+
+/// Builds a [`GeoRaster`] from decoded tiles, cropping each to the extent.
+#[derive(Debug)]
+pub struct Stitcher {
+    extent: PixelExtent,
+    rgb: Vec<u8>,
+}
+
+/// Where a tile and the extent overlap: offsets into the tile and the raster, and size.
+struct Overlap {
+    tile_x: usize,
+    tile_y: usize,
+    raster_x: usize,
+    raster_y: usize,
+    width: usize,
+    height: usize,
+}
+
+impl Stitcher {
+    /// A raster for `extent`, black (0, 0, 0) until tiles are put in. Fails when the extent is
+    /// invalid or larger than [`MAX_RASTER_PIXELS`].
+    pub fn new(extent: PixelExtent) -> Result<Self> {
+        extent.validate()?;
+        let (w, h, z) = (extent.width, extent.height, extent.zoom);
+        let pixels = u64::from(w) * u64::from(h);
+        let too_large = |why: &str| {
+            Error::invalid_option(
+                "zoom",
+                format!("the area needs a {w} x {h} pixel raster at zoom {z}, {why}; lower the zoom or split the area"),
+            )
+        };
+        if pixels > MAX_RASTER_PIXELS {
+            return Err(too_large(&format!("more than the limit of {MAX_RASTER_PIXELS} pixels")));
+        }
+        let len = usize::try_from(pixels * 3).map_err(|_| too_large("more than this platform can address"))?;
+        let mut rgb = Vec::new();
+        rgb.try_reserve_exact(len).map_err(|_| too_large("more than the memory available"))?;
+        rgb.resize(len, 0);
+        Ok(Stitcher { extent, rgb })
+    }
+
+    /// Copies the part of a decoded `width` x `height` RGBA tile that overlaps the extent
+    /// (alpha is dropped). Tiles outside the extent are ignored.
+    pub fn put_tile(&mut self, tile: TileId, rgba: &[u8], width: u32, height: u32) -> Result<()> {
+        let size = self.extent.tile_size;
+        if (width, height) != (size, size) {
+            return Err(Error::ImageDecode(format!(
+                "tile {tile} is {width} x {height} pixels but the tile source's tileSize is {size}; \
+                 set tileSize to the size of the server's tiles"
+            )));
+        }
+        let expected = u64::from(width) * u64::from(height) * 4;
+        if rgba.len() as u64 != expected {
+            return Err(Error::ImageDecode(format!(
+                "tile {tile}: {} bytes of pixel data, expected {expected} (RGBA, {width} x {height})",
+                rgba.len()
+            )));
+        }
+        let stride = size as usize * 4;
+        self.blit(tile, |tile_row, tile_col, dst| {
+            if let Some(src) = rgba.chunks_exact(stride).nth(tile_row) {
+                for (d, s) in dst.chunks_exact_mut(3).zip(src.chunks_exact(4).skip(tile_col)) {
+                    d.copy_from_slice(&s[..3]);
+                }
+            }
+        })
+    }
+
+    /// Paints the part of `tile` that overlaps the extent with `rgb`, for tiles that could
+    /// not be loaded (they are black if neither this nor [`Stitcher::put_tile`] is called).
+    pub fn fill_tile(&mut self, tile: TileId, rgb: [u8; 3]) -> Result<()> {
+        self.blit(tile, |_, _, dst| dst.chunks_exact_mut(3).for_each(|p| p.copy_from_slice(&rgb)))
+    }
+
+    /// The finished raster.
+    pub fn finish(self) -> GeoRaster {
+        let Stitcher { extent, rgb } = self;
+        GeoRaster { extent, width: extent.width, height: extent.height, rgb }
+    }
+
+    /// Calls `write_row(tile_row, tile_col, raster_pixels)` for each raster row `tile`
+    /// overlaps, with the overlapping RGB pixels of that row.
+    fn blit(&mut self, tile: TileId, mut write_row: impl FnMut(usize, usize, &mut [u8])) -> Result<()> {
+        let Some(o) = self.overlap(tile)? else {
+            return Ok(());
+        };
+        let stride = self.extent.width as usize * 3;
+        for (i, row) in self.rgb.chunks_exact_mut(stride).skip(o.raster_y).take(o.height).enumerate() {
+            if let Some(dst) = row.get_mut(o.raster_x * 3..(o.raster_x + o.width) * 3) {
+                write_row(o.tile_y + i, o.tile_x, dst);
+            }
+        }
+        Ok(())
+    }
+
+    /// Where `tile` overlaps the extent, if it does.
+    fn overlap(&self, tile: TileId) -> Result<Option<Overlap>> {
+        let w = &self.extent;
+        if tile.z != w.zoom || !tile.is_valid() {
+            return Err(Error::Internal(format!(
+                "tile {tile} is not a tile of this zoom-{} raster (x and y must be in 0..{}); \
+                 wrap x across the antimeridian before stitching",
+                w.zoom,
+                tiles_per_side(w.zoom)
+            )));
+        }
+        let size = i64::from(w.tile_size);
+        let (tx, ty) = (i64::from(tile.x) * size, i64::from(tile.y) * size);
+        let (left, right) = (tx.max(w.x0), (tx + size).min(w.x0 + i64::from(w.width)));
+        let (top, bottom) = (ty.max(w.y0), (ty + size).min(w.y0 + i64::from(w.height)));
+        if left >= right || top >= bottom {
+            return Ok(None);
+        }
+        // All values are now non-negative and below the tile size or the extent size.
+        Ok(Some(Overlap {
+            tile_x: (left - tx) as usize,
+            tile_y: (top - ty) as usize,
+            raster_x: (left - w.x0) as usize,
+            raster_y: (top - w.y0) as usize,
+            width: (right - left) as usize,
+            height: (bottom - top) as usize,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A synthetic tile whose pixels encode their global position and the tile.
+    fn tile_rgba(tile: TileId, size: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        for j in 0..size {
+            for i in 0..size {
+                let (gx, gy) = (tile.x * size + i, tile.y * size + j);
+                out.extend([(gx % 256) as u8, (gy % 256) as u8, tile_code(tile), 7]);
+            }
+        }
+        out
+    }
+
+    fn tile_code(tile: TileId) -> u8 {
+        ((tile.x * 31 + tile.y * 7) % 251) as u8
+    }
+
+    #[test]
+    fn stitches_cropped_tiles_exactly() {
+        // Extents that start and end mid-tile, for two tile sizes.
+        for (size, x0, y0, width, height) in
+            [(256, 300, 700, 600, 300), (128, 1000, 65, 129, 513), (256, 0, 0, 256, 256)]
+        {
+            let extent = PixelExtent { zoom: 4, tile_size: size, x0, y0, width, height };
+            let mut stitcher = Stitcher::new(extent).unwrap();
+            let range = extent.tiles();
+            let mut tiles: Vec<_> = range.iter().collect();
+            tiles.reverse();
+            for &t in &tiles {
+                stitcher.put_tile(t, &tile_rgba(t, size), size, size).unwrap();
+            }
+            // A tile outside the extent changes nothing.
+            let outside = TileId { z: 4, x: 15, y: 15 };
+            assert!(!range.contains(&outside));
+            stitcher.put_tile(outside, &vec![255; (size * size * 4) as usize], size, size).unwrap();
+            let raster = stitcher.finish();
+            assert_eq!((raster.width, raster.height, raster.extent), (width, height, extent));
+            assert_eq!(raster.rgb.len(), (width * height * 3) as usize);
+            for r in 0..height {
+                for c in 0..width {
+                    let (gx, gy) = (x0 as u32 + c, y0 as u32 + r);
+                    let tile = TileId { z: 4, x: gx / size, y: gy / size };
+                    let want = [(gx % 256) as u8, (gy % 256) as u8, tile_code(tile)];
+                    assert_eq!(raster.pixel(c, r), Some(want), "size {size}, pixel ({c}, {r})");
+                }
+            }
+            assert_eq!(raster.pixel(width, 0), None);
+            assert_eq!(raster.pixel(0, height), None);
+        }
+    }
+
+    #[test]
+    fn missing_tiles_are_filled() {
+        let extent = PixelExtent { zoom: 3, tile_size: 256, x0: 200, y0: 10, width: 100, height: 50 };
+        let mut stitcher = Stitcher::new(extent).unwrap();
+        let (left, right) = (TileId { z: 3, x: 0, y: 0 }, TileId { z: 3, x: 1, y: 0 });
+        assert_eq!(extent.tiles().iter().collect::<Vec<_>>(), [left, right]);
+        stitcher.fill_tile(left, [10, 20, 30]).unwrap();
+        let raster = stitcher.finish();
+        for c in 0..100 {
+            let want = if c < 56 { [10, 20, 30] } else { [0, 0, 0] };
+            assert_eq!(raster.pixel(c, 49), Some(want), "column {c}");
+        }
+    }
+
+    #[test]
+    fn bad_tiles_are_errors() {
+        let extent = PixelExtent { zoom: 3, tile_size: 256, x0: 200, y0: 10, width: 100, height: 50 };
+        let mut stitcher = Stitcher::new(extent).unwrap();
+        let t = TileId { z: 3, x: 0, y: 0 };
+        let good = tile_rgba(t, 256);
+        assert!(matches!(stitcher.put_tile(t, &tile_rgba(t, 512), 512, 512), Err(Error::ImageDecode(_))));
+        assert!(matches!(stitcher.put_tile(t, &good, 256, 128), Err(Error::ImageDecode(_))));
+        assert!(matches!(stitcher.put_tile(t, &good[..good.len() - 1], 256, 256), Err(Error::ImageDecode(_))));
+        assert!(matches!(stitcher.put_tile(t, &[], 256, 256), Err(Error::ImageDecode(_))));
+        for bad in [TileId { z: 4, x: 0, y: 0 }, TileId { z: 3, x: 8, y: 0 }, TileId { z: 3, x: u32::MAX, y: 0 }] {
+            assert!(matches!(stitcher.put_tile(bad, &good, 256, 256), Err(Error::Internal(_))), "{bad}");
+            assert!(matches!(stitcher.fill_tile(bad, [1, 1, 1]), Err(Error::Internal(_))), "{bad}");
+        }
+        assert!(stitcher.finish().rgb.iter().all(|&v| v == 0), "failed puts must not write");
+    }
+
+    #[test]
+    fn oversized_or_invalid_rasters_are_refused() {
+        let huge = PixelExtent { zoom: 18, tile_size: 256, x0: 0, y0: 0, width: 8193, height: 8192 };
+        let err = Stitcher::new(huge).unwrap_err();
+        assert!(matches!(err, Error::InvalidOptions { .. }) && err.to_string().contains("split the area"), "{err}");
+        assert!(Stitcher::new(PixelExtent { width: 8192, ..huge }).is_ok());
+        assert!(Stitcher::new(PixelExtent { x0: -5, ..huge }).is_err());
+    }
+}
