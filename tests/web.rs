@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use geodetect::web::global::Global;
-use geodetect::web::{http, list_models, tiles, to_js};
+use geodetect::web::{http, list_models, tiles};
 use js_sys::Reflect;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -20,7 +20,7 @@ const SERVER: &str = match option_env!("GEODETECT_TEST_SERVER") {
 
 #[wasm_bindgen_test]
 fn errors_are_geodetect_errors_with_codes() {
-    let js: js_sys::Error = to_js(geodetect::Error::Aborted).dyn_into().unwrap();
+    let js: js_sys::Error = wasm_bindgen::JsValue::from(geodetect::Error::Aborted).dyn_into().unwrap();
     assert_eq!(js.name(), "GeodetectError");
     assert_eq!(Reflect::get(&js, &"code".into()).unwrap().as_string().as_deref(), Some("ABORTED"));
     assert_eq!(String::from(js.message()), "the operation was aborted");

@@ -17,11 +17,6 @@ impl From<Error> for JsValue {
     }
 }
 
-/// The JS error for `e` (the same as `JsValue::from(e)`).
-pub fn to_js(e: Error) -> JsValue {
-    e.into()
-}
-
 /// Describe a thrown JS value: an `Error`'s message, or its string form.
 pub fn describe(value: &JsValue) -> String {
     match value.dyn_ref::<js_sys::Error>() {

@@ -30,8 +30,6 @@ use crate::host::{Hooks, Stage};
 use crate::pipeline::detect_area;
 use crate::{Error, Result};
 
-pub use self::error::to_js;
-
 #[wasm_bindgen(start)]
 fn start() {
     console_error_panic_hook::set_once();
