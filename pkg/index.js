@@ -1,73 +1,59 @@
 // geodetect: main-thread client.
 //
 // Everything heavy (tile fetching, decoding, the burn/wasm network, WebGPU) happens in a
-// dedicated module worker (./worker.js). This module only validates options, posts
-// messages and turns the worker's answers back into promises.
-//
-// Wire protocol (structured clone, one worker per Detector):
-//   main -> worker  { type: "init" | "detect" | "preload" | "models", id, payload }
-//                   { type: "abort", id }          abort request `id` (no answer)
-//                   { type: "dispose" }            free the engine, close the worker
-//   worker -> main  { type: "progress", id, progress }
-//                   { type: "result", id, result }
-//                   { type: "error", id, error: { code, message } }
-//                   { type: "fatal", error: { code, message } }   the worker is unusable
-// Answers for ids that are no longer pending (aborted, disposed) are dropped.
+// dedicated module worker (./worker.js). This module only checks the shape of the options,
+// posts messages and turns the worker's answers back into promises. The messages, the
+// protocol version and the error codes are defined in ./protocol.js; the engine checks
+// every option's range and names the field when one is wrong.
+import { MSG, PROTOCOL, GeodetectError, describe, errorFromWire, unsupportedBrowser } from "./protocol.js";
 
-/** Version of the main <-> worker message protocol; ./worker-core.js has the same number. */
-const PROTOCOL = 1;
+export { GeodetectError };
 
-/** Error codes that the wasm engine and this client produce. */
-const ERROR_CODES = new Set([
-  "INVALID_POLYGON",
-  "ZOOM_OUT_OF_RANGE",
-  "TOO_MANY_TILES",
-  "INVALID_OPTIONS",
-  "TILE_FETCH_FAILED",
-  "IMAGE_DECODE_FAILED",
-  "MODEL_LOAD_FAILED",
-  "MODEL_INTEGRITY",
-  "UNKNOWN_MODEL",
-  "BACKEND_UNAVAILABLE",
-  "INFERENCE_FAILED",
-  "ABORTED",
-  "INTERNAL",
-  "WORKER_FAILED",
-  "DISPOSED",
-]);
+/** @typedef {import("./protocol.js").RequestType} RequestType */
+/** @typedef {import("./protocol.js").Requests} Requests */
+/** @typedef {import("./protocol.js").InitResult} InitResult */
+/** @typedef {import("./protocol.js").ErrorCode} ErrorCode */
+/** @typedef {import("./types.js").EngineOptions} EngineOptions */
+/** @typedef {import("./types.js").DetectOptions} EngineDetectOptions */
+/** @typedef {import("./types.js").BackendChoice} BackendChoice */
+/** @typedef {import("./index.js").DetectorOptions} DetectorOptions */
+/** @typedef {import("./index.js").DetectOptions} DetectOptions */
+/** @typedef {import("./index.js").ModelsOptions} ModelsOptions */
+/** @typedef {import("./index.js").SignalOptions} SignalOptions */
+/** @typedef {import("./index.js").Progress} Progress */
+/** @typedef {import("./index.js").DetectResult} DetectResult */
+/** @typedef {import("./index.js").ModelInfo} ModelInfo */
+/** @typedef {import("./index.js").EngineInfo} EngineInfo */
+/** @typedef {import("./index.js").Backend} Backend */
 
-const BACKENDS = new Set(["auto", "webgpu", "cpu"]);
-
-/** Every error geodetect rejects with. Branch on `code`, not on `message`. */
-export class GeodetectError extends Error {
-  /**
-   * @param {string} code
-   * @param {string} message
-   * @param {{ cause?: unknown }} [options]
-   */
-  constructor(code, message, options) {
-    super(message, options);
-    this.name = "GeodetectError";
-    this.code = code;
-  }
-}
-
+/** @param {AbortSignal | undefined} signal */
 function abortError(signal) {
   return new GeodetectError("ABORTED", "the operation was aborted", { cause: signal?.reason });
 }
 
+/** @param {string} message */
 function invalid(message) {
   return new GeodetectError("INVALID_OPTIONS", message);
 }
 
-/** Re-create an error that crossed postMessage as `{ code, message }`. */
-function fromWire(error) {
-  const code = typeof error?.code === "string" && ERROR_CODES.has(error.code) ? error.code : "INTERNAL";
-  const message = typeof error?.message === "string" && error.message ? error.message : `geodetect error ${code}`;
-  return new GeodetectError(code, message);
+/**
+ * A value for an error message: JSON where possible (strings quoted), else its string form.
+ * @param {unknown} v
+ */
+function show(v) {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
 }
 
-/** Call a user callback without letting its exceptions break the client. */
+/**
+ * Call a user callback without letting its exceptions break the client.
+ * @template T
+ * @param {(value: T) => void} fn
+ * @param {T} value
+ */
 function callSafely(fn, value) {
   try {
     fn(value);
@@ -77,14 +63,58 @@ function callSafely(fn, value) {
   }
 }
 
+/**
+ * @param {unknown} v
+ * @returns {v is Record<string, unknown>}
+ */
 function isPlainObject(v) {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
+/**
+ * @param {unknown} v
+ * @returns {v is AbortSignal}
+ */
 function isSignal(v) {
-  return v !== null && typeof v === "object" && typeof v.aborted === "boolean" && typeof v.addEventListener === "function";
+  return isPlainObject(v) && typeof v.aborted === "boolean" && typeof v.addEventListener === "function";
 }
 
+/**
+ * @template T
+ * @param {unknown} v
+ * @param {(item: unknown) => item is T} is
+ * @returns {v is T[]}
+ */
+function isArrayOf(v, is) {
+  return Array.isArray(v) && v.every((item) => is(item));
+}
+
+/**
+ * @param {unknown} v
+ * @returns {v is string}
+ */
+function isString(v) {
+  return typeof v === "string";
+}
+
+/**
+ * A class name or id (which ids and names exist is the engine's to check).
+ * @param {unknown} v
+ * @returns {v is string | number}
+ */
+function isClassRef(v) {
+  return typeof v === "string" || typeof v === "number";
+}
+
+/**
+ * @param {unknown} v
+ * @returns {v is string | URL}
+ */
+function isUrlLike(v) {
+  return typeof v === "string" || v instanceof URL;
+}
+
+/** @returns {string | undefined} */
 function baseUrl() {
   return globalThis.document?.baseURI ?? globalThis.location?.href;
 }
@@ -92,16 +122,23 @@ function baseUrl() {
 /**
  * Resolve a URL given by the caller against the page, not against the worker script
  * (a relative URL inside the worker would resolve against ./worker.js).
+ * @param {string | URL} url
+ * @param {string} what the option, for the error message
+ * @returns {string}
  */
 function resolveUrl(url, what) {
   try {
     return new URL(url instanceof URL ? url.href : String(url), baseUrl()).href;
-  } catch (e) {
+  } catch {
     throw invalid(`\`${what}\` is not a valid URL: ${String(url)}`);
   }
 }
 
-/** Like resolveUrl, for a directory: always ends with "/". */
+/**
+ * Like resolveUrl, for a directory: always ends with "/".
+ * @param {string | URL} url
+ * @param {string} what
+ */
 function resolveDirUrl(url, what) {
   const u = new URL(resolveUrl(url, what));
   if (!u.search && !u.hash && !u.pathname.endsWith("/")) u.pathname += "/";
@@ -111,11 +148,12 @@ function resolveDirUrl(url, what) {
 /**
  * Resolve a tile URL template ({z}/{x}/{y}/{-y}/{s}) against the page, keeping the
  * placeholders intact (URL parsing would percent-encode the braces).
+ * @param {string} template
  */
 function resolveTemplate(template) {
   if (/^[a-z][a-z0-9+.-]*:/i.test(template)) return template; // already absolute
   const base = baseUrl();
-  if (template.startsWith("//")) return `${new URL(base).protocol}${template}`;
+  if (template.startsWith("//")) return `${new URL(base ?? "").protocol}${template}`;
   const resolved = resolveUrl(template, "source.url");
   return resolved.replace(/%7B(-?[a-z]+)%7D/gi, "{$1}");
 }
@@ -127,87 +165,148 @@ function defaultModelBaseUrl() {
   return new URL(dir, import.meta.url).href;
 }
 
-function checkOptionalNumber(obj, key, prefix, { integer = false, min = -Infinity, max = Infinity } = {}) {
+/** @typedef {{ string: string, number: number, boolean: boolean }} JsTypes */
+
+/**
+ * `obj[key]` if it is absent or of JS type `type`; else INVALID_OPTIONS. Only the type:
+ * ranges, integers and allowed values are the engine's to check.
+ * @template {keyof JsTypes} K
+ * @param {Record<string, unknown>} obj
+ * @param {string} key
+ * @param {K} type
+ * @param {string} [prefix] path of `obj` in the options, e.g. "source."
+ * @returns {JsTypes[K] | undefined}
+ */
+function optional(obj, key, type, prefix = "") {
   const v = obj[key];
-  if (v === undefined) return;
-  if (typeof v !== "number" || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < min || v > max) {
-    const kind = integer ? "an integer" : "a number";
-    const range = min > -Infinity && max < Infinity ? ` in [${min}, ${max}]` : min > -Infinity ? ` >= ${min}` : "";
-    throw invalid(`\`${prefix}${key}\` must be ${kind}${range}, got ${JSON.stringify(v)}`);
-  }
+  if (v !== undefined && typeof v !== type) throw invalid(`\`${prefix}${key}\` must be a ${type}, got ${show(v)}`);
+  return /** @type {JsTypes[K] | undefined} */ (v);
 }
 
-function checkCallbacks(opts) {
-  if (opts.signal !== undefined && !isSignal(opts.signal)) throw invalid("`signal` must be an AbortSignal");
-  if (opts.onProgress !== undefined && typeof opts.onProgress !== "function") throw invalid("`onProgress` must be a function");
+/**
+ * `obj[key]` if it is absent or an object; else INVALID_OPTIONS.
+ * @param {Record<string, unknown>} obj
+ * @param {string} key
+ * @returns {Record<string, unknown> | undefined}
+ */
+function optionalObject(obj, key) {
+  const v = obj[key];
+  if (v !== undefined && !isPlainObject(v)) throw invalid(`\`${key}\` must be an object, got ${show(v)}`);
+  return v;
 }
 
-/** Drop keys whose value is undefined (so the Rust side sees "absent", not "null"). */
+/**
+ * @param {Record<string, unknown>} opts
+ * @returns {{ signal?: AbortSignal, onProgress?: (p: Progress) => void }}
+ */
+function callbacks(opts) {
+  const { signal, onProgress } = opts;
+  if (signal !== undefined && !isSignal(signal)) throw invalid("`signal` must be an AbortSignal");
+  if (onProgress !== undefined && typeof onProgress !== "function") throw invalid("`onProgress` must be a function");
+  return { signal, onProgress: /** @type {((p: Progress) => void) | undefined} */ (onProgress) };
+}
+
+/**
+ * Drop keys whose value is undefined (so the Rust side sees "absent", not "null").
+ * @template {Record<string, unknown>} T
+ * @param {T} obj
+ * @returns {T}
+ */
 function compact(obj) {
+  /** @type {Record<string, unknown>} */
   const out = {};
   for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v;
-  return out;
+  return /** @type {T} */ (out);
 }
 
-/** Validate Detector.create options and build the EngineOptions the worker receives. */
+/**
+ * Check the shape of Detector.create options and build the EngineOptions the worker
+ * receives. Unknown keys of `source` and `fetch` are passed on, for the engine to refuse.
+ * @param {unknown} options
+ * @returns {EngineOptions}
+ */
 function engineOptions(options) {
   if (!isPlainObject(options)) throw invalid("Detector.create(options): `options` must be an object");
-  const { source, model, backend, modelBaseUrl, fetch, cache } = options;
+  const { source, model, modelBaseUrl, workerUrl } = options;
   if (!isPlainObject(source)) throw invalid("`source` must be an object like { url: \"https://…/{z}/{x}/{y}.png\" }");
   if (typeof source.url !== "string" || !source.url) throw invalid("`source.url` must be a non-empty URL template with {z}, {x} and {y} (or {-y})");
-  checkOptionalNumber(source, "tileSize", "source.", { integer: true, min: 1 });
-  checkOptionalNumber(source, "minZoom", "source.", { integer: true, min: 0 });
-  checkOptionalNumber(source, "maxZoom", "source.", { integer: true, min: 0 });
-  if (source.subdomains !== undefined && !(Array.isArray(source.subdomains) && source.subdomains.every((s) => typeof s === "string")))
+  const { subdomains } = source;
+  if (subdomains !== undefined && !isArrayOf(subdomains, isString))
     throw invalid("`source.subdomains` must be an array of strings");
   if (typeof model !== "string" || !model) throw invalid("`model` must be a model id from the manifest, e.g. \"yolov8n-obb-dota\"");
-  if (backend !== undefined && !BACKENDS.has(backend)) throw invalid(`\`backend\` must be "auto", "webgpu" or "cpu", got ${JSON.stringify(backend)}`);
-  if (modelBaseUrl !== undefined && typeof modelBaseUrl !== "string" && !(modelBaseUrl instanceof URL))
-    throw invalid("`modelBaseUrl` must be a string or a URL");
-  if (fetch !== undefined) {
-    if (!isPlainObject(fetch)) throw invalid("`fetch` must be an object");
-    checkOptionalNumber(fetch, "concurrency", "fetch.", { integer: true, min: 1 });
-    checkOptionalNumber(fetch, "timeoutMs", "fetch.", { min: 0 });
-    checkOptionalNumber(fetch, "retries", "fetch.", { integer: true, min: 0 });
-    checkOptionalNumber(fetch, "retryDelayMs", "fetch.", { min: 0 });
-  }
-  if (cache !== undefined && typeof cache !== "boolean") throw invalid("`cache` must be a boolean");
-  if (options.workerUrl !== undefined && typeof options.workerUrl !== "string" && !(options.workerUrl instanceof URL))
-    throw invalid("`workerUrl` must be a string or a URL");
-  checkCallbacks(options);
+  if (modelBaseUrl !== undefined && !isUrlLike(modelBaseUrl)) throw invalid("`modelBaseUrl` must be a string or a URL");
+  if (workerUrl !== undefined && !isUrlLike(workerUrl)) throw invalid("`workerUrl` must be a string or a URL");
+  const fetch = optionalObject(options, "fetch");
+  callbacks(options);
   return compact({
-    source: compact({ ...source, url: resolveTemplate(source.url) }),
+    source: compact({
+      ...source,
+      url: resolveTemplate(source.url),
+      tileSize: optional(source, "tileSize", "number", "source."),
+      minZoom: optional(source, "minZoom", "number", "source."),
+      maxZoom: optional(source, "maxZoom", "number", "source."),
+      subdomains,
+    }),
     model,
-    backend: backend ?? "auto",
+    // Which backends exist is the engine's to say (INVALID_OPTIONS naming `backend`).
+    backend: /** @type {BackendChoice | undefined} */ (optional(options, "backend", "string")) ?? "auto",
     modelBaseUrl: modelBaseUrl === undefined ? defaultModelBaseUrl() : resolveDirUrl(modelBaseUrl, "modelBaseUrl"),
-    fetch: fetch === undefined ? undefined : compact({ ...fetch }),
-    cache,
+    fetch: fetch === undefined ? undefined : compact({
+      ...fetch,
+      concurrency: optional(fetch, "concurrency", "number", "fetch."),
+      timeoutMs: optional(fetch, "timeoutMs", "number", "fetch."),
+      retries: optional(fetch, "retries", "number", "fetch."),
+      retryDelayMs: optional(fetch, "retryDelayMs", "number", "fetch."),
+    }),
+    cache: optional(options, "cache", "boolean"),
   });
 }
 
-/** Validate detect() options and build the DetectOptions the worker receives. */
+/**
+ * Check the shape of detect() options and build the DetectOptions the worker receives.
+ * Unknown keys are passed on, for the engine to refuse.
+ * @param {unknown} options
+ * @returns {EngineDetectOptions}
+ */
 function detectOptions(options) {
   if (!isPlainObject(options)) throw invalid("detect(aoi, options): `options` must be an object with at least { zoom }");
   const { signal, onProgress, ...rest } = options;
-  if (rest.zoom === undefined) throw invalid("`zoom` is required");
-  if (typeof rest.zoom !== "number" || !Number.isInteger(rest.zoom)) throw invalid(`\`zoom\` must be an integer, got ${JSON.stringify(rest.zoom)}`);
-  checkOptionalNumber(rest, "confidence", "", { min: 0, max: 1 });
-  checkOptionalNumber(rest, "iou", "", { min: 0, max: 1 });
-  checkOptionalNumber(rest, "maxDetections", "", { integer: true, min: 1 });
-  checkOptionalNumber(rest, "maxTiles", "", { integer: true, min: 1 });
-  if (rest.failOnMissingTiles !== undefined && typeof rest.failOnMissingTiles !== "boolean") throw invalid("`failOnMissingTiles` must be a boolean");
-  if (rest.classes !== undefined && !(Array.isArray(rest.classes) && rest.classes.every((c) => typeof c === "string" || (typeof c === "number" && Number.isInteger(c)))))
+  const zoom = optional(rest, "zoom", "number");
+  if (zoom === undefined) throw invalid("`zoom` is required");
+  const { classes } = rest;
+  if (classes !== undefined && !isArrayOf(classes, isClassRef))
     throw invalid("`classes` must be an array of class names or class ids");
-  checkCallbacks(options);
-  return compact(rest);
+  callbacks(options);
+  return compact({
+    ...rest,
+    zoom,
+    confidence: optional(rest, "confidence", "number"),
+    iou: optional(rest, "iou", "number"),
+    maxDetections: optional(rest, "maxDetections", "number"),
+    failOnMissingTiles: optional(rest, "failOnMissingTiles", "boolean"),
+    maxTiles: optional(rest, "maxTiles", "number"),
+    classes,
+    windowOverlap: optional(rest, "windowOverlap", "number"),
+  });
 }
+
+/**
+ * A request waiting for its answer.
+ * @typedef {object} Pending
+ * @property {(result: unknown) => void} resolve
+ * @property {(error: GeodetectError) => void} reject
+ * @property {((p: Progress) => void) | undefined} onProgress
+ * @property {() => void} cleanup
+ */
 
 /**
  * One worker and its pending requests. Detector talks to the engine only through
  * `request()`, so a pool of these can later sit behind the same Detector API.
  */
 class WorkerClient {
+  /** @type {Worker} */
   #worker;
+  /** @type {Map<number, Pending>} */
   #pending = new Map();
   #nextId = 1;
   /** @type {GeodetectError | null} set once the worker is unusable (failed or disposed) */
@@ -215,9 +314,9 @@ class WorkerClient {
 
   /** @param {string | URL | undefined} workerUrl */
   constructor(workerUrl) {
-    if (typeof Worker === "undefined") {
-      throw new GeodetectError("WORKER_FAILED", "Web Workers are not available here: geodetect runs in browsers (main thread or a worker that can start workers)");
-    }
+    // Before any worker exists: a browser without wasm SIMD would only fail inside it.
+    const unsupported = unsupportedBrowser({ workers: true });
+    if (unsupported) throw unsupported;
     try {
       // Keep this expression literal: bundlers (Vite, webpack 5, Parcel) recognise
       // `new Worker(new URL("./worker.js", import.meta.url), { type: "module" })`
@@ -226,7 +325,8 @@ class WorkerClient {
         ? new Worker(new URL("./worker.js", import.meta.url), { type: "module" })
         : new Worker(resolveUrl(workerUrl, "workerUrl"), { type: "module" });
     } catch (e) {
-      throw new GeodetectError("WORKER_FAILED", `could not start the geodetect worker: ${e?.message ?? e}`, { cause: e });
+      if (e instanceof GeodetectError) throw e;
+      throw new GeodetectError("WORKER_FAILED", `could not start the geodetect worker: ${describe(e)}`, { cause: e });
     }
     this.#worker.addEventListener("message", (ev) => this.#onMessage(ev.data));
     this.#worker.addEventListener("error", (ev) => {
@@ -245,43 +345,59 @@ class WorkerClient {
 
   /**
    * Send a request and wait for its result.
-   * @param {string} type
-   * @param {unknown} payload
-   * @param {{ signal?: AbortSignal, onProgress?: (p: unknown) => void }} [opts]
+   * @template {RequestType} T
+   * @param {T} type
+   * @param {Requests[T]["payload"]} payload
+   * @param {{ signal?: AbortSignal, onProgress?: (p: Progress) => void }} [opts]
+   * @returns {Promise<Requests[T]["result"]>}
    */
   request(type, payload, { signal, onProgress } = {}) {
     if (this.#failure) return Promise.reject(new GeodetectError(this.#failure.code, this.#failure.message));
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      const entry = { resolve, reject, onProgress, cleanup: () => {} };
+      /** @type {Pending} */
+      const entry = {
+        // The worker answers request `id` with the result of a `type` request.
+        resolve: /** @type {(result: unknown) => void} */ (resolve),
+        reject,
+        onProgress,
+        cleanup: () => {},
+      };
       if (signal) {
         const onAbort = () => {
           if (this.#pending.get(id) !== entry) return;
           this.#pending.delete(id);
           entry.cleanup();
           reject(abortError(signal));
-          this.#post({ type: "abort", id });
+          this.#post({ type: MSG.ABORT, id });
         };
         signal.addEventListener("abort", onAbort, { once: true });
         entry.cleanup = () => signal.removeEventListener("abort", onAbort);
       }
       this.#pending.set(id, entry);
       try {
-        this.#worker.postMessage({ type, id, payload });
+        /** @type {import("./protocol.js").Request<T>} */
+        const msg = { type, id, payload };
+        this.#worker.postMessage(msg);
       } catch (e) {
         this.#pending.delete(id);
         entry.cleanup();
-        reject(new GeodetectError("INVALID_OPTIONS", `the ${type} request could not be sent to the worker (not structured-cloneable?): ${e?.message ?? e}`, { cause: e }));
+        reject(new GeodetectError("INVALID_OPTIONS", `the ${type} request could not be sent to the worker (not structured-cloneable?): ${describe(e)}`, { cause: e }));
       }
     });
   }
 
-  /** Terminate the worker and reject everything pending with `code`. Idempotent. */
+  /**
+   * Terminate the worker and reject everything pending with `code`. Idempotent.
+   * @param {ErrorCode} [code]
+   * @param {string} [message]
+   */
   terminate(code = "DISPOSED", message = "the detector was disposed") {
     this.#fail(code, message);
   }
 
+  /** @param {import("./protocol.js").AbortControl | import("./protocol.js").DisposeControl} msg */
   #post(msg) {
     if (this.#failure) return;
     try {
@@ -291,34 +407,41 @@ class WorkerClient {
     }
   }
 
-  #onMessage(msg) {
-    if (msg === null || typeof msg !== "object") return;
-    if (msg.type === "fatal") {
-      const err = fromWire(msg.error);
+  /** @param {unknown} data */
+  #onMessage(data) {
+    if (data === null || typeof data !== "object" || !("type" in data)) return;
+    // From our own worker (errors are still re-checked: errorFromWire trusts nothing).
+    const msg = /** @type {import("./protocol.js").FromWorker} */ (data);
+    if (msg.type === MSG.FATAL) {
+      const err = errorFromWire(msg.error);
       this.#fail("WORKER_FAILED", `the geodetect worker failed: ${err.message}`);
       return;
     }
     const entry = this.#pending.get(msg.id);
     if (!entry) return; // aborted or unknown: a late answer, dropped
     switch (msg.type) {
-      case "progress":
+      case MSG.PROGRESS:
         if (entry.onProgress) callSafely(entry.onProgress, msg.progress);
         break;
-      case "result":
+      case MSG.RESULT:
         this.#pending.delete(msg.id);
         entry.cleanup();
         entry.resolve(msg.result);
         break;
-      case "error":
+      case MSG.ERROR:
         this.#pending.delete(msg.id);
         entry.cleanup();
-        entry.reject(fromWire(msg.error));
+        entry.reject(errorFromWire(msg.error));
         break;
       default:
         break;
     }
   }
 
+  /**
+   * @param {ErrorCode} code
+   * @param {string} message
+   */
   #fail(code, message) {
     if (this.#failure) return;
     this.#failure = new GeodetectError(code, message);
@@ -344,13 +467,23 @@ const CREATE = Symbol("geodetect.create");
  * it owns one dedicated worker with the wasm engine and the loaded model.
  */
 export class Detector {
+  /** @type {WorkerClient} */
   #client;
+  /** @type {Backend} */
   #backend;
+  /** @type {EngineInfo} */
   #info;
+  /** @type {string} */
   #modelBaseUrl;
   #disposed = false;
 
-  /** @private Use `Detector.create()`. */
+  /**
+   * Use `Detector.create()`.
+   * @param {symbol} token
+   * @param {WorkerClient} client
+   * @param {InitResult} init
+   * @param {string} modelBaseUrl
+   */
   constructor(token, client, init, modelBaseUrl) {
     if (token !== CREATE) throw new TypeError("use `await Detector.create(options)` to make a Detector");
     this.#client = client;
@@ -361,7 +494,7 @@ export class Detector {
 
   /**
    * Start a worker, load the wasm engine and the model, pick the backend.
-   * @param {import("./index.js").DetectorOptions} options
+   * @param {DetectorOptions} options
    * @returns {Promise<Detector>}
    */
   static async create(options) {
@@ -370,7 +503,7 @@ export class Detector {
     if (signal?.aborted) throw abortError(signal);
     const client = new WorkerClient(workerUrl);
     try {
-      const init = await client.request("init", { protocol: PROTOCOL, options: engine }, { signal, onProgress });
+      const init = await client.request(MSG.INIT, { protocol: PROTOCOL, options: engine }, { signal, onProgress });
       if (!init || init.protocol !== PROTOCOL) {
         throw new GeodetectError("WORKER_FAILED", `the worker speaks protocol ${init?.protocol}, this client ${PROTOCOL}: workerUrl points at a different geodetect version`);
       }
@@ -385,16 +518,18 @@ export class Detector {
   /**
    * The models that a model directory offers (its manifest.json). Starts a short-lived
    * worker to read it with the engine's own manifest parser.
-   * @param {{ modelBaseUrl?: string | URL, workerUrl?: string | URL, signal?: AbortSignal }} [options]
+   * @param {ModelsOptions} [options]
+   * @returns {Promise<ModelInfo[]>}
    */
   static async models(options = {}) {
-    if (!isPlainObject(options)) throw invalid("Detector.models(options): `options` must be an object");
-    if (options.signal !== undefined && !isSignal(options.signal)) throw invalid("`signal` must be an AbortSignal");
-    if (options.signal?.aborted) throw abortError(options.signal);
-    const modelBaseUrl = options.modelBaseUrl === undefined ? defaultModelBaseUrl() : resolveDirUrl(options.modelBaseUrl, "modelBaseUrl");
-    const client = new WorkerClient(options.workerUrl);
+    if (!isPlainObject(/** @type {unknown} */ (options))) throw invalid("Detector.models(options): `options` must be an object");
+    const { signal, modelBaseUrl, workerUrl } = options;
+    if (signal !== undefined && !isSignal(signal)) throw invalid("`signal` must be an AbortSignal");
+    if (signal?.aborted) throw abortError(signal);
+    const base = modelBaseUrl === undefined ? defaultModelBaseUrl() : resolveDirUrl(modelBaseUrl, "modelBaseUrl");
+    const client = new WorkerClient(workerUrl);
     try {
-      return await client.request("models", { modelBaseUrl }, { signal: options.signal });
+      return await client.request(MSG.MODELS, { modelBaseUrl: base }, { signal });
     } finally {
       client.terminate();
     }
@@ -422,7 +557,8 @@ export class Detector {
   /**
    * Fetch the tiles covering `aoi` at `options.zoom`, run the model, return GeoJSON.
    * @param {unknown} aoi GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection of those
-   * @param {import("./index.js").DetectOptions} options
+   * @param {DetectOptions} options
+   * @returns {Promise<DetectResult>}
    */
   async detect(aoi, options) {
     this.#checkUsable();
@@ -430,31 +566,33 @@ export class Detector {
       throw new GeodetectError("INVALID_POLYGON", "`aoi` must be a GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection object");
     }
     const opts = detectOptions(options);
-    return this.#client.request("detect", { aoi, options: opts }, { signal: options.signal, onProgress: options.onProgress });
+    return this.#client.request(MSG.DETECT, { aoi, options: opts }, { signal: options.signal, onProgress: options.onProgress });
   }
 
   /**
    * Download, verify and cache the weights of these models, for later detectors.
-   * @param {string[]} ids
-   * @param {{ signal?: AbortSignal }} [options]
+   * @param {readonly string[]} ids
+   * @param {SignalOptions} [options]
+   * @returns {Promise<void>}
    */
   async preload(ids, options = {}) {
     this.#checkUsable();
-    if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string" && id)) throw invalid("preload(ids): `ids` must be an array of model ids");
+    if (!isArrayOf(ids, isString) || !ids.every((id) => id)) throw invalid("preload(ids): `ids` must be an array of model ids");
     if (!isPlainObject(options)) throw invalid("preload(ids, options): `options` must be an object");
-    checkCallbacks(options);
-    await this.#client.request("preload", { ids: [...ids] }, { signal: options.signal });
+    const { signal } = callbacks(options);
+    await this.#client.request(MSG.PRELOAD, { ids: [...ids] }, { signal });
   }
 
   /**
    * The models of this detector's `modelBaseUrl`, read by its own worker.
-   * @param {{ signal?: AbortSignal }} [options]
+   * @param {SignalOptions} [options]
+   * @returns {Promise<ModelInfo[]>}
    */
   async models(options = {}) {
     this.#checkUsable();
     if (!isPlainObject(options)) throw invalid("models(options): `options` must be an object");
-    checkCallbacks(options);
-    return this.#client.request("models", { modelBaseUrl: this.#modelBaseUrl }, { signal: options.signal });
+    const { signal } = callbacks(options);
+    return this.#client.request(MSG.MODELS, { modelBaseUrl: this.#modelBaseUrl }, { signal });
   }
 
   /** Terminate the worker; pending requests reject with DISPOSED. Safe to call twice. */

@@ -1,78 +1,122 @@
-// geodetect: the worker half of the main <-> worker protocol (see index.js for the wire
-// format). `startWorker(load)` serves requests with whatever engine module `load()`
+// geodetect: the worker half of the main <-> worker protocol (./protocol.js defines the
+// messages). `startWorker(load)` serves requests with whatever engine module `load()`
 // returns: ./worker.js passes the wasm build. Requests run one at a time, in order.
+import { MSG, PROTOCOL, GeodetectError, describe, errorToWire, unsupportedBrowser } from "./protocol.js";
 
-/** Version of the main <-> worker message protocol; index.js has the same number. */
-export const PROTOCOL = 1;
+/** @typedef {import("./protocol.js").RequestType} RequestType */
+/** @typedef {import("./protocol.js").Requests} Requests */
+/** @typedef {import("./protocol.js").ToWorker} ToWorker */
+/** @typedef {import("./protocol.js").FromWorker} FromWorker */
+/** @typedef {import("./protocol.js").WireError} WireError */
+/** @typedef {import("./types.js").EngineOptions} EngineOptions */
+/** @typedef {import("./types.js").DetectOptions} DetectOptions */
+/** @typedef {import("./types.js").DetectResult} DetectResult */
+/** @typedef {import("./types.js").EngineInfo} EngineInfo */
+/** @typedef {import("./types.js").ModelEntry} ModelEntry */
+/** @typedef {import("./types.js").Progress} Progress */
 
 /**
+ * A loaded model, as the engine module's `Engine.create` resolves to it.
+ * @typedef {object} Engine
+ * @property {EngineInfo} info backend, adapter and model
+ * @property {(aoi: unknown, options: DetectOptions, signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<DetectResult>} detect
+ * @property {(ids: string[]) => Promise<unknown>} preload
+ * @property {() => void} [free] releases the wasm memory
+ */
+
+/**
+ * What `load()` returns: the exports of the wasm build (or of a test fake).
  * @typedef {object} EngineModule
- * @property {{ create(options: object, onProgress?: (p: object) => void): Promise<any> }} Engine
- * @property {(modelBaseUrl: string) => Promise<object[]>} listModels
+ * @property {{ create(options: EngineOptions, onProgress: (p: Progress) => void): Promise<Engine> }} Engine
+ * @property {(modelBaseUrl: string) => Promise<ModelEntry[]>} listModels
+ */
+
+/**
+ * The parts of a DedicatedWorkerGlobalScope that the protocol uses.
+ * @typedef {object} WorkerScope
+ * @property {(msg: FromWorker) => void} postMessage
+ * @property {(type: "message" | "messageerror", listener: (ev: MessageEvent) => void) => void} addEventListener
+ * @property {() => void} [close]
  */
 
 /**
  * Serve the geodetect protocol on `scope` (a DedicatedWorkerGlobalScope).
  * @param {() => Promise<EngineModule>} load loads the engine module once, on first use
- * @param {{ postMessage(msg: unknown): void, addEventListener(type: string, fn: (ev: any) => void): void, close?: () => void }} [scope]
- *   a DedicatedWorkerGlobalScope (default: the current one)
+ *   (after checking that this browser can run it: UNSUPPORTED_BROWSER otherwise)
+ * @param {WorkerScope} [scope] a DedicatedWorkerGlobalScope (default: the current one)
  */
 export function startWorker(load, scope = globalThis) {
   /** @type {Promise<EngineModule> | null} */
   let modulePromise = null;
+  /** @type {Engine | null} */
   let engine = null;
-  /** Set after a wasm trap (Rust panic): the instance must not be used again. */
+  /** @type {string | null} set after a wasm trap (Rust panic): the instance must not be used again */
   let crashed = null;
+  /** @type {Promise<void>} */
   let queue = Promise.resolve();
   /** @type {Map<number, AbortController>} */
   const controllers = new Map();
 
+  /** @param {FromWorker} msg */
   const post = (msg) => scope.postMessage(msg);
 
   function engineModule() {
-    modulePromise ??= Promise.resolve().then(load);
+    modulePromise ??= Promise.resolve().then(() => {
+      // Before the wasm is compiled: without SIMD it would fail with an opaque CompileError.
+      const unsupported = unsupportedBrowser();
+      if (unsupported) throw unsupported;
+      return load();
+    });
     return modulePromise;
   }
 
+  /**
+   * @param {unknown} e
+   * @returns {WireError}
+   */
   function toWire(e) {
     if (typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError) {
       crashed = `the wasm engine crashed (${e.message}); create a new Detector`;
       return { code: "INTERNAL", message: crashed };
     }
-    if (e !== null && typeof e === "object") {
-      let code = typeof e.code === "string" && e.code ? e.code : "INTERNAL";
-      if (code === "INTERNAL" && e.name === "AbortError") code = "ABORTED";
-      const message = typeof e.message === "string" && e.message ? e.message : String(e);
-      return { code, message };
-    }
-    return { code: "INTERNAL", message: String(e) };
+    return errorToWire(e);
   }
 
   function needEngine() {
-    if (!engine) throw { code: "INTERNAL", message: "the engine is not initialised (send init first)" };
+    if (!engine) throw new GeodetectError("INTERNAL", "the engine is not initialised (send init first)");
     return engine;
   }
 
-  /** Run `task(signal, onProgress)` after everything queued before it; answer `id`. */
-  function enqueue(id, task) {
+  /**
+   * Run `task(signal, onProgress)` after everything queued before it; answer request `id`.
+   * @template {RequestType} T
+   * @param {T} _type the request's type (types the result)
+   * @param {number} id
+   * @param {(signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<Requests[T]["result"]>} task
+   */
+  function enqueue(_type, id, task) {
     const controller = new AbortController();
     controllers.set(id, controller);
-    const onProgress = (progress) => post({ type: "progress", id, progress });
+    /** @param {Progress} progress */
+    const onProgress = (progress) => post({ type: MSG.PROGRESS, id, progress });
     const run = async () => {
       try {
+        /** @type {Requests[T]["result"]} */
         let result;
         try {
-          if (controller.signal.aborted) throw { code: "ABORTED", message: "the operation was aborted" };
-          if (crashed) throw { code: "INTERNAL", message: crashed };
+          if (controller.signal.aborted) throw new GeodetectError("ABORTED", "the operation was aborted");
+          if (crashed) throw new GeodetectError("INTERNAL", crashed);
           result = await task(controller.signal, onProgress);
         } catch (e) {
-          post({ type: "error", id, error: toWire(e) });
+          post({ type: MSG.ERROR, id, error: toWire(e) });
           return;
         }
         try {
-          post({ type: "result", id, result });
+          /** @type {import("./protocol.js").ResultReply<T>} */
+          const reply = { type: MSG.RESULT, id, result };
+          post(reply);
         } catch (e) {
-          post({ type: "error", id, error: { code: "INTERNAL", message: `the result could not be sent to the main thread: ${e?.message ?? e}` } });
+          post({ type: MSG.ERROR, id, error: { code: "INTERNAL", message: `the result could not be sent to the main thread: ${describe(e)}` } });
         }
       } catch (e) {
         // Even posting the error failed; nothing sensible left to do but log.
@@ -85,14 +129,16 @@ export function startWorker(load, scope = globalThis) {
   }
 
   scope.addEventListener("message", (ev) => {
-    const msg = ev.data;
-    if (msg === null || typeof msg !== "object") return;
-    const { type, id, payload } = msg;
-    switch (type) {
-      case "abort":
-        controllers.get(id)?.abort();
+    /** @type {unknown} */
+    const data = ev.data;
+    if (data === null || typeof data !== "object" || !("type" in data)) return;
+    // From our own client; a client of another version is caught by the protocol check.
+    const msg = /** @type {ToWorker} */ (data);
+    switch (msg.type) {
+      case MSG.ABORT:
+        controllers.get(msg.id)?.abort();
         return;
-      case "dispose":
+      case MSG.DISPOSE:
         try {
           engine?.free?.();
         } finally {
@@ -100,35 +146,39 @@ export function startWorker(load, scope = globalThis) {
           scope.close?.();
         }
         return;
-      case "init":
-        enqueue(id, async (_signal, onProgress) => {
-          if (payload?.protocol !== PROTOCOL) {
-            throw { code: "WORKER_FAILED", message: `the client speaks protocol ${payload?.protocol}, this worker ${PROTOCOL}` };
+      case MSG.INIT:
+        enqueue(MSG.INIT, msg.id, async (_signal, onProgress) => {
+          const protocol = msg.payload?.protocol;
+          if (protocol !== PROTOCOL) {
+            throw new GeodetectError("WORKER_FAILED", `the client speaks protocol ${protocol}, this worker ${PROTOCOL}`);
           }
-          if (engine) throw { code: "INTERNAL", message: "the engine is already initialised" };
+          if (engine) throw new GeodetectError("INTERNAL", "the engine is already initialised");
           const mod = await engineModule();
-          engine = await mod.Engine.create(payload.options, onProgress);
-          return { protocol: PROTOCOL, backend: engine.backend, info: engine.info };
+          engine = await mod.Engine.create(msg.payload.options, onProgress);
+          const { info } = engine;
+          return { protocol: PROTOCOL, backend: info.backend, info };
         });
         return;
-      case "detect":
-        enqueue(id, (signal, onProgress) => needEngine().detect(payload.aoi, payload.options, signal, onProgress));
+      case MSG.DETECT:
+        enqueue(MSG.DETECT, msg.id, (signal, onProgress) => needEngine().detect(msg.payload.aoi, msg.payload.options, signal, onProgress));
         return;
-      case "preload":
-        enqueue(id, async () => {
-          await needEngine().preload(payload.ids);
+      case MSG.PRELOAD:
+        enqueue(MSG.PRELOAD, msg.id, async () => {
+          await needEngine().preload(msg.payload.ids);
           return null;
         });
         return;
-      case "models":
-        enqueue(id, async () => (await engineModule()).listModels(payload.modelBaseUrl));
+      case MSG.MODELS:
+        enqueue(MSG.MODELS, msg.id, async () => (await engineModule()).listModels(msg.payload.modelBaseUrl));
         return;
-      default:
-        if (id !== undefined) post({ type: "error", id, error: { code: "INTERNAL", message: `unknown request type ${JSON.stringify(type)}` } });
+      default: {
+        const { type, id } = /** @type {{ type?: unknown, id?: unknown }} */ (data);
+        if (typeof id === "number") post({ type: MSG.ERROR, id, error: { code: "INTERNAL", message: `unknown request type ${JSON.stringify(type)}` } });
+      }
     }
   });
 
   scope.addEventListener("messageerror", () => {
-    post({ type: "fatal", error: { code: "WORKER_FAILED", message: "a request could not be deserialized in the worker" } });
+    post({ type: MSG.FATAL, error: { code: "WORKER_FAILED", message: "a request could not be deserialized in the worker" } });
   });
 }

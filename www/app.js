@@ -80,6 +80,7 @@ function showError(e) {
     BACKEND_UNAVAILABLE: "Try the CPU backend, or a browser with WebGPU.",
     ZOOM_OUT_OF_RANGE: "Pick a zoom the tile set has (see above).",
     TOO_MANY_TILES: "Lower the zoom or draw a smaller area.",
+    UNSUPPORTED_BROWSER: "Use a browser with WebAssembly SIMD and module workers (Chrome/Edge 91+, Firefox 114+, Safari 16.4+).",
   };
   ui.error.hidden = false;
   ui.error.textContent = `${code}: ${e?.message ?? e}${hints[code] ? `\n${hints[code]}` : ""}`;
@@ -180,7 +181,7 @@ function currentSource() {
   if (t?.tileSize) source.tileSize = t.tileSize;
   if (Number.isInteger(t?.minZoom)) source.minZoom = t.minZoom;
   if (Number.isInteger(t?.maxZoom)) source.maxZoom = t.maxZoom;
-  if (t?.license) source.attribution = t.license;
+  // The imagery's licence is shown on the page (loadTileset), not passed to the engine.
   return source;
 }
 
@@ -195,7 +196,7 @@ async function getDetector(signal) {
   const detector = await Detector.create({
     ...options,
     signal,
-    onProgress: (p) => setStage(`Loading the model${p.message ? `: ${p.message}` : "…"}`, p.total > 0 ? p.done / p.total : undefined),
+    onProgress: (p) => setStage("Loading the model…", p.total > 0 ? p.done / p.total : undefined),
   });
   state.detector = detector;
   state.detectorKey = key;
@@ -231,7 +232,7 @@ async function run(event) {
         const unit = p.stage === "fetch" ? " tiles" : p.stage === "inference" ? " windows" : "";
         const count = p.total > 0 ? ` ${p.done}/${p.total}${unit}` : "";
         const label = { fetch: "Fetching tiles", stitch: "Stitching", inference: "Running the model", postprocess: "Building GeoJSON", done: "Finishing" }[p.stage] ?? p.stage;
-        setStage(`${label}${count}${p.message ? `: ${p.message}` : ""}`, p.total > 0 ? p.done / p.total : undefined);
+        setStage(`${label}${count}`, p.total > 0 ? p.done / p.total : undefined);
       },
     });
     state.result = result;

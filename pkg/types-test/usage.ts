@@ -34,7 +34,7 @@ const aois: AreaOfInterest[] = [polygon, feature, multi, collection];
 const parsed: AreaOfInterest = JSON.parse("{}");
 
 const options: DetectorOptions = {
-  source: { url: "http://127.0.0.1:8080/tiles/marina/{z}/{x}/{y}.png", tileSize: 256, maxZoom: 21, subdomains: ["a", "b"], attribution: "test" },
+  source: { url: "http://127.0.0.1:8080/tiles/marina/{z}/{x}/{y}.png", tileSize: 256, maxZoom: 21, subdomains: ["a", "b"] },
   model: "yolov8n-obb-dota",
   backend: "auto",
   modelBaseUrl: new URL("/models/", "http://127.0.0.1:8080"),
@@ -81,6 +81,8 @@ export async function main(signal: AbortSignal): Promise<void> {
   const missing = missingTiles.map((m) => `${m.tile.z}/${m.tile.x}/${m.tile.y}: ${m.reason} (${m.attempts})`);
   void west, south, east, north, ox, oy, total, missing, result.backend, image.bounds3857;
 
+  const kept = ["ship", 1] as const;
+  await detector.detect(feature, { zoom: 17, classes: kept });
   for (const aoi of aois) await detector.detect(aoi, { zoom: 17 });
   await detector.detect(parsed, { zoom: 17, onProgress: (p) => console.log(p.stage) });
 
@@ -127,6 +129,8 @@ export async function negatives(detector: Detector): Promise<void> {
   new Detector();
   // @ts-expect-error: unknown backend
   await Detector.create({ source: { url: "x" }, model: "m", backend: "webgl" });
+  // @ts-expect-error: TileSource has no attribution (the engine refuses unknown fields)
+  await Detector.create({ source: { url: "x", attribution: "test" }, model: "m" });
   // @ts-expect-error: source is required
   await Detector.create({ model: "m" });
   // @ts-expect-error: zoom is required

@@ -123,19 +123,20 @@ describe("client protocol (fake engine)", { timeout: 60_000 }, () => {
     });
   });
 
+  // Only shapes (types, required keys, signal, callbacks) are checked on the main thread;
+  // ranges are the engine's (e2e.test.mjs checks them against the real one).
   test("obvious option mistakes are rejected on the main thread with INVALID_OPTIONS", async (t) => {
     await inPage(t, async () => {
       const d = await create();
       const cases = {
-        fractionalZoom: await settle(d.detect(polygon("ok"), { zoom: 18.5 })),
         stringZoom: await settle(d.detect(polygon("ok"), { zoom: "18" })),
         noZoom: await settle(d.detect(polygon("ok"), {})),
         noOptions: await settle(d.detect(polygon("ok"))),
-        confidence: await settle(d.detect(polygon("ok"), { zoom: 3, confidence: 1.5 })),
-        iou: await settle(d.detect(polygon("ok"), { zoom: 3, iou: -0.1 })),
-        maxTiles: await settle(d.detect(polygon("ok"), { zoom: 3, maxTiles: 0 })),
+        stringConfidence: await settle(d.detect(polygon("ok"), { zoom: 3, confidence: "high" })),
+        stringFailOnMissing: await settle(d.detect(polygon("ok"), { zoom: 3, failOnMissingTiles: "yes" })),
         classes: await settle(d.detect(polygon("ok"), { zoom: 3, classes: "ship" })),
         signal: await settle(d.detect(polygon("ok"), { zoom: 3, signal: {} })),
+        onProgress: await settle(d.detect(polygon("ok"), { zoom: 3, onProgress: "log" })),
         nullAoi: await settle(d.detect(null, { zoom: 3 })),
         uncloneableAoi: await settle(d.detect({ ...polygon("ok"), f: () => 1 }, { zoom: 3 })),
       };
@@ -144,9 +145,13 @@ describe("client protocol (fake engine)", { timeout: 60_000 }, () => {
       const creates = {
         noSource: await settle(geodetect.Detector.create({ model: "fake", workerUrl: FAKE_WORKER })),
         noModel: await settle(geodetect.Detector.create({ source: { url: "x/{z}/{x}/{y}" }, workerUrl: FAKE_WORKER })),
-        backend: await settle(create({ backend: "webgl" })),
-        tileSize: await settle(create({ source: { url: "x/{z}/{x}/{y}", tileSize: -1 } })),
-        retries: await settle(create({ fetch: { retries: 1.5 } })),
+        numberBackend: await settle(create({ backend: 1 })),
+        stringTileSize: await settle(create({ source: { url: "x/{z}/{x}/{y}", tileSize: "256" } })),
+        subdomains: await settle(create({ source: { url: "x/{z}/{x}/{y}", subdomains: "abc" } })),
+        fetchNotObject: await settle(create({ fetch: 3 })),
+        stringRetries: await settle(create({ fetch: { retries: "3" } })),
+        stringCache: await settle(create({ cache: "no" })),
+        modelBaseUrl: await settle(create({ modelBaseUrl: 42 })),
         notObject: await settle(geodetect.Detector.create()),
       };
       return { cases, creates, detectsSeen: stats.detects };
@@ -156,9 +161,32 @@ describe("client protocol (fake engine)", { timeout: 60_000 }, () => {
         assert.equal(r.code, expected, `${name}: ${r.message}`);
         assert.equal(r.isGeodetectError, true, name);
       }
-      for (const [name, r] of Object.entries(value.creates)) assert.equal(r.code, "INVALID_OPTIONS", `create ${name}: ${r.message}`);
+      for (const [name, r] of Object.entries(value.creates)) {
+        assert.equal(r.code, "INVALID_OPTIONS", `create ${name}: ${r.message}`);
+        assert.equal(r.isGeodetectError, true, `create ${name}`);
+      }
       assert.equal(value.detectsSeen, 1, "none of the invalid calls reached the engine");
-      assert.match(value.cases.fractionalZoom.message, /zoom/);
+      assert.match(value.cases.stringZoom.message, /`zoom`/);
+      assert.match(value.cases.stringConfidence.message, /`confidence`/);
+      assert.match(value.creates.stringTileSize.message, /`source\.tileSize`/);
+      assert.match(value.creates.stringRetries.message, /`fetch\.retries`/);
+      assert.match(value.creates.numberBackend.message, /`backend`/);
+    });
+  });
+
+  test("ranges are left to the engine: out-of-range values reach it unchanged", async (t) => {
+    await inPage(t, async () => {
+      const d = await create({ backend: "webgl", source: { url: "x/{z}/{x}/{y}", tileSize: 300 }, fetch: { concurrency: 65, timeoutMs: 0, retries: 1.5 } });
+      const options = { zoom: 18.5, confidence: 1.5, iou: -0.1, maxDetections: 20000, maxTiles: 0, classes: [1.5] };
+      const { stats } = await d.detect(polygon("stats"), options);
+      d.dispose();
+      return { stats, options };
+    }, async ({ value }) => {
+      const { lastCreate, lastOptions } = value.stats;
+      assert.equal(lastCreate.backend, "webgl");
+      assert.equal(lastCreate.source.tileSize, 300);
+      assert.deepEqual(lastCreate.fetch, { concurrency: 65, timeoutMs: 0, retries: 1.5 });
+      assert.deepEqual(lastOptions, value.options);
     });
   });
 
@@ -310,14 +338,59 @@ describe("client protocol (fake engine)", { timeout: 60_000 }, () => {
       const ac = new AbortController();
       const progress = [];
       // Abort on the second progress report (the engine sends 20, 100 ms apart).
-      const p = settle(create({ model: "slow", signal: ac.signal, onProgress: (x) => progress.push(x.message) === 2 && ac.abort() }));
+      const onProgress = (x) => progress.push(`${x.stage} ${x.done}/${x.total}`) === 2 && ac.abort();
+      const p = settle(create({ model: "slow", signal: ac.signal, onProgress }));
       const r = await p;
       await new Promise((ok) => setTimeout(ok, 300));
       return { r, progress };
     }, async ({ value, page }) => {
       assert.equal(value.r.code, "ABORTED");
-      assert.deepEqual(value.progress, ["weights 5%", "weights 10%"], "progress until the abort, nothing after");
+      assert.deepEqual(value.progress, ["model 1/20", "model 2/20"], "progress until the abort, nothing after");
       await noWorkers(page, "the aborted create's worker is gone");
+    });
+  });
+
+  test("a browser without WebAssembly SIMD gets UNSUPPORTED_BROWSER and no worker", async (t) => {
+    await withPage(t, context, async (page) => {
+      // This page's WebAssembly validates no module: in particular not the client's SIMD
+      // probe, as in a browser without wasm SIMD. (Workers are not affected.)
+      await page.addInitScript(() => {
+        WebAssembly.validate = () => false;
+      });
+      const started = [];
+      page.on("worker", (w) => started.push(w.url()));
+      await page.goto(`${server.url}/tests/e2e/fixtures/client.html`);
+      await page.waitForFunction(() => document.title === "ready");
+      const value = await page.evaluate(async () => ({
+        create: await settle(create()),
+        createDefaultWorker: await settle(geodetect.Detector.create({ source: { url: "x/{z}/{x}/{y}" }, model: "fake" })),
+        models: await settle(geodetect.Detector.models({ workerUrl: FAKE_WORKER })),
+      }));
+      for (const [name, r] of Object.entries(value)) {
+        assert.equal(r.code, "UNSUPPORTED_BROWSER", `${name}: ${r.message}`);
+        assert.equal(r.isGeodetectError, true, name);
+        assert.equal(r.name, "GeodetectError", name);
+        assert.match(r.message, /WebAssembly SIMD \(simd128\)/, name);
+      }
+      assert.deepEqual(started, [], "no worker was started");
+      assert.deepEqual(page.workers().map((w) => w.url()), []);
+    });
+  });
+
+  test("a worker without WebAssembly SIMD answers UNSUPPORTED_BROWSER (custom workerUrl)", async (t) => {
+    await inPage(t, async () => {
+      const workerUrl = new URL("./no-simd-worker.js", FAKE_WORKER).href;
+      return {
+        create: await settle(create({ workerUrl })),
+        models: await settle(geodetect.Detector.models({ workerUrl })),
+      };
+    }, async ({ value, page }) => {
+      for (const [name, r] of Object.entries(value)) {
+        assert.equal(r.code, "UNSUPPORTED_BROWSER", `${name}: ${r.message}`);
+        assert.equal(r.isGeodetectError, true, name);
+        assert.match(r.message, /WebAssembly SIMD \(simd128\)/, name);
+      }
+      await noWorkers(page, "the workers were stopped");
     });
   });
 

@@ -253,6 +253,79 @@ describe("geodetect in Chromium", () => {
       assert.equal(zoom30.error?.code, "ZOOM_OUT_OF_RANGE", JSON.stringify(zoom30.error));
     });
 
+    // The client only checks option types; every range is the engine's (Rust, serde), which
+    // names the option by its JS path. The last cases are ones where the old JS checks and
+    // the engine used to disagree.
+    test("out-of-range options -> INVALID_OPTIONS from the engine, naming the option", async (t) => {
+      const env = await environment();
+      const base = detectorOptions(env);
+      const creates = {
+        backend: [{ ...base, backend: "webgl" }, /`backend`/],
+        tileSize: [{ ...base, source: { ...base.source, tileSize: -1 } }, /`source\.tileSize`/],
+        retries: [{ ...base, fetch: { retries: 1.5 } }, /`fetch\.retries`/],
+        concurrency65: [{ ...base, fetch: { concurrency: 65 } }, /`fetch\.concurrency`/],
+        timeoutMs0: [{ ...base, fetch: { timeoutMs: 0 } }, /`fetch\.timeoutMs`/],
+        tileSize300: [{ ...base, source: { ...base.source, tileSize: 300 } }, /`source\.tileSize`/],
+      };
+      // Detector.create fails before the model loads, so all of them run in one page.
+      const context = await browser.newContext();
+      const weightRequests = [];
+      context.on("request", (r) => {
+        if (decodeURIComponent(new URL(r.url()).pathname).endsWith(`/${env.model.weights.file}`)) weightRequests.push(r.url());
+      });
+      try {
+        const results = await withPage(t, context, async (page) => {
+          await page.goto(`${env.base}/e2e.html`);
+          await page.waitForFunction(() => document.title === "ready", null, { timeout: 30_000 });
+          const cases = Object.fromEntries(Object.entries(creates).map(([name, [options]]) => [name, options]));
+          return page.evaluate(async (cases) => {
+            const { Detector, GeodetectError } = window.geodetect;
+            const out = {};
+            for (const [name, options] of Object.entries(cases)) {
+              try {
+                (await Detector.create(options)).dispose();
+                out[name] = { ok: true };
+              } catch (e) {
+                out[name] = { code: e?.code, message: e?.message, isGeodetectError: e instanceof GeodetectError };
+              }
+            }
+            return out;
+          }, cases);
+        });
+        for (const [name, [, field]] of Object.entries(creates)) {
+          const r = results[name];
+          assert.equal(r.code, "INVALID_OPTIONS", `create ${name}: ${JSON.stringify(r)}`);
+          assert.equal(r.isGeodetectError, true, `create ${name}`);
+          assert.match(r.message, field, `create ${name}`);
+        }
+        assert.deepEqual(weightRequests, [], "no create got as far as loading the weights");
+      } finally {
+        await context.close();
+      }
+
+      // detect(): one detector, one (cheap) call per case.
+      const aoi = pixelSquare(69877924 - 300, 48940892 + 200, 64);
+      const detects = {
+        fractionalZoom: [{ zoom: 18.5 }, /`zoom`/],
+        confidence: [{ zoom: ZOOM, confidence: 1.5 }, /`confidence`/],
+        iou: [{ zoom: ZOOM, iou: -0.1 }, /`iou`/],
+        maxTiles: [{ zoom: ZOOM, maxTiles: 0 }, /`maxTiles`/],
+        maxDetections0: [{ zoom: ZOOM, maxDetections: 0 }, /`maxDetections`/],
+        maxDetections20000: [{ zoom: ZOOM, maxDetections: 20000 }, /`maxDetections`/],
+      };
+      const out = await runDetect(t, {
+        detector: base,
+        runs: Object.values(detects).map(([options]) => ({ aoi, options })),
+      });
+      assert.equal(out.phase, "detect", describeFailure(out));
+      Object.entries(detects).forEach(([name, [, field]], i) => {
+        const r = out.runs[i];
+        assert.equal(r.error?.code, "INVALID_OPTIONS", `detect ${name}: ${JSON.stringify(r.error ?? "it resolved")}`);
+        assert.equal(r.error.isGeodetectError, true, `detect ${name}`);
+        assert.match(r.error.message, field, `detect ${name}`);
+      });
+    });
+
     test("tiles that 404 are reported in missingTiles, or reject with TILE_FETCH_FAILED", async (t) => {
       const env = await environment();
       // 600 x 256 px across the east edge of the marina image: the tile set has no tiles
@@ -404,7 +477,7 @@ describe("geodetect in Chromium", () => {
       const [pack] = JSON.parse(packJson);
       const files = pack.files.map((f) => f.path).sort();
       t.diagnostic(`npm pack: ${pack.filename}, ${(pack.size / 1e6).toFixed(1)} MB packed, files ${files.join(", ")}`);
-      for (const f of ["package.json", "index.js", "index.d.ts", "worker.js", "worker-core.js", "README.md", "wasm/geodetect.js", "wasm/geodetect_bg.wasm"]) {
+      for (const f of ["package.json", "index.js", "index.d.ts", "types.d.ts", "protocol.js", "worker.js", "worker-core.js", "README.md", "wasm/geodetect.js", "wasm/geodetect_bg.wasm"]) {
         assert.ok(files.includes(f), `the tarball contains ${f}`);
       }
       assert.ok(!files.some((f) => f.startsWith("types-test/") || f === "build.sh" || f.startsWith("node_modules/")), "no dev files in the tarball");
