@@ -15,8 +15,10 @@ pub enum Global {
 }
 
 impl Global {
-    /// The current global scope.
+    /// The current global scope. Every entry point calls this first, so it also makes sure
+    /// the module's static constructors have run ([`super::run_constructors_once`]).
     pub fn get() -> Result<Self> {
+        super::run_constructors_once();
         let global = js_sys::global();
         if let Some(w) = global.dyn_ref::<WorkerGlobalScope>() {
             return Ok(Global::Worker(w.clone()));
