@@ -1,0 +1,189 @@
+// The benchmark page: geodetect and onnxruntime-web on the same weights (the ONNX export of
+// the same ultralytics .pt) and the same pixels, one measurement per call. bench/run.mjs
+// drives it with playwright-core and alternates the two sides; nothing here decides
+// anything. Served from the repository root by run.mjs (so /pkg, /www and /bench resolve).
+import { Detector } from "/pkg/index.js";
+import * as ort from "/bench/node_modules/onnxruntime-web/dist/ort.min.mjs";
+
+const ZOOM = 19;
+const TILE = 256;
+/** Global z19 pixel of the marina image's top-left corner (tests/data/README.md). */
+const IMAGE_ORIGIN = [69876004, 48940892];
+const TILES = "/www/tiles/marina/{z}/{x}/{y}.png";
+const MODELS = "/www/models/";
+const MODEL_ID = "yolov8n-obb-dota";
+
+/** Global pixel -> [lon, lat] (spherical Web Mercator). */
+function pixelToLonLat([x, y], zoom = ZOOM) {
+  const world = TILE * 2 ** zoom;
+  const lon = (x / world) * 360 - 180;
+  const lat = (Math.atan(Math.sinh(Math.PI * (1 - (2 * y) / world))) * 180) / Math.PI;
+  return [lon, lat];
+}
+
+/**
+ * A polygon whose raster at ZOOM is exactly `w` x `h` pixels from global pixel (x, y):
+ * corners 0.01 px inside the pixel edges, so covering it neither adds nor drops a column.
+ */
+function pixelRect(x, y, w, h) {
+  const e = 0.01;
+  const [west, north] = pixelToLonLat([x + e, y + e]);
+  const [east, south] = pixelToLonLat([x + w - e, y + h - e]);
+  return { type: "Polygon", coordinates: [[[west, south], [east, south], [east, north], [west, north], [west, south]]] };
+}
+
+/** Where each case's pixels are: image pixel (sx, sy) of the marina photo, size. */
+export const AREAS = {
+  // The model alone: one window of exactly the model input (no padding, no resampling).
+  model256: { sx: 832, sy: 412, w: 256, h: 256 },
+  model640: { sx: 640, sy: 220, w: 640, h: 640 },
+  model1024: { sx: 448, sy: 28, w: 1024, h: 1024 },
+  // 16 tiles (4 x 4, tile-aligned): tiles x 272955..272958, y 191175..191178.
+  tiles16: { gx: 272955 * TILE, gy: 191175 * TILE, w: 1024, h: 1024 },
+};
+
+function areaPolygon(area) {
+  const gx = area.gx ?? IMAGE_ORIGIN[0] + area.sx;
+  const gy = area.gy ?? IMAGE_ORIGIN[1] + area.sy;
+  return pixelRect(gx, gy, area.w, area.h);
+}
+
+// ---------------------------------------------------------------------------------------
+// geodetect
+// ---------------------------------------------------------------------------------------
+
+let detector = null;
+
+/** Create the geodetect detector once per page (a worker with the wasm engine). */
+export async function geodetectInit({ backend = "cpu" } = {}) {
+  const t0 = performance.now();
+  detector = await Detector.create({
+    source: { url: TILES, maxZoom: 21 },
+    model: MODEL_ID,
+    backend,
+    modelBaseUrl: MODELS,
+  });
+  return { ms: performance.now() - t0, backend: detector.backend, info: detector.info };
+}
+
+/**
+ * One detect() over a named area: the caller's wall time, the engine's own timings and the
+ * number of detections. For the model-alone cases `timings.inference` is one forward pass
+ * (with the in-graph box decoding and the read-back of its output), as session.run is.
+ */
+export async function geodetectDetect(name) {
+  const t0 = performance.now();
+  const r = await detector.detect(areaPolygon(AREAS[name]), { zoom: ZOOM });
+  const wall = performance.now() - t0;
+  return { wall, timings: r.timings, image: [r.image.width, r.image.height], detections: r.detections.features.length };
+}
+
+// ---------------------------------------------------------------------------------------
+// onnxruntime-web
+// ---------------------------------------------------------------------------------------
+
+const sessions = new Map();
+
+/** Configure ORT's wasm backend once (must happen before the first session). */
+export function ortInit({ threads = 1 } = {}) {
+  ort.env.wasm.wasmPaths = "/bench/node_modules/onnxruntime-web/dist/";
+  ort.env.wasm.numThreads = threads;
+  ort.env.wasm.proxy = false;
+  return { version: ort.env.versions?.web ?? ort.env.versions?.common, threads, crossOriginIsolated: globalThis.crossOriginIsolated };
+}
+
+/** A session on the ONNX export for `size` (bench/setup.sh writes it next to the weights). */
+async function session(size, ep) {
+  const key = `${size}/${ep}`;
+  if (!sessions.has(key)) {
+    const t0 = performance.now();
+    const s = await ort.InferenceSession.create(`/.cache/bench/${MODEL_ID}_${size}.onnx`, {
+      executionProviders: [ep],
+      graphOptimizationLevel: "all",
+    });
+    sessions.set(key, { s, createMs: performance.now() - t0 });
+  }
+  return sessions.get(key).s;
+}
+
+/** The marina photo, decoded once. */
+let source = null;
+async function sourceImage() {
+  if (!source) {
+    const blob = await (await fetch("/www/tiles/marina/source.png")).blob();
+    const bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    ctx.drawImage(bitmap, 0, 0);
+    source = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+  }
+  return source;
+}
+
+/** RGBA pixels -> the model's [1, 3, h, w] float input (value / 255), as geodetect does. */
+function toChw(rgba, w, h) {
+  const out = new Float32Array(3 * w * h);
+  const plane = w * h;
+  for (let i = 0; i < plane; i++) {
+    out[i] = rgba[4 * i] / 255;
+    out[plane + i] = rgba[4 * i + 1] / 255;
+    out[2 * plane + i] = rgba[4 * i + 2] / 255;
+  }
+  return new ort.Tensor("float32", out, [1, 3, h, w]);
+}
+
+/** The same crop geodetect's model-alone case sees, as a model input. */
+async function cropInput(name) {
+  const a = AREAS[name];
+  const img = await sourceImage();
+  const rgba = new Uint8ClampedArray(a.w * a.h * 4);
+  for (let y = 0; y < a.h; y++) {
+    const from = ((a.sy + y) * img.width + a.sx) * 4;
+    rgba.set(img.data.subarray(from, from + a.w * 4), y * a.w * 4);
+  }
+  return toChw(rgba, a.w, a.h);
+}
+
+/** One session.run on the model-alone case `name` ("model640", "model1024"). */
+export async function ortModel(name, { ep = "wasm" } = {}) {
+  const a = AREAS[name];
+  const s = await session(a.w, ep);
+  const input = await cropInput(name);
+  const t0 = performance.now();
+  const out = await s.run({ [s.inputNames[0]]: input });
+  const ms = performance.now() - t0;
+  const dims = out[s.outputNames[0]].dims;
+  return { ms, dims: Array.from(dims) };
+}
+
+/**
+ * What an onnxruntime-web page does for the tiles16 area: fetch the 16 tiles, decode them
+ * with createImageBitmap and draw them onto one canvas, read it once, convert to the model
+ * input and run the session. It stops at the raw output: no box decoding, NMS or GeoJSON,
+ * so it is a lower bound on that page's time (the ratio flatters onnxruntime-web).
+ */
+export async function ortTiles16({ ep = "wasm" } = {}) {
+  const a = AREAS.tiles16;
+  const s = await session(a.w, ep);
+  const t0 = performance.now();
+  const tiles = [];
+  for (let ty = 0; ty < a.h / TILE; ty++) {
+    for (let tx = 0; tx < a.w / TILE; tx++) tiles.push([a.gx / TILE + tx, a.gy / TILE + ty]);
+  }
+  const blobs = await Promise.all(tiles.map(async ([x, y]) => (await fetch(TILES.replace("{z}", ZOOM).replace("{x}", x).replace("{y}", y))).blob()));
+  const t1 = performance.now();
+  const canvas = new OffscreenCanvas(a.w, a.h);
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  const bitmaps = await Promise.all(blobs.map((b) => createImageBitmap(b, { colorSpaceConversion: "none", premultiplyAlpha: "none" })));
+  bitmaps.forEach((bitmap, i) => {
+    ctx.drawImage(bitmap, (tiles[i][0] * TILE) - a.gx, (tiles[i][1] * TILE) - a.gy);
+    bitmap.close();
+  });
+  const rgba = ctx.getImageData(0, 0, a.w, a.h).data;
+  const t2 = performance.now();
+  const input = toChw(rgba, a.w, a.h);
+  const t3 = performance.now();
+  await s.run({ [s.inputNames[0]]: input });
+  const t4 = performance.now();
+  return { wall: t4 - t0, timings: { fetch: t1 - t0, decode: t2 - t1, preprocess: t3 - t2, inference: t4 - t3 } };
+}

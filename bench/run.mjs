@@ -1,0 +1,255 @@
+// geodetect vs onnxruntime-web, side by side in headless Chromium: same weights (the ONNX
+// export of the same ultralytics .pt), same pixels, alternating A B A B after a warm-up.
+// Prints a markdown table and writes bench/results/latest.{json,md}. Run by hand (never in
+// tests/run.sh): bash bench/run.sh [options], or node bench/run.mjs [options] after
+// bench/setup.sh.
+//
+//   --runs N          measured pairs per case (default 7)
+//   --warmup N        unmeasured pairs first (default 1)
+//   --cases a,b       model640, model1024, tiles16, cold (default all four); cold: page load
+//                     to the first tiles16 result in a fresh browser context (nothing
+//                     cached) and in a context that loaded it once (geodetect's weights in
+//                     the Cache API; the browser's compiled-wasm cache warm for both)
+//   --threads 1,2,4   onnxruntime-web wasm threads; each count is its own page, cross-origin
+//                     isolated (geodetect's wasm is single-threaded: its figures repeat)
+//   --webgpu          also geodetect's WebGPU backend vs onnxruntime-web's WebGPU EP on the
+//                     256 px model (headless Chromium has only SwiftShader: ratio only)
+//   --out DIR         where latest.json / latest.md go (default bench/results)
+import { mkdir, stat, writeFile } from "node:fs/promises";
+import { cpus, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { launchBrowser, startStaticServer } from "../tests/e2e/helpers.mjs";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO = resolve(HERE, "..");
+
+const { values: opts } = parseArgs({
+  options: {
+    runs: { type: "string", default: "7" },
+    warmup: { type: "string", default: "1" },
+    cases: { type: "string", default: "model640,model1024,tiles16,cold" },
+    threads: { type: "string", default: "1" },
+    webgpu: { type: "boolean", default: false },
+    out: { type: "string", default: join(HERE, "results") },
+  },
+});
+const RUNS = Number(opts.runs);
+const WARMUP = Number(opts.warmup);
+const CASES = opts.cases.split(",").filter(Boolean);
+const THREADS = opts.threads.split(",").map(Number);
+const KNOWN = new Set(["model640", "model1024", "tiles16", "cold"]);
+for (const c of CASES) if (!KNOWN.has(c)) throw new Error(`unknown case ${c}; known: ${[...KNOWN].join(", ")}`);
+if (!(RUNS >= 1 && WARMUP >= 0 && THREADS.every((t) => Number.isInteger(t) && t >= 1))) throw new Error("bad --runs/--warmup/--threads");
+
+/** Fail early, and say which setup step is missing. */
+async function need(path, fix) {
+  try {
+    await stat(join(REPO, path));
+  } catch {
+    throw new Error(`${path} is missing: ${fix}`);
+  }
+}
+await need("pkg/wasm/geodetect_bg.wasm", "bash pkg/build.sh (or bench/setup.sh)");
+await need("www/models/manifest.json", "bash tests/setup.sh --demo (or bench/setup.sh)");
+await need("www/tiles/marina/source.png", "bash tests/data/prepare.sh (or bench/setup.sh)");
+await need("bench/node_modules/onnxruntime-web/package.json", "npm ci --prefix bench (or bench/setup.sh)");
+const sizes = new Set(CASES.map((c) => (c === "model640" ? 640 : 1024)));
+if (opts.webgpu) sizes.add(256);
+for (const s of sizes) await need(`.cache/bench/yolov8n-obb-dota_${s}.onnx`, "bash bench/setup.sh (exports the ONNX files once)");
+
+const stats = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return { median: s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2, min: s[0], max: s[s.length - 1], n: s.length };
+};
+
+/**
+ * Run `a` and `b` alternately: `warmup` unmeasured pairs, then `runs` measured ones.
+ * Each returns { value, extra }; the ratio is taken pair by pair (a_i / b_i).
+ */
+async function alternate(a, b) {
+  for (let i = 0; i < WARMUP; i++) {
+    await a();
+    await b();
+  }
+  const as = [];
+  const bs = [];
+  const extras = [];
+  for (let i = 0; i < RUNS; i++) {
+    const ra = await a();
+    const rb = await b();
+    as.push(ra.value);
+    bs.push(rb.value);
+    extras.push({ a: ra.extra, b: rb.extra });
+  }
+  return { a: stats(as), b: stats(bs), ratio: stats(as.map((v, i) => v / bs[i])), samples: { a: as, b: bs }, extras };
+}
+
+/** Median of each timing key over the runs. */
+function medianTimings(list) {
+  const keys = Object.keys(list[0] ?? {});
+  return Object.fromEntries(keys.map((k) => [k, stats(list.map((t) => t[k])).median]));
+}
+
+const crossOriginIsolation = {
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-embedder-policy": "require-corp",
+};
+const server = await startStaticServer({ headers: crossOriginIsolation });
+const browser = await launchBrowser({ webgpu: opts.webgpu });
+const results = [];
+let env = {};
+
+async function openPage({ threads, backend, context: given }) {
+  const context = given ?? (await browser.newContext());
+  const page = await context.newPage();
+  const log = [];
+  page.on("console", (m) => log.push(m.text()));
+  page.on("pageerror", (e) => log.push(String(e)));
+  await page.goto(`${server.url}/bench/index.html`);
+  try {
+    await page.waitForFunction(() => document.title === "ready", null, { timeout: 30_000 });
+  } catch (e) {
+    throw new Error(`the bench page did not load: ${e.message}\n${log.join("\n")}`);
+  }
+  const ortInfo = await page.evaluate((t) => window.bench.ortInit({ threads: t }), threads);
+  const geo = backend ? await page.evaluate((b) => window.bench.geodetectInit({ backend: b }), backend) : null;
+  return { context, page, ortInfo, geo };
+}
+
+/**
+ * Page load to the first tiles16 result, in `context` (fresh: nothing cached), for one side:
+ * geodetect (worker, wasm, weights, detect) or onnxruntime-web (its wasm, the ONNX file,
+ * session, the tiles16 page work).
+ */
+async function coldStart(side, context) {
+  const t0 = performance.now();
+  const { page } = await openPage({ threads: 1, backend: side === "geodetect" ? "cpu" : null, context });
+  if (side === "geodetect") await page.evaluate(() => window.bench.geodetectDetect("tiles16"));
+  else await page.evaluate(() => window.bench.ortTiles16());
+  const ms = performance.now() - t0;
+  await page.close();
+  return ms;
+}
+
+try {
+  for (const threads of THREADS) {
+    const { context, page, ortInfo, geo } = await openPage({ threads, backend: "cpu" });
+    env = { ...env, ort: ortInfo.version, crossOriginIsolated: ortInfo.crossOriginIsolated };
+    if (threads > 1 && !ortInfo.crossOriginIsolated) throw new Error("the page is not cross-origin isolated: onnxruntime-web cannot use threads");
+    for (const name of CASES.filter((c) => c !== "cold")) {
+      const label = `${name}, CPU, onnxruntime-web ${threads} thread${threads > 1 ? "s" : ""}`;
+      process.stderr.write(`${label}: `);
+      let r;
+      if (name === "tiles16") {
+        r = await alternate(
+          async () => {
+            const g = await page.evaluate(() => window.bench.geodetectDetect("tiles16"));
+            return { value: g.wall, extra: g };
+          },
+          async () => {
+            const o = await page.evaluate(() => window.bench.ortTiles16());
+            return { value: o.wall, extra: o };
+          },
+        );
+        const gt = medianTimings(r.extras.map((e) => ({ ...e.a.timings, wall: e.a.wall })));
+        const ot = medianTimings(r.extras.map((e) => ({ ...e.b.timings, wall: e.b.wall })));
+        r.geodetect = { medianTimings: gt, outsideModelShare: (gt.wall - gt.inference) / gt.wall, detections: r.extras[0].a.detections };
+        r.ort = { medianTimings: ot };
+        r.what = "whole detect() as the caller waits for it vs fetch + decode + one canvas + session.run (no box decoding, NMS or GeoJSON on the onnxruntime-web side)";
+      } else {
+        r = await alternate(
+          async () => {
+            const g = await page.evaluate((n) => window.bench.geodetectDetect(n), name);
+            return { value: g.timings.inference, extra: g };
+          },
+          async () => {
+            const o = await page.evaluate((n) => window.bench.ortModel(n), name);
+            return { value: o.ms, extra: o };
+          },
+        );
+        r.what = "the model alone: geodetect timings.inference of a one-window detect() vs session.run, same crop";
+      }
+      delete r.extras;
+      results.push({ case: name, backend: "cpu", ortThreads: threads, geodetectThreads: 1, label, ...r });
+      process.stderr.write(`geodetect ${r.a.median.toFixed(0)} ms, onnxruntime-web ${r.b.median.toFixed(0)} ms, ratio ${r.ratio.median.toFixed(2)}\n`);
+    }
+    env.geodetectLoadMs = geo.ms;
+    await context.close();
+  }
+  if (CASES.includes("cold")) {
+    for (const cached of [false, true]) {
+      const label = `cold start to the first tiles16 result, ${cached ? "weights cached" : "nothing cached"}`;
+      process.stderr.write(`${label}: `);
+      const contexts = [];
+      const inContext = async (side) => {
+        const context = await browser.newContext();
+        contexts.push(context);
+        if (cached) await coldStart(side, context);
+        return { value: await coldStart(side, context) };
+      };
+      const r = await alternate(() => inContext("geodetect"), () => inContext("ort"));
+      for (const c of contexts) await c.close();
+      delete r.extras;
+      r.what = "node-side wall time from page.goto to the first result (geodetect: Detector.create + detect; onnxruntime-web: session create + the tiles16 page work)";
+      results.push({ case: cached ? "cold-cached" : "cold", backend: "cpu", ortThreads: 1, geodetectThreads: 1, label, ...r });
+      process.stderr.write(`geodetect ${r.a.median.toFixed(0)} ms, onnxruntime-web ${r.b.median.toFixed(0)} ms, ratio ${r.ratio.median.toFixed(2)}\n`);
+    }
+  }
+  if (opts.webgpu) {
+    const { context, page, geo } = await openPage({ threads: 1, backend: "webgpu" });
+    const label = "model256, WebGPU (both)";
+    process.stderr.write(`${label} (adapter ${JSON.stringify(geo.info.adapter)}): `);
+    // A 256 px crop: SwiftShader takes seconds per pass.
+    const r = await alternate(
+      async () => {
+        const g = await page.evaluate(() => window.bench.geodetectDetect("model256"));
+        return { value: g.timings.inference, extra: g };
+      },
+      async () => {
+        const o = await page.evaluate(() => window.bench.ortModel("model256", { ep: "webgpu" }));
+        return { value: o.ms, extra: o };
+      },
+    );
+    delete r.extras;
+    results.push({ case: "model256", backend: "webgpu", adapter: geo.info.adapter, label, ...r });
+    process.stderr.write(`geodetect ${r.a.median.toFixed(0)} ms, onnxruntime-web ${r.b.median.toFixed(0)} ms, ratio ${r.ratio.median.toFixed(2)}\n`);
+    await context.close();
+  }
+  env = {
+    ...env,
+    date: new Date().toISOString(),
+    chromium: browser.version(),
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    wasmBytes: (await stat(join(REPO, "pkg/wasm/geodetect_bg.wasm"))).size,
+    runs: RUNS,
+    warmup: WARMUP,
+  };
+} finally {
+  await browser.close();
+  await server.close();
+}
+
+const ms = (s) => `${s.median.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
+const lines = [
+  `Chromium ${env.chromium}, onnxruntime-web ${env.ort}, ${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB; geodetect wasm ${(env.wasmBytes / 2 ** 20).toFixed(1)} MiB; ${env.runs} alternating pairs after ${env.warmup} warm-up; ${env.date}`,
+  "",
+  "| case | geodetect ms | onnxruntime-web ms | ratio geodetect / ort (median, min–max) |",
+  "| --- | --- | --- | --- |",
+  ...results.map((r) => `| ${r.label} | ${ms(r.a)} | ${ms(r.b)} | ${r.ratio.median.toFixed(2)} (${r.ratio.min.toFixed(2)}–${r.ratio.max.toFixed(2)}) |`),
+];
+for (const r of results.filter((x) => x.geodetect)) {
+  const t = r.geodetect.medianTimings;
+  lines.push("", `${r.label}: geodetect median stages (ms) fetch ${t.fetch.toFixed(0)}, decode ${t.decode.toFixed(0)}, preprocess ${t.preprocess.toFixed(0)}, inference ${t.inference.toFixed(0)}, postprocess ${t.postprocess.toFixed(0)}, total ${t.total.toFixed(0)}, caller's wall ${t.wall.toFixed(0)}; outside the model ${(100 * r.geodetect.outsideModelShare).toFixed(0)} %; ${r.geodetect.detections} detections.`);
+  const o = r.ort.medianTimings;
+  lines.push(`${r.label}: onnxruntime-web page median stages (ms) fetch ${o.fetch.toFixed(0)}, decode ${o.decode.toFixed(0)}, preprocess ${o.preprocess.toFixed(0)}, inference ${o.inference.toFixed(0)}.`);
+}
+const md = lines.join("\n") + "\n";
+await mkdir(opts.out, { recursive: true });
+await writeFile(join(opts.out, "latest.json"), JSON.stringify({ env, results }, null, 2) + "\n");
+await writeFile(join(opts.out, "latest.md"), md);
+process.stdout.write(md);

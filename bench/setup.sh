@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Everything the benchmark needs, made once and skipped when present:
+#   1. the demo's setup (tests/setup.sh --demo): imagery, converted weights, the wasm build
+#   2. the ONNX export of the same .pt at 256/640/1024 px (bench/export_onnx.py), with
+#      ultralytics + PyTorch from the developer venv of models/reference (.venv-ref, ~3 GB;
+#      never installed by CI)
+#   3. onnxruntime-web (npm ci in bench/) and playwright-core (npm ci in tests/e2e/)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash tests/setup.sh --demo
+if ! ls .cache/bench/yolov8n-obb-dota_{256,640,1024}.onnx >/dev/null 2>&1; then
+    if [[ ! -x .venv-ref/bin/python ]]; then
+        python3 -m venv .venv-ref
+    fi
+    .venv-ref/bin/python -m pip install -q -r models/reference/requirements.txt
+    .venv-ref/bin/python bench/export_onnx.py
+fi
+for dir in bench tests/e2e; do
+    if [[ ! -d "$dir/node_modules" || "$dir/package-lock.json" -nt "$dir/node_modules" ]]; then
+        npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+        touch "$dir/node_modules"
+    fi
+done
