@@ -227,7 +227,9 @@ function compact(obj) {
  */
 function engineOptions(options) {
   if (!isPlainObject(options)) throw invalid("Detector.create(options): `options` must be an object");
-  const { source, model, modelBaseUrl, workerUrl } = options;
+  // Keys the client does not know go on to the engine, which refuses them by name (a
+  // misspelt `bakend` must not be ignored); signal, onProgress and workerUrl stay here.
+  const { source, model, modelBaseUrl, workerUrl, signal: _signal, onProgress: _onProgress, ...rest } = options;
   if (!isPlainObject(source)) throw invalid("`source` must be an object like { url: \"https://…/{z}/{x}/{y}.png\" }");
   if (typeof source.url !== "string" || !source.url) throw invalid("`source.url` must be a non-empty URL template with {z}, {x} and {y} (or {-y})");
   const { subdomains } = source;
@@ -239,6 +241,7 @@ function engineOptions(options) {
   const fetch = optionalObject(options, "fetch");
   callbacks(options);
   return compact({
+    ...rest,
     source: compact({
       ...source,
       url: resolveTemplate(source.url),

@@ -174,9 +174,9 @@ describe("client protocol (fake engine)", { timeout: 60_000 }, () => {
     });
   });
 
-  test("ranges are left to the engine: out-of-range values reach it unchanged", async (t) => {
+  test("ranges and unknown keys are left to the engine: they reach it unchanged", async (t) => {
     await inPage(t, async () => {
-      const d = await create({ backend: "webgl", source: { url: "x/{z}/{x}/{y}", tileSize: 300 }, fetch: { concurrency: 65, timeoutMs: 0, retries: 1.5 } });
+      const d = await create({ backend: "webgl", bakend: "cpu", source: { url: "x/{z}/{x}/{y}", tileSize: 300 }, fetch: { concurrency: 65, timeoutMs: 0, retries: 1.5 } });
       const options = { zoom: 18.5, confidence: 1.5, iou: -0.1, maxDetections: 20000, maxTiles: 0, classes: [1.5] };
       const { stats } = await d.detect(polygon("stats"), options);
       d.dispose();
@@ -184,6 +184,7 @@ describe("client protocol (fake engine)", { timeout: 60_000 }, () => {
     }, async ({ value }) => {
       const { lastCreate, lastOptions } = value.stats;
       assert.equal(lastCreate.backend, "webgl");
+      assert.equal(lastCreate.bakend, "cpu", "a misspelt option goes on, for the engine to refuse by name");
       assert.equal(lastCreate.source.tileSize, 300);
       assert.deepEqual(lastCreate.fetch, { concurrency: 65, timeoutMs: 0, retries: 1.5 });
       assert.deepEqual(lastOptions, value.options);

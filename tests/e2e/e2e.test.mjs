@@ -266,6 +266,7 @@ describe("geodetect in Chromium", () => {
         concurrency65: [{ ...base, fetch: { concurrency: 65 } }, /`fetch\.concurrency`/],
         timeoutMs0: [{ ...base, fetch: { timeoutMs: 0 } }, /`fetch\.timeoutMs`/],
         tileSize300: [{ ...base, source: { ...base.source, tileSize: 300 } }, /`source\.tileSize`/],
+        misspelt: [{ ...base, bakend: "cpu" }, /`bakend`: unknown field/],
       };
       // Detector.create fails before the model loads, so all of them run in one page.
       const context = await browser.newContext();
