@@ -65,6 +65,13 @@ for f in geodetect.js geodetect_bg.wasm geodetect.d.ts; do
   [ -s "$tmp_out/$f" ] || die "wasm-bindgen did not produce $f"
 done
 
+# wasm-ld wraps every export in a "command_export" that reruns all static constructors when
+# the module never runs them itself; each call from JS into the module then costs ~0.7 ms.
+# src/web/mod.rs (run_constructors_once) runs them once: keep it that way.
+if grep -q 'command_export' "$tmp_out/geodetect.js"; then
+  die "the wasm exports are wrapped to rerun the static constructors on every call (wasm-ld 'command' linking); see run_constructors_once in src/web/mod.rs"
+fi
+
 if [ "$profile" = release ]; then
   wasm_opt="${GEODETECT_WASM_OPT:-$here/node_modules/.bin/wasm-opt}"
   if [ -x "$wasm_opt" ]; then
