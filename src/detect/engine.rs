@@ -80,14 +80,14 @@ impl Engine {
     /// One forward pass over a `[3, H, W]` input; returns the decoded output `[rows, N]`
     /// (ultralytics' export layout) on the host.
     pub async fn infer(&self, chw: Vec<f32>, hw: [usize; 2]) -> Result<Vec<f32>> {
-        let raw = self.model.forward(self.input(chw, hw)?);
+        let raw = self.model.forward(self.input(chw, hw)?)?;
         let decoded = YoloV8::decode(&self.config, raw, hw)?;
         read_back(decoded).await
     }
 
     /// Like [`Engine::infer`], also returning the raw head output `[raw rows, N]`.
     pub async fn infer_with_raw(&self, chw: Vec<f32>, hw: [usize; 2]) -> Result<(Vec<f32>, Vec<f32>)> {
-        let raw = self.model.forward(self.input(chw, hw)?);
+        let raw = self.model.forward(self.input(chw, hw)?)?;
         let decoded = YoloV8::decode(&self.config, raw.clone(), hw)?;
         Ok((read_back(raw).await?, read_back(decoded).await?))
     }

@@ -1,8 +1,10 @@
 //! Networks and their weights: the YOLOv8 family in burn ([`yolo`]), weights read from
 //! safetensors bytes with ultralytics tensor names ([`weights`]), the model manifest that
-//! names, describes and pins them ([`manifest`]), and (native only) the converter
-//! from ultralytics `.pt` checkpoints ([`convert`]).
+//! names, describes and pins them ([`manifest`]), the CPU path's fused convolutions
+//! ([`cpu`]), and (native only) the converter from ultralytics `.pt` checkpoints
+//! ([`convert`]).
 
+pub mod cpu;
 pub mod manifest;
 pub mod weights;
 pub mod yolo;

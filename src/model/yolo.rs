@@ -11,15 +11,13 @@
 //! what ultralytics' ONNX export returns (`[B, 4 + nc (+1 angle), N]`, boxes in input pixels),
 //! so our outputs can be compared with onnxruntime's one to one.
 
-use burn::module::Param;
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, silu, softmax};
-use burn::tensor::module::{interpolate, max_pool2d};
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions, MaxPoolOptions};
+use burn::tensor::module::{conv2d, interpolate, max_pool2d};
+use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, MaxPoolOptions};
 use serde::{Deserialize, Serialize};
 
+use super::cpu::{self, Activation, PackedConv};
 use crate::{Error, Result};
 
 /// BatchNorm epsilon used by every ultralytics `Conv` block.
@@ -199,20 +197,49 @@ impl YoloConfig {
 // Building blocks
 // ---------------------------------------------------------------------------------------
 
-/// Convolution (BatchNorm folded in) followed by SiLU: ultralytics' `Conv`.
-#[derive(Module, Debug)]
+/// A convolution (BatchNorm folded in) and its activation: ultralytics' `Conv` block with
+/// SiLU, or the plain `nn.Conv2d` that ends each head branch. On burn's CPU backend it runs
+/// as one fused kernel ([`cpu::PackedConv`]); on WebGPU as burn's `conv2d` and `silu`.
+#[derive(Debug)]
 pub struct ConvBlock {
-    conv: Conv2d,
+    act: Activation,
+    imp: ConvImpl,
+}
+
+#[derive(Debug)]
+// A few dozen per network, built once: not worth a box per convolution.
+#[allow(clippy::large_enum_variant)]
+enum ConvImpl {
+    Burn { weight: Tensor<4>, bias: Tensor<1>, options: ConvOptions<2> },
+    Cpu(PackedConv),
 }
 
 impl ConvBlock {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        silu(self.conv.forward(x))
+    fn forward(&self, x: Tensor<4>) -> Result<Tensor<4>> {
+        self.forward_add(x, None)
+    }
+
+    /// `act(conv(x)) + residual`.
+    fn forward_add(&self, x: Tensor<4>, residual: Option<Tensor<4>>) -> Result<Tensor<4>> {
+        match &self.imp {
+            ConvImpl::Cpu(packed) => cpu::flex::conv2d(packed, x, residual),
+            ConvImpl::Burn { weight, bias, options } => {
+                let y = conv2d(x, weight.clone(), Some(bias.clone()), options.clone());
+                let y = match self.act {
+                    Activation::Silu => silu(y),
+                    Activation::Identity => y,
+                };
+                Ok(match residual {
+                    Some(r) => y + r,
+                    None => y,
+                })
+            }
+        }
     }
 }
 
 /// Two 3x3 convolutions with an optional residual: ultralytics' `Bottleneck`.
-#[derive(Module, Debug)]
+#[derive(Debug)]
 pub struct Bottleneck {
     cv1: ConvBlock,
     cv2: ConvBlock,
@@ -220,14 +247,14 @@ pub struct Bottleneck {
 }
 
 impl Bottleneck {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.cv2.forward(self.cv1.forward(x.clone()));
-        if self.residual { x + y } else { y }
+    fn forward(&self, x: Tensor<4>) -> Result<Tensor<4>> {
+        let y = self.cv1.forward(x.clone())?;
+        self.cv2.forward_add(y, self.residual.then_some(x))
     }
 }
 
 /// CSP bottleneck with two convolutions: ultralytics' `C2f`.
-#[derive(Module, Debug)]
+#[derive(Debug)]
 pub struct C2f {
     cv1: ConvBlock,
     cv2: ConvBlock,
@@ -235,15 +262,15 @@ pub struct C2f {
 }
 
 impl C2f {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    fn forward(&self, x: Tensor<4>) -> Result<Tensor<4>> {
         // ultralytics splits cv1's output in two halves and feeds the second one on; the
         // concatenation starts with both halves, i.e. with cv1's output itself.
-        let y = self.cv1.forward(x);
+        let y = self.cv1.forward(x)?;
         let half = y.dims()[1] / 2;
         let mut last = y.clone().narrow(1, half, half);
         let mut ys = vec![y];
         for block in &self.m {
-            last = block.forward(last);
+            last = block.forward(last)?;
             ys.push(last.clone());
         }
         self.cv2.forward(Tensor::cat(ys, 1))
@@ -251,16 +278,16 @@ impl C2f {
 }
 
 /// Spatial pyramid pooling, fast: ultralytics' `SPPF` (k = 5).
-#[derive(Module, Debug)]
+#[derive(Debug)]
 pub struct Sppf {
     cv1: ConvBlock,
     cv2: ConvBlock,
 }
 
 impl Sppf {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    fn forward(&self, x: Tensor<4>) -> Result<Tensor<4>> {
         let pool = MaxPoolOptions::new([5, 5]).with_stride([1, 1]).with_padding([2, 2]);
-        let x = self.cv1.forward(x);
+        let x = self.cv1.forward(x)?;
         let y1 = max_pool2d(x.clone(), pool.clone());
         let y2 = max_pool2d(y1.clone(), pool.clone());
         let y3 = max_pool2d(y2.clone(), pool);
@@ -269,21 +296,21 @@ impl Sppf {
 }
 
 /// One head branch per level: Conv 3x3, Conv 3x3, plain Conv2d 1x1.
-#[derive(Module, Debug)]
+#[derive(Debug)]
 pub struct Branch {
     a: ConvBlock,
     b: ConvBlock,
-    out: Conv2d,
+    out: ConvBlock,
 }
 
 impl Branch {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.out.forward(self.b.forward(self.a.forward(x)))
+    fn forward(&self, x: Tensor<4>) -> Result<Tensor<4>> {
+        self.out.forward(self.b.forward(self.a.forward(x)?)?)
     }
 }
 
 /// The detection head: box (DFL) and class branches, plus the angle branch for OBB.
-#[derive(Module, Debug)]
+#[derive(Debug)]
 pub struct Head {
     cv2: Vec<Branch>,
     cv3: Vec<Branch>,
@@ -291,7 +318,7 @@ pub struct Head {
 }
 
 /// The whole network.
-#[derive(Module, Debug)]
+#[derive(Debug)]
 pub struct YoloV8 {
     b0: ConvBlock,
     b1: ConvBlock,
@@ -322,21 +349,33 @@ pub type WeightSource<'a> = dyn FnMut(&str, &[usize]) -> Result<Vec<f32>> + 'a;
 struct Builder<'a, 'b> {
     device: &'a Device,
     get: &'a mut WeightSource<'b>,
+    /// Convolutions as [`PackedConv`] (burn's CPU backend) rather than burn tensors.
+    fused: bool,
 }
 
 impl Builder<'_, '_> {
-    fn conv2d(&self, weight: Vec<f32>, bias: Vec<f32>, shape: [usize; 4], stride: usize) -> Conv2d {
-        let [c2, _, k, _] = shape;
-        let p = k / 2;
-        Conv2d {
-            weight: Param::from_tensor(Tensor::from_data(TensorData::new(weight, shape), self.device)),
-            bias: Some(Param::from_tensor(Tensor::from_data(TensorData::new(bias, [c2]), self.device))),
-            stride: [stride, stride],
-            kernel_size: [k, k],
-            dilation: [1, 1],
-            groups: 1,
-            padding: PaddingConfig2d::Explicit(p, p, p, p),
-        }
+    /// A convolution on the builder's device: packed for the fused CPU kernel on burn's
+    /// CPU backend, burn tensors elsewhere.
+    fn conv2d(
+        &self,
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+        shape: [usize; 4],
+        stride: usize,
+        act: Activation,
+    ) -> Result<ConvBlock> {
+        let imp = if self.fused {
+            ConvImpl::Cpu(PackedConv::new(&weight, &bias, shape, stride, act)?)
+        } else {
+            let [c2, _, k, _] = shape;
+            let p = k / 2;
+            ConvImpl::Burn {
+                weight: Tensor::from_data(TensorData::new(weight, shape), self.device),
+                bias: Tensor::from_data(TensorData::new(bias, [c2]), self.device),
+                options: ConvOptions::new([stride, stride], [p, p], [1, 1], 1),
+            }
+        };
+        Ok(ConvBlock { act, imp })
     }
 
     /// `Conv` block `prefix` (conv + bn), with BatchNorm folded into the convolution.
@@ -354,15 +393,15 @@ impl Builder<'_, '_> {
             w[o * per_out..(o + 1) * per_out].iter_mut().for_each(|v| *v *= scale);
             bias.push(beta[o] - mean[o] * scale);
         }
-        Ok(ConvBlock { conv: self.conv2d(w, bias, shape, stride) })
+        self.conv2d(w, bias, shape, stride, Activation::Silu)
     }
 
     /// Plain `nn.Conv2d` with bias (the last 1x1 of each head branch).
-    fn plain(&mut self, prefix: &str, c1: usize, c2: usize) -> Result<Conv2d> {
+    fn plain(&mut self, prefix: &str, c1: usize, c2: usize) -> Result<ConvBlock> {
         let shape = [c2, c1, 1, 1];
         let w = (self.get)(&format!("{prefix}.weight"), &shape)?;
         let b = (self.get)(&format!("{prefix}.bias"), &[c2])?;
-        Ok(self.conv2d(w, b, shape, 1))
+        self.conv2d(w, b, shape, 1, Activation::Identity)
     }
 
     fn c2f(&mut self, prefix: &str, c1: usize, c2: usize, n: usize, shortcut: bool) -> Result<C2f> {
@@ -393,9 +432,15 @@ impl Builder<'_, '_> {
 impl YoloV8 {
     /// Build the network, asking `source` for every tensor by ultralytics name and shape.
     pub fn build(config: &YoloConfig, device: &Device, source: &mut WeightSource<'_>) -> Result<Self> {
+        let fused = matches!(device.as_dispatch(), burn::backend::DispatchDevice::Flex(_));
+        Self::build_with(config, device, source, fused)
+    }
+
+    /// [`YoloV8::build`], choosing whether convolutions use the fused CPU kernel.
+    fn build_with(config: &YoloConfig, device: &Device, source: &mut WeightSource<'_>, fused: bool) -> Result<Self> {
         config.validate()?;
         let d = config.dims();
-        let mut b = Builder { device, get: source };
+        let mut b = Builder { device, get: source, fused };
         let (nc, reg_max) = (config.num_classes, config.reg_max);
         let net = YoloV8 {
             b0: b.conv("model.0", 3, d.c64, 3, 2)?,
@@ -468,32 +513,32 @@ impl YoloV8 {
     /// Run the network. `x` is `[B, 3, H, W]` RGB in 0..1 with H and W multiples of 32.
     /// Returns the head's raw outputs `[B, 4*reg_max + nc (+1), N]`, levels P3, P4, P5 in
     /// order, each flattened row-major (y, then x).
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<3> {
-        let x = self.b1.forward(self.b0.forward(x));
-        let x = self.b3.forward(self.b2.forward(x));
-        let p3 = self.b4.forward(x);
-        let p4 = self.b6.forward(self.b5.forward(p3.clone()));
-        let p5 = self.b9.forward(self.b8.forward(self.b7.forward(p4.clone())));
+    pub fn forward(&self, x: Tensor<4>) -> Result<Tensor<3>> {
+        let x = self.b1.forward(self.b0.forward(x)?)?;
+        let x = self.b3.forward(self.b2.forward(x)?)?;
+        let p3 = self.b4.forward(x)?;
+        let p4 = self.b6.forward(self.b5.forward(p3.clone())?)?;
+        let p5 = self.b9.forward(self.b8.forward(self.b7.forward(p4.clone())?)?)?;
 
-        let h12 = self.h12.forward(Tensor::cat(vec![upsample2(p5.clone()), p4], 1));
-        let out3 = self.h15.forward(Tensor::cat(vec![upsample2(h12.clone()), p3], 1));
-        let out4 = self.h18.forward(Tensor::cat(vec![self.h16.forward(out3.clone()), h12], 1));
-        let out5 = self.h21.forward(Tensor::cat(vec![self.h19.forward(out4.clone()), p5], 1));
+        let h12 = self.h12.forward(Tensor::cat(vec![upsample2(p5.clone()), p4], 1))?;
+        let out3 = self.h15.forward(Tensor::cat(vec![upsample2(h12.clone()), p3], 1))?;
+        let out4 = self.h18.forward(Tensor::cat(vec![self.h16.forward(out3.clone())?, h12], 1))?;
+        let out5 = self.h21.forward(Tensor::cat(vec![self.h19.forward(out4.clone())?, p5], 1))?;
 
         let levels = [out3, out4, out5]
             .into_iter()
             .enumerate()
             .map(|(i, f)| {
-                let mut parts = vec![self.head.cv2[i].forward(f.clone()), self.head.cv3[i].forward(f.clone())];
+                let mut parts = vec![self.head.cv2[i].forward(f.clone())?, self.head.cv3[i].forward(f.clone())?];
                 if let Some(angle) = self.head.cv4.get(i) {
-                    parts.push(angle.forward(f));
+                    parts.push(angle.forward(f)?);
                 }
                 let level = Tensor::cat(parts, 1);
                 let [b, c, h, w] = level.dims();
-                level.reshape([b, c, h * w])
+                Ok(level.reshape([b, c, h * w]))
             })
-            .collect();
-        Tensor::cat(levels, 2)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tensor::cat(levels, 2))
     }
 
     /// Decode raw head outputs into ultralytics' export layout `[B, 4 + nc (+1), N]`:
@@ -728,9 +773,27 @@ mod tests {
         let cfg = config(Scale::N, Task::Obb);
         let net = YoloV8::from_weights(&cfg, synthetic(&cfg), &Device::flex()).unwrap();
         let x = Tensor::<4>::zeros([1, 3, 64, 96], &Device::flex());
-        let raw = net.forward(x);
+        let raw = net.forward(x).unwrap();
         assert_eq!(raw.dims(), [1, cfg.raw_rows(), 8 * 12 + 4 * 6 + 2 * 3]);
         let decoded = YoloV8::decode(&cfg, raw, [64, 96]).unwrap();
         assert_eq!(decoded.dims(), [1, 20, 126]);
+    }
+
+    #[test]
+    fn the_fused_cpu_convolutions_match_burns_own() {
+        let cfg = config(Scale::N, Task::Obb);
+        let device = Device::flex();
+        let build = |fused| {
+            let mut weights = synthetic(&cfg);
+            YoloV8::build_with(&cfg, &device, &mut |name, shape| Ok(weights.take(name, shape)?.data), fused).unwrap()
+        };
+        let (fused, plain) = (build(true), build(false));
+        let values: Vec<f32> = (0..3 * 64 * 96).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(values, [1, 3, 64, 96]), &device);
+        let a = fused.forward(x.clone()).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let b = plain.forward(x).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(a.len(), b.len());
+        let worst = a.iter().zip(&b).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "worst relative difference {worst}");
     }
 }

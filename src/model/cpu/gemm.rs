@@ -1,0 +1,49 @@
+//! The register tile: `MR` output channels × `NR` output pixels, accumulated over the
+//! depth (input channel × kernel position) of one packed weight panel and one packed
+//! input panel. `MR × NR / 4` = 8 vector accumulators, plus two for the input row and one
+//! for the broadcast weight: it fits the 16 vector registers of x86-64 and wasm engines.
+
+/// Output channels per tile.
+pub const MR: usize = 4;
+/// Output pixels per tile.
+pub const NR: usize = 8;
+
+/// One tile of results.
+pub type Tile = [[f32; NR]; MR];
+
+/// `acc += a · b`: `a` holds `MR` weights per depth step, `b` holds `NR` input values per
+/// depth step; both are walked to the shorter one's end.
+#[inline(always)]
+pub fn accumulate(a: &[f32], b: &[f32], acc: &mut Tile) {
+    let (a, _) = a.as_chunks::<MR>();
+    let (b, _) = b.as_chunks::<NR>();
+    let mut c = *acc;
+    for (ak, bk) in a.iter().zip(b) {
+        for (row, &w) in c.iter_mut().zip(ak) {
+            for (v, &x) in row.iter_mut().zip(bk) {
+                *v += w * x;
+            }
+        }
+    }
+    *acc = c;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tile_is_the_product_of_its_panels() {
+        let depth = 5;
+        let a: Vec<f32> = (0..depth * MR).map(|i| (i % 7) as f32 - 3.0).collect();
+        let b: Vec<f32> = (0..depth * NR).map(|i| (i % 5) as f32 * 0.5).collect();
+        let mut acc = [[1.0; NR]; MR];
+        accumulate(&a, &b, &mut acc);
+        for i in 0..MR {
+            for j in 0..NR {
+                let expected: f32 = 1.0 + (0..depth).map(|k| a[k * MR + i] * b[k * NR + j]).sum::<f32>();
+                assert_eq!(acc[i][j], expected, "tile ({i}, {j})");
+            }
+        }
+    }
+}

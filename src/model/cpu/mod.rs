@@ -1,0 +1,20 @@
+//! The CPU path's convolutions: burn's CPU backend (flex) runs every other op, and the
+//! convolutions (90 % of the network's arithmetic) run here, fused with their bias, SiLU
+//! and residual add, on weights packed once at load time.
+//!
+//! - [`gemm`]: the register tile (output channels × output pixels) that does the arithmetic.
+//! - [`act`]: the epilogue: bias, SiLU with a vectorisable `exp`, residual.
+//! - [`conv`]: [`PackedConv`], weights packed into tile panels and the driver that packs the
+//!   input (im2col, a cache-sized block at a time) and walks the tiles.
+//! - [`flex`]: the bridge between burn tensors on the flex backend and these slices.
+//!
+//! Everything here is safe Rust written so that LLVM vectorises it: 128-bit SIMD on wasm
+//! (`simd128`), SSE/AVX natively.
+
+pub mod act;
+pub mod conv;
+pub mod flex;
+pub mod gemm;
+
+pub use act::Activation;
+pub use conv::PackedConv;
