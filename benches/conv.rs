@@ -1,6 +1,7 @@
 //! The CPU path's fused convolution on every convolution shape of YOLOv8n at a 1024×1024
-//! input, against burn's own `conv2d` + `silu` on the same backend: milliseconds (median of
-//! runs) and GFLOP/s per layer, and the totals. Single thread for ours; burn's uses rayon
+//! input, with the method it picks and with im2col, against burn's own `conv2d` + `silu` on
+//! the same backend: milliseconds (median of runs), GFLOP/s (direct-convolution FLOPs) per
+//! layer, and the totals; then the whole network. Single thread for ours; burn's uses rayon
 //! natively, so compare them with `RAYON_NUM_THREADS=1`.
 //!
 //! `cargo bench --profile dev --bench conv [-- 640]` (the dev profile already builds every
@@ -14,7 +15,7 @@ use burn::prelude::*;
 use burn::tensor::activation::silu;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use geodetect::model::cpu::{Activation, PackedConv};
+use geodetect::model::cpu::{Activation, Method, PackedConv};
 use geodetect::model::{Scale, Task, YoloConfig, YoloV8};
 
 /// `(cin, cout, kernel, stride, input side at 1024, times it occurs)`: every convolution of
@@ -83,8 +84,8 @@ fn main() {
     let side: usize = std::env::args().filter_map(|a| a.parse().ok()).next().unwrap_or(1024);
     let device = Device::flex();
     let (mut ours_total, mut burn_total, mut flops_total) = (0.0, 0.0, 0.0);
-    println!("| layer | ms ours | ms burn | GFLOP/s ours | GFLOP/s burn | × uses |");
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!("| layer | method | ms ours | ms im2col | ms burn | GFLOP/s ours | GFLOP/s burn | × uses |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (cin, cout, k, stride, at1024, uses) in LAYERS {
         let hw = at1024 * side / 1024;
         let weight: Vec<f32> = (0..cout * cin * k * k).map(|i| ((i * 37) % 101) as f32 / 101.0 - 0.5).collect();
@@ -97,6 +98,16 @@ fn main() {
         let ours = time(runs, || {
             std::hint::black_box(packed.run(&x, 1, hw, hw, None).unwrap());
         });
+        let im2col = if packed.method() == Method::Im2col {
+            ours
+        } else {
+            let plain =
+                PackedConv::with_method(&weight, &bias, [cout, cin, k, k], stride, Activation::Silu, Method::Im2col)
+                    .unwrap();
+            time(runs, || {
+                std::hint::black_box(plain.run(&x, 1, hw, hw, None).unwrap());
+            })
+        };
         let wt = Tensor::<4>::from_data(TensorData::new(weight, [cout, cin, k, k]), &device);
         let bt = Tensor::<1>::from_data(TensorData::new(bias, [cout]), &device);
         let xt = Tensor::<4>::from_data(TensorData::new(x, [1, cin, hw, hw]), &device);
@@ -106,7 +117,8 @@ fn main() {
             std::hint::black_box(y.into_data());
         });
         println!(
-            "| {cin}→{cout} {k}×{k}/{stride} @{hw} | {ours:.2} | {burn:.2} | {:.1} | {:.1} | {uses} |",
+            "| {cin}→{cout} {k}×{k}/{stride} @{hw} | {:?} | {ours:.2} | {im2col:.2} | {burn:.2} | {:.1} | {:.1} | {uses} |",
+            packed.method(),
             flops / ours / 1e6,
             flops / burn / 1e6
         );

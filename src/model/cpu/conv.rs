@@ -7,12 +7,29 @@
 
 use super::act::{self, Activation};
 use super::gemm::{self, MR, NR, Tile};
+use super::winograd::Winograd;
 use crate::{Error, Result};
 
 /// Depth (input channel × kernel position) per packed block.
 const KC: usize = 256;
 /// Floats in one packed input block (128 KiB: it stays in L2 while every panel walks it).
 const BLOCK_FLOATS: usize = 32 * 1024;
+
+/// How a convolution computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// im2col blocks × packed weights (any kernel and stride).
+    Im2col,
+    /// Winograd F(2×2, 3×3) ([`super::winograd`]): 3×3, stride 1 only.
+    Winograd,
+}
+
+impl Method {
+    /// The faster method for a shape: Winograd wherever it applies (see `benches/conv.rs`).
+    pub fn best(kernel: usize, stride: usize) -> Self {
+        if kernel == 3 && stride == 1 { Method::Winograd } else { Method::Im2col }
+    }
+}
 
 /// A square convolution with "same" padding (`kernel / 2`), its BatchNorm folded in.
 #[derive(Clone)]
@@ -22,15 +39,17 @@ pub struct PackedConv {
     kernel: usize,
     stride: usize,
     act: Activation,
-    /// `cout.div_ceil(MR)` panels of `depth × MR` weights (depth-major, zeros past `cout`).
+    /// For im2col: `cout.div_ceil(MR)` panels of `depth × MR` weights (depth-major, zeros past
+    /// `cout`); empty for Winograd.
     panels: Vec<f32>,
+    winograd: Option<Winograd>,
     bias: Vec<f32>,
 }
 
 impl std::fmt::Debug for PackedConv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (k, s) = (self.kernel, self.stride);
-        write!(f, "PackedConv({}→{}, {k}×{k}/{s}, {:?})", self.cin, self.cout, self.act)
+        write!(f, "PackedConv({}→{}, {k}×{k}/{s}, {:?}, {:?})", self.cin, self.cout, self.act, self.method())
     }
 }
 
@@ -51,8 +70,21 @@ struct Geometry {
 }
 
 impl PackedConv {
-    /// Pack OIHW `weight` (`shape = [cout, cin, k, k]`) and `bias` (`cout` values).
+    /// Pack OIHW `weight` (`shape = [cout, cin, k, k]`) and `bias` (`cout` values) for the
+    /// best [`Method`].
     pub fn new(weight: &[f32], bias: &[f32], shape: [usize; 4], stride: usize, act: Activation) -> Result<Self> {
+        Self::with_method(weight, bias, shape, stride, act, Method::best(shape[2], stride))
+    }
+
+    /// [`PackedConv::new`] with the method chosen by the caller.
+    pub fn with_method(
+        weight: &[f32],
+        bias: &[f32],
+        shape: [usize; 4],
+        stride: usize,
+        act: Activation,
+        method: Method,
+    ) -> Result<Self> {
         let [cout, cin, kh, kw] = shape;
         if cout == 0 || cin == 0 || kh == 0 || kh != kw || kh % 2 == 0 || stride == 0 {
             return Err(Error::ModelLoad(format!("unsupported convolution {shape:?} with stride {stride}")));
@@ -65,6 +97,16 @@ impl PackedConv {
                 bias.len()
             )));
         }
+        let bias = bias.to_vec();
+        if method == Method::Winograd {
+            if kh != 3 || stride != 1 {
+                return Err(Error::ModelLoad(format!(
+                    "Winograd F(2x2, 3x3) cannot run {shape:?} with stride {stride}"
+                )));
+            }
+            let winograd = Some(Winograd::new(weight, cout, cin));
+            return Ok(Self { cin, cout, kernel: kh, stride, act, panels: Vec::new(), winograd, bias });
+        }
         let mut panels = vec![0.0; cout.div_ceil(MR) * depth * MR];
         for (co, filter) in weight.chunks_exact(depth).enumerate() {
             let (panel, row) = (co / MR, co % MR);
@@ -72,7 +114,12 @@ impl PackedConv {
                 panels[(panel * depth + d) * MR + row] = v;
             }
         }
-        Ok(Self { cin, cout, kernel: kh, stride, act, panels, bias: bias.to_vec() })
+        Ok(Self { cin, cout, kernel: kh, stride, act, panels, winograd: None, bias })
+    }
+
+    /// How this convolution computes.
+    pub fn method(&self) -> Method {
+        if self.winograd.is_some() { Method::Winograd } else { Method::Im2col }
     }
 
     /// Input channels.
@@ -113,6 +160,15 @@ impl PackedConv {
         }
         if residual.is_some_and(|r| r.len() != batch * self.cout * n) {
             return Err(Error::Internal(format!("residual does not match the output {batch}x{}x{ho}x{wo}", self.cout)));
+        }
+        if let Some(winograd) = &self.winograd {
+            let mut out = vec![0.0; batch * self.cout * n];
+            for (b, out) in out.chunks_exact_mut(self.cout * n).enumerate() {
+                let x = &x[b * self.cin * plane..][..self.cin * plane];
+                let residual = residual.map(|r| &r[b * self.cout * n..][..self.cout * n]);
+                winograd.run(x, (h, w), &self.bias, self.act, residual, out);
+            }
+            return Ok(out);
         }
         let pad = (self.kernel / 2) as isize;
         let k = self.kernel;
@@ -324,14 +380,21 @@ mod tests {
             (1, 40, 3, 1, 4, 4),
             (32, 48, 1, 1, 24, 40),
             (4, 1, 3, 2, 1, 1),
+            (4, 1, 3, 1, 1, 1),
+            (20, 12, 3, 1, 37, 5),
+            (8, 300, 3, 1, 6, 6),
         ];
         for (i, &(cout, cin, k, stride, h, w)) in cases.iter().enumerate() {
             let shape = [cout, cin, k, k];
             let weight = values(cout * cin * k * k, 3 * i as u64 + 1);
             let bias = values(cout, 3 * i as u64 + 2);
             let x = values(2 * cin * h * w, 3 * i as u64 + 3);
-            for act in [Activation::Identity, Activation::Silu] {
-                let conv = PackedConv::new(&weight, &bias, shape, stride, act).expect("valid shape");
+            let methods =
+                if k == 3 && stride == 1 { vec![Method::Im2col, Method::Winograd] } else { vec![Method::Im2col] };
+            for (act, method) in
+                [Activation::Identity, Activation::Silu].into_iter().flat_map(|a| methods.iter().map(move |&m| (a, m)))
+            {
+                let conv = PackedConv::with_method(&weight, &bias, shape, stride, act, method).expect("valid shape");
                 let [ho, wo] = conv.output_hw(h, w).expect("non-empty");
                 let residual = values(2 * cout * ho * wo, 99);
                 for res in [None, Some(residual.as_slice())] {
@@ -344,7 +407,7 @@ mod tests {
                         for (j, (g, e)) in gb.iter().zip(&want).enumerate() {
                             assert!(
                                 (g - e).abs() <= 1e-4 * (1.0 + e.abs()),
-                                "case {i} {act:?} residual {} batch {b} value {j}: {g} vs {e}",
+                                "case {i} {act:?} {method:?} residual {} batch {b} value {j}: {g} vs {e}",
                                 res.is_some()
                             );
                         }
@@ -362,5 +425,8 @@ mod tests {
         assert!(conv.output_hw(0, 4).is_err());
         assert!(PackedConv::new(&[0.0; 4], &[0.0; 2], [2, 1, 2, 2], 1, Activation::Silu).is_err());
         assert!(PackedConv::new(&[0.0; 5], &[0.0; 2], [2, 1, 1, 1], 1, Activation::Silu).is_err());
+        let strided =
+            PackedConv::with_method(&[0.0; 18], &[0.0; 2], [2, 1, 3, 3], 2, Activation::Silu, Method::Winograd);
+        assert!(strided.is_err());
     }
 }

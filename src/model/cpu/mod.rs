@@ -6,6 +6,7 @@
 //! - [`act`]: the epilogue: bias, SiLU with a vectorisable `exp`, residual.
 //! - [`conv`]: [`PackedConv`], weights packed into tile panels and the driver that packs the
 //!   input (im2col, a cache-sized block at a time) and walks the tiles.
+//! - [`winograd`]: 3×3 stride-1 convolutions by Winograd F(2×2, 3×3), on the same tile.
 //! - [`flex`]: the bridge between burn tensors on the flex backend and these slices.
 //!
 //! Everything here is safe Rust written so that LLVM vectorises it: 128-bit SIMD on wasm
@@ -15,6 +16,7 @@ pub mod act;
 pub mod conv;
 pub mod flex;
 pub mod gemm;
+pub mod winograd;
 
 pub use act::Activation;
-pub use conv::PackedConv;
+pub use conv::{Method, PackedConv};
