@@ -27,8 +27,14 @@ pub struct Winograd {
     panels: Vec<f32>,
 }
 
+impl std::fmt::Debug for Winograd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Winograd({}→{})", self.cin, self.cout)
+    }
+}
+
 /// Where the tiles of one strip are: tile row and column of each, and how many are real.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Strip {
     ty: [usize; NR],
     tx: [usize; NR],
@@ -117,6 +123,23 @@ impl Winograd {
                         row.copy_from_slice(&m[(xi * np * MR + co) * per_block + s * NR..][..NR]);
                     }
                     let y = output_transform(&mm);
+                    let (ty, tx0) = (strip.ty[0], strip.tx[0]);
+                    let one_row = strip.count == NR && strip.ty[NR - 1] == ty;
+                    if one_row && 2 * ty + 1 < h && 2 * (tx0 + NR) <= w {
+                        // Whole strip inside the image on one tile row: two output row segments.
+                        for dy in 0..2 {
+                            let at = plane + (2 * ty + dy) * w + 2 * tx0;
+                            let r = res.map(|r| deinterleave(&r[at - plane..][..2 * NR]));
+                            let even = act::finish_row(&y[2 * dy], bias[co], act, r.as_ref().map(|r| &r[0]));
+                            let odd = act::finish_row(&y[2 * dy + 1], bias[co], act, r.as_ref().map(|r| &r[1]));
+                            let dst = &mut out[at..][..2 * NR];
+                            for j in 0..NR {
+                                dst[2 * j] = even[j];
+                                dst[2 * j + 1] = odd[j];
+                            }
+                        }
+                        continue;
+                    }
                     for (q, yq) in y.iter().enumerate() {
                         let (dy, dx) = (q / 2, q % 2);
                         let inside = |j: usize| {
@@ -143,23 +166,49 @@ impl Winograd {
     }
 }
 
+/// Even and odd elements of a row segment.
+#[inline(always)]
+fn deinterleave(row: &[f32]) -> [[f32; NR]; 2] {
+    let mut v = [[0.0; NR]; 2];
+    for j in 0..NR {
+        v[0][j] = row[2 * j];
+        v[1][j] = row[2 * j + 1];
+    }
+    v
+}
+
 /// `Bᵀ·d·B` for the 4×4 input patch of each tile of `strip` (zeros outside the image):
 /// `POS` rows of `NR` lanes, position `ξ = 4·row + column`.
 #[inline(always)]
 fn input_transform(plane: &[f32], (h, w): (usize, usize), strip: &Strip) -> [[f32; NR]; POS] {
     let mut d = [[0.0f32; NR]; POS];
-    for j in 0..strip.count {
-        let (y0, x0) = (2 * strip.ty[j] as isize - 1, 2 * strip.tx[j] as isize - 1);
+    let (y0, x0) = (2 * strip.ty[0] as isize - 1, 2 * strip.tx[0] as isize - 1);
+    let one_row = strip.count == NR && strip.ty[NR - 1] == strip.ty[0];
+    if one_row && y0 >= 0 && y0 + 4 <= h as isize && x0 >= 0 && x0 as usize + 2 * NR + 2 <= w {
+        // Every patch inside the image, side by side on the same rows.
+        let (y0, x0) = (y0 as usize, x0 as usize);
         for r in 0..4 {
-            let iy = y0 + r as isize;
-            if iy < 0 || iy >= h as isize {
-                continue;
-            }
-            let row = &plane[iy as usize * w..][..w];
+            let row = &plane[(y0 + r) * w + x0..][..2 * NR + 2];
             for c in 0..4 {
-                let ix = x0 + c as isize;
-                if ix >= 0 && ix < w as isize {
-                    d[r * 4 + c][j] = row[ix as usize];
+                for j in 0..NR {
+                    d[r * 4 + c][j] = row[2 * j + c];
+                }
+            }
+        }
+    } else {
+        for j in 0..strip.count {
+            let (y0, x0) = (2 * strip.ty[j] as isize - 1, 2 * strip.tx[j] as isize - 1);
+            for r in 0..4 {
+                let iy = y0 + r as isize;
+                if iy < 0 || iy >= h as isize {
+                    continue;
+                }
+                let row = &plane[iy as usize * w..][..w];
+                for c in 0..4 {
+                    let ix = x0 + c as isize;
+                    if ix >= 0 && ix < w as isize {
+                        d[r * 4 + c][j] = row[ix as usize];
+                    }
                 }
             }
         }
