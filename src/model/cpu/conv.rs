@@ -239,11 +239,20 @@ impl PackedConv {
                     let row = &x[t.plane + iy as usize * g.w..][..g.w];
                     if ix >= 0 && ix + (((NR - 1) * s) as isize) < w {
                         let ix = ix as usize;
-                        if s == 1 {
-                            d.copy_from_slice(&row[ix..ix + NR]);
-                        } else {
-                            for (j, v) in d.iter_mut().enumerate() {
-                                *v = row[ix + j * s];
+                        match s {
+                            1 => d.copy_from_slice(&row[ix..ix + NR]),
+                            2 => {
+                                // A fixed-length segment and a constant stride: a shuffle, not
+                                // eight loads.
+                                let seg = &row[ix..][..2 * NR - 1];
+                                for (j, v) in d.iter_mut().enumerate() {
+                                    *v = seg[2 * j];
+                                }
+                            }
+                            _ => {
+                                for (j, v) in d.iter_mut().enumerate() {
+                                    *v = row[ix + j * s];
+                                }
                             }
                         }
                     } else {
