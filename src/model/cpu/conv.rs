@@ -5,8 +5,11 @@
 //! each tile (bias, SiLU, residual) on its way to the output. Layouts are burn's: NCHW
 //! input and output, OIHW weights.
 
+use std::ops::Range;
+
 use super::act::{self, Activation};
 use super::gemm::{self, MR, NR, Tile};
+use super::parallel;
 use super::winograd::Winograd;
 use crate::{Error, Result};
 
@@ -150,7 +153,7 @@ impl PackedConv {
     /// after the activation. Returns the NCHW output.
     pub fn run(&self, x: &[f32], batch: usize, h: usize, w: usize, residual: Option<&[f32]>) -> Result<Vec<f32>> {
         let [ho, wo] = self.output_hw(h, w)?;
-        let (plane, n, depth) = (h * w, ho * wo, self.depth());
+        let (plane, n) = (h * w, ho * wo);
         if x.len() != batch * self.cin * plane {
             return Err(Error::Internal(format!(
                 "convolution input holds {} values, not {batch}x{}x{h}x{w}",
@@ -161,52 +164,94 @@ impl PackedConv {
         if residual.is_some_and(|r| r.len() != batch * self.cout * n) {
             return Err(Error::Internal(format!("residual does not match the output {batch}x{}x{ho}x{wo}", self.cout)));
         }
-        if let Some(winograd) = &self.winograd {
-            let mut out = vec![0.0; batch * self.cout * n];
-            for (b, out) in out.chunks_exact_mut(self.cout * n).enumerate() {
-                let x = &x[b * self.cin * plane..][..self.cin * plane];
-                let residual = residual.map(|r| &r[b * self.cout * n..][..self.cout * n]);
-                winograd.run(x, (h, w), &self.bias, self.act, residual, out);
-            }
-            return Ok(out);
+        let mut out = vec![0.0; batch * self.cout * n];
+        for (b, out) in out.chunks_exact_mut(self.cout * n).enumerate() {
+            let x = &x[b * self.cin * plane..][..self.cin * plane];
+            let residual = residual.map(|r| &r[b * self.cout * n..][..self.cout * n]);
+            self.image(x, (h, w), residual, out);
         }
-        let pad = (self.kernel / 2) as isize;
-        let k = self.kernel;
+        Ok(out)
+    }
+
+    /// One image, cut into one piece of output pixels per thread (whole 2-row bands for
+    /// Winograd's 2×2 tiles).
+    fn image(&self, x: &[f32], (h, w): (usize, usize), residual: Option<&[f32]>, out: &mut [f32]) {
+        let wo = (w + 2 * (self.kernel / 2) - self.kernel) / self.stride + 1;
+        let n = out.len() / self.cout;
+        let unit = if self.winograd.is_some() { 2 * wo } else { NR };
+        let pieces = parallel::pieces(n, unit, n * self.cout * self.depth());
+        self.in_pieces(x, (h, w), residual, &pieces, out);
+    }
+
+    /// Compute `pieces` (consecutive, covering the plane, of whole units) and put them in place.
+    fn in_pieces(
+        &self,
+        x: &[f32],
+        (h, w): (usize, usize),
+        residual: Option<&[f32]>,
+        pieces: &[Range<usize>],
+        out: &mut [f32],
+    ) {
+        let n = out.len() / self.cout;
+        if let [all] = pieces {
+            return self.piece(x, (h, w), residual, all.clone(), out);
+        }
+        let parts = parallel::map(pieces, |range| {
+            let mut part = vec![0.0; self.cout * range.len()];
+            self.piece(x, (h, w), residual, range, &mut part);
+            part
+        });
+        for (range, part) in pieces.iter().zip(parts) {
+            for (co, src) in part.chunks_exact(range.len()).enumerate() {
+                out[co * n + range.start..][..range.len()].copy_from_slice(src);
+            }
+        }
+    }
+
+    /// Output pixels `range` of every channel into `out` (`cout × range.len()`).
+    fn piece(&self, x: &[f32], (h, w): (usize, usize), residual: Option<&[f32]>, range: Range<usize>, out: &mut [f32]) {
+        let wo = (w + 2 * (self.kernel / 2) - self.kernel) / self.stride + 1;
+        if let Some(winograd) = &self.winograd {
+            let bands = range.start / (2 * wo)..range.end.div_ceil(2 * wo);
+            return winograd.run(x, (h, w), bands, &self.bias, self.act, residual, out);
+        }
+        let (depth, k, pad) = (self.depth(), self.kernel, (self.kernel / 2) as isize);
         let taps: Vec<Tap> = (0..depth)
-            .map(|d| Tap { plane: (d / (k * k)) * plane, dy: ((d / k) % k) as isize - pad, dx: (d % k) as isize - pad })
+            .map(|d| Tap { plane: (d / (k * k)) * h * w, dy: ((d / k) % k) as isize - pad, dx: (d % k) as isize - pad })
             .collect();
         let geometry = Geometry { h, w, wo };
         let block_pixels = (BLOCK_FLOATS / depth.min(KC) / NR * NR).clamp(8 * NR, 512 * NR);
         let mut block = vec![0.0; depth.min(KC) * block_pixels];
-        let mut out = vec![0.0; batch * self.cout * n];
-        for b in 0..batch {
-            let x = &x[b * self.cin * plane..][..self.cin * plane];
-            let out = &mut out[b * self.cout * n..][..self.cout * n];
-            let residual = residual.map(|r| &r[b * self.cout * n..][..self.cout * n]);
-            for n0 in (0..n).step_by(block_pixels) {
-                let pixels = block_pixels.min(n - n0);
-                for k0 in (0..depth).step_by(KC) {
-                    let kc = KC.min(depth - k0);
-                    let block = &mut block[..pixels.div_ceil(NR) * kc * NR];
-                    self.pack(x, &taps[k0..k0 + kc], geometry, n0, pixels, block);
-                    let (first, last) = (k0 == 0, k0 + kc == depth);
-                    for panel in 0..self.cout.div_ceil(MR) {
-                        let a = &self.panels[(panel * depth + k0) * MR..][..kc * MR];
-                        for (s, b) in block.chunks_exact(kc * NR).enumerate() {
-                            let pix = n0 + s * NR;
-                            let tile = TileAt { c0: panel * MR, pix, cols: NR.min(n0 + pixels - pix), n };
-                            let mut acc: Tile = [[0.0; NR]; MR];
-                            if !first {
-                                self.load(out, tile, &mut acc);
-                            }
-                            gemm::accumulate(a, b, &mut acc);
-                            self.store(out, residual.filter(|_| last), tile, &acc, last);
+        let (len, n) = (range.len(), residual.map_or(0, |r| r.len() / self.cout));
+        for n0 in range.clone().step_by(block_pixels) {
+            let pixels = block_pixels.min(range.end - n0);
+            for k0 in (0..depth).step_by(KC) {
+                let kc = KC.min(depth - k0);
+                let block = &mut block[..pixels.div_ceil(NR) * kc * NR];
+                self.pack(x, &taps[k0..k0 + kc], geometry, n0, pixels, block);
+                let (first, last) = (k0 == 0, k0 + kc == depth);
+                for panel in 0..self.cout.div_ceil(MR) {
+                    let a = &self.panels[(panel * depth + k0) * MR..][..kc * MR];
+                    for (s, b) in block.chunks_exact(kc * NR).enumerate() {
+                        let pix = n0 + s * NR;
+                        let tile = TileAt {
+                            c0: panel * MR,
+                            pix,
+                            local: pix - range.start,
+                            cols: NR.min(n0 + pixels - pix),
+                            len,
+                            n,
+                        };
+                        let mut acc: Tile = [[0.0; NR]; MR];
+                        if !first {
+                            self.load(out, tile, &mut acc);
                         }
+                        gemm::accumulate(a, b, &mut acc);
+                        self.store(out, residual.filter(|_| last), tile, &acc, last);
                     }
                 }
             }
         }
-        Ok(out)
     }
 
     /// Pack output pixels `n0 .. n0 + pixels` × `taps` of the im2col matrix into `block`:
@@ -285,21 +330,20 @@ impl PackedConv {
 
     fn load(&self, out: &[f32], t: TileAt, acc: &mut Tile) {
         for (i, row) in acc.iter_mut().enumerate().take(MR.min(self.cout - t.c0)) {
-            row[..t.cols].copy_from_slice(&out[(t.c0 + i) * t.n + t.pix..][..t.cols]);
+            row[..t.cols].copy_from_slice(&out[(t.c0 + i) * t.len + t.local..][..t.cols]);
         }
     }
 
     fn store(&self, out: &mut [f32], residual: Option<&[f32]>, t: TileAt, acc: &Tile, last: bool) {
         for (i, row) in acc.iter().enumerate().take(MR.min(self.cout - t.c0)) {
-            let at = (t.c0 + i) * t.n + t.pix;
-            let dst = &mut out[at..at + t.cols];
+            let dst = &mut out[(t.c0 + i) * t.len + t.local..][..t.cols];
             if !last {
                 dst.copy_from_slice(&row[..t.cols]);
                 continue;
             }
             let res = residual.map(|r| {
                 let mut v = [0.0; NR];
-                v[..t.cols].copy_from_slice(&r[at..at + t.cols]);
+                v[..t.cols].copy_from_slice(&r[(t.c0 + i) * t.n + t.pix..][..t.cols]);
                 v
             });
             let v = act::finish_row(row, self.bias[t.c0 + i], self.act, res.as_ref());
@@ -308,12 +352,15 @@ impl PackedConv {
     }
 }
 
-/// Where a tile lands in the output: first channel, first pixel, valid pixels, plane size.
+/// Where a tile lands: first channel, first pixel in the plane and in the piece's buffer,
+/// valid pixels, and the row lengths of the piece's buffer and of the residual's plane.
 #[derive(Clone, Copy, Debug)]
 struct TileAt {
     c0: usize,
     pix: usize,
+    local: usize,
     cols: usize,
+    len: usize,
     n: usize,
 }
 
@@ -423,6 +470,34 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn pieces_put_together_equal_the_whole() {
+        // (cout, cin, k, stride, h, w, unit): Winograd's unit is two output rows.
+        for (cout, cin, k, stride, h, w, unit) in
+            [(6, 5, 3, 1, 13, 9, 18), (5, 7, 3, 2, 17, 11, 8), (7, 9, 1, 1, 6, 10, 8)]
+        {
+            let conv = PackedConv::new(
+                &values(cout * cin * k * k, 1),
+                &values(cout, 2),
+                [cout, cin, k, k],
+                stride,
+                Activation::Silu,
+            )
+            .expect("valid shape");
+            let [ho, wo] = conv.output_hw(h, w).expect("non-empty");
+            let n = ho * wo;
+            let (x, residual) = (values(cin * h * w, 3), values(cout * n, 4));
+            let mut whole = vec![0.0; cout * n];
+            conv.in_pieces(&x, (h, w), Some(&residual), &[0..n], &mut whole);
+            let units = n.div_ceil(unit);
+            let cuts = [0, unit, (units / 2) * unit, n];
+            let pieces: Vec<Range<usize>> = cuts.windows(2).map(|c| c[0]..c[1]).collect();
+            let mut joined = vec![0.0; cout * n];
+            conv.in_pieces(&x, (h, w), Some(&residual), &pieces, &mut joined);
+            assert_eq!(whole, joined, "{:?} in pieces {pieces:?}", conv);
         }
     }
 

@@ -7,6 +7,8 @@
 //! - [`conv`]: [`PackedConv`], weights packed into tile panels and the driver that packs the
 //!   input (im2col, a cache-sized block at a time) and walks the tiles.
 //! - [`winograd`]: 3×3 stride-1 convolutions by Winograd F(2×2, 3×3), on the same tile.
+//! - [`parallel`]: one piece of each output per thread (rayon natively and in the threaded
+//!   wasm; one piece in the single-threaded wasm).
 //! - [`flex`]: the bridge between burn tensors on the flex backend and these slices.
 //!
 //! Everything here is safe Rust written so that LLVM vectorises it: 128-bit SIMD on wasm
@@ -16,6 +18,7 @@ pub mod act;
 pub mod conv;
 pub mod flex;
 pub mod gemm;
+pub mod parallel;
 pub mod winograd;
 
 pub use act::Activation;

@@ -7,6 +7,8 @@
 //! output transform (`Y = Aᵀ·M·A`) ends in the usual epilogue (bias, SiLU, residual).
 //! Transforms are written over [`NR`] tiles at a time so that they vectorise.
 
+use std::ops::Range;
+
 use super::act::{self, Activation};
 use super::gemm::{self, MR, NR, Tile};
 
@@ -62,11 +64,14 @@ impl Winograd {
         Self { cin, cout, panels }
     }
 
-    /// One image: `x` is `cin × h × w`, `out` (and `residual`) `cout × h × w`.
+    /// Tile rows `bands` of one image: `x` is `cin × h × w`, `residual` `cout × h × w`, and
+    /// `out` holds the output rows of those bands, `cout × rows × w`.
+    #[allow(clippy::too_many_arguments)] // one call site, in `PackedConv`
     pub fn run(
         &self,
         x: &[f32],
         (h, w): (usize, usize),
+        bands: Range<usize>,
         bias: &[f32],
         act: Activation,
         residual: Option<&[f32]>,
@@ -74,14 +79,16 @@ impl Winograd {
     ) {
         let (cin, cout) = (self.cin, self.cout);
         let np = cout.div_ceil(MR);
-        let (th, tw) = (h.div_ceil(2), w.div_ceil(2));
-        let tiles = th * tw;
+        let tw = w.div_ceil(2);
+        let first_row = 2 * bands.start;
+        let len = ((2 * bands.end).min(h) - first_row) * w;
+        let (tiles, t_first) = (bands.len() * tw, bands.start * tw);
         let per_block = (BLOCK_FLOATS / (POS * (cin + np * MR)) / NR * NR).clamp(NR, 256 * NR);
         let strips_max = per_block / NR;
         let mut v = vec![0.0f32; POS * strips_max * cin * NR];
         let mut m = vec![0.0f32; POS * np * MR * per_block];
-        for t0 in (0..tiles).step_by(per_block) {
-            let count = per_block.min(tiles - t0);
+        for t0 in (t_first..t_first + tiles).step_by(per_block) {
+            let count = per_block.min(t_first + tiles - t0);
             let strips: Vec<Strip> = (0..count.div_ceil(NR))
                 .map(|s| {
                     let first = t0 + s * NR;
@@ -115,8 +122,11 @@ impl Winograd {
                 }
             }
             for co in 0..cout {
-                let plane = co * h * w;
-                let res = residual.map(|r| &r[plane..][..h * w]);
+                // This channel's rows in `out` start at `plane`, which holds output row
+                // `first_row`; the residual is the whole image.
+                let plane = co * len;
+                let local = |at: usize| plane + at - first_row * w;
+                let res = residual.map(|r| &r[co * h * w..][..h * w]);
                 for (s, strip) in strips.iter().enumerate() {
                     let mut mm = [[0.0f32; NR]; POS];
                     for (xi, row) in mm.iter_mut().enumerate() {
@@ -128,11 +138,11 @@ impl Winograd {
                     if one_row && 2 * ty + 1 < h && 2 * (tx0 + NR) <= w {
                         // Whole strip inside the image on one tile row: two output row segments.
                         for dy in 0..2 {
-                            let at = plane + (2 * ty + dy) * w + 2 * tx0;
-                            let r = res.map(|r| deinterleave(&r[at - plane..][..2 * NR]));
+                            let at = (2 * ty + dy) * w + 2 * tx0;
+                            let r = res.map(|r| deinterleave(&r[at..][..2 * NR]));
                             let even = act::finish_row(&y[2 * dy], bias[co], act, r.as_ref().map(|r| &r[0]));
                             let odd = act::finish_row(&y[2 * dy + 1], bias[co], act, r.as_ref().map(|r| &r[1]));
-                            let dst = &mut out[at..][..2 * NR];
+                            let dst = &mut out[local(at)..][..2 * NR];
                             for j in 0..NR {
                                 dst[2 * j] = even[j];
                                 dst[2 * j + 1] = odd[j];
@@ -156,7 +166,7 @@ impl Winograd {
                         let v = act::finish_row(yq, bias[co], act, r.as_ref());
                         for (j, &v) in v.iter().enumerate().take(strip.count) {
                             if let Some(at) = inside(j) {
-                                out[plane + at] = v;
+                                out[local(at)] = v;
                             }
                         }
                     }

@@ -1,0 +1,63 @@
+//! How the CPU path uses threads: a convolution's output plane is cut into one piece per
+//! thread, each computed into its own buffer and copied into place (the pieces are column
+//! ranges of every channel, so they cannot be borrowed from the output disjointly). rayon
+//! runs the pieces natively and in the threaded wasm build (`threads` feature, a pool of web
+//! workers); the single-threaded wasm computes one piece, straight into the output.
+
+use std::ops::Range;
+
+/// Multiply-adds below which a piece is not worth a thread.
+const MIN_WORK_PER_PIECE: usize = 1 << 20;
+
+/// Threads available to one convolution.
+pub fn threads() -> usize {
+    #[cfg(any(not(target_family = "wasm"), feature = "threads"))]
+    {
+        rayon::current_num_threads()
+    }
+    #[cfg(not(any(not(target_family = "wasm"), feature = "threads")))]
+    {
+        1
+    }
+}
+
+/// Cut `0..len` into at most `threads()` ranges of whole `unit`s, fewer when `work` (the
+/// multiply-adds of the whole range) would leave a piece under [`MIN_WORK_PER_PIECE`].
+pub fn pieces(len: usize, unit: usize, work: usize) -> Vec<Range<usize>> {
+    let units = len.div_ceil(unit.max(1));
+    let parts = threads().min(work / MIN_WORK_PER_PIECE).min(units).max(1);
+    (0..parts).map(|i| (units * i / parts * unit).min(len)..(units * (i + 1) / parts * unit).min(len)).collect()
+}
+
+/// `f` on every range, in parallel where there are threads; results in order.
+pub fn map<T: Send>(ranges: &[Range<usize>], f: impl Fn(Range<usize>) -> T + Sync + Send) -> Vec<T> {
+    #[cfg(any(not(target_family = "wasm"), feature = "threads"))]
+    {
+        use rayon::prelude::*;
+        ranges.par_iter().map(|r| f(r.clone())).collect()
+    }
+    #[cfg(not(any(not(target_family = "wasm"), feature = "threads")))]
+    {
+        ranges.iter().map(|r| f(r.clone())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_cover_the_range_in_whole_units() {
+        for (len, unit, work) in [(100, 8, usize::MAX), (7, 8, usize::MAX), (1000, 30, usize::MAX), (64, 8, 10)] {
+            let p = pieces(len, unit, work);
+            assert!(!p.is_empty() && p.len() <= threads().max(1));
+            assert_eq!(p[0].start, 0);
+            assert_eq!(p.last().map(|r| r.end), Some(len));
+            for w in p.windows(2) {
+                assert_eq!(w[0].end, w[1].start);
+                assert_eq!(w[0].end % unit, 0);
+            }
+        }
+        assert_eq!(pieces(64, 8, 10).len(), 1, "too little work for a second thread");
+    }
+}
