@@ -54,13 +54,17 @@ function areaPolygon(area) {
 
 let detector = null;
 
-/** Create the geodetect detector once per page (a worker with the wasm engine). */
-export async function geodetectInit({ backend = "cpu" } = {}) {
+/**
+ * Create the geodetect detector once per page (a worker with the wasm engine; more than one
+ * thread loads the threaded engine, which this cross-origin-isolated page allows).
+ */
+export async function geodetectInit({ backend = "cpu", threads = 1 } = {}) {
   const t0 = performance.now();
   detector = await Detector.create({
     source: { url: TILES, maxZoom: 21 },
     model: MODEL_ID,
     backend,
+    threads,
     modelBaseUrl: MODELS,
   });
   return { ms: performance.now() - t0, backend: detector.backend, info: detector.info };

@@ -10,8 +10,8 @@
 //                     to the first tiles16 result in a fresh browser context (nothing
 //                     cached) and in a context that loaded it once (geodetect's weights in
 //                     the Cache API; the browser's compiled-wasm cache warm for both)
-//   --threads 1,2,4   onnxruntime-web wasm threads; each count is its own page, cross-origin
-//                     isolated (geodetect's wasm is single-threaded: its figures repeat)
+//   --threads 1,2,4   threads on both sides (geodetect's `threads` option, onnxruntime-web's
+//                     numThreads); each count is its own cross-origin-isolated page
 //   --webgpu          also geodetect's WebGPU backend vs onnxruntime-web's WebGPU EP on the
 //                     256 px model (headless Chromium has only SwiftShader: ratio only)
 //   --out DIR         where latest.json / latest.md go (default bench/results)
@@ -115,7 +115,10 @@ async function openPage({ threads, backend, context: given }) {
     throw new Error(`the bench page did not load: ${e.message}\n${log.join("\n")}`);
   }
   const ortInfo = await page.evaluate((t) => window.bench.ortInit({ threads: t }), threads);
-  const geo = backend ? await page.evaluate((b) => window.bench.geodetectInit({ backend: b }), backend) : null;
+  const geo = backend ? await page.evaluate((o) => window.bench.geodetectInit(o), { backend, threads }) : null;
+  if (geo && backend === "cpu" && geo.info.threads !== threads) {
+    throw new Error(`geodetect runs ${geo.info.threads} threads, not ${threads}: ${geo.info.threadsNote}\n${log.join("\n")}`);
+  }
   return { context, page, ortInfo, geo };
 }
 
@@ -140,7 +143,7 @@ try {
     env = { ...env, ort: ortInfo.version, crossOriginIsolated: ortInfo.crossOriginIsolated };
     if (threads > 1 && !ortInfo.crossOriginIsolated) throw new Error("the page is not cross-origin isolated: onnxruntime-web cannot use threads");
     for (const name of CASES.filter((c) => c !== "cold")) {
-      const label = `${name}, CPU, onnxruntime-web ${threads} thread${threads > 1 ? "s" : ""}`;
+      const label = `${name}, CPU, ${threads} thread${threads > 1 ? "s" : ""} each`;
       process.stderr.write(`${label}: `);
       let r;
       if (name === "tiles16") {
@@ -173,7 +176,7 @@ try {
         r.what = "the model alone: geodetect timings.inference of a one-window detect() vs session.run, same crop";
       }
       delete r.extras;
-      results.push({ case: name, backend: "cpu", ortThreads: threads, geodetectThreads: 1, label, ...r });
+      results.push({ case: name, backend: "cpu", ortThreads: threads, geodetectThreads: geo.info.threads, label, ...r });
       process.stderr.write(`geodetect ${r.a.median.toFixed(0)} ms, onnxruntime-web ${r.b.median.toFixed(0)} ms, ratio ${r.ratio.median.toFixed(2)}\n`);
     }
     env.geodetectLoadMs = geo.ms;

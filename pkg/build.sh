@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Build the wasm engine into pkg/wasm/ (wasm-bindgen --target web).
+# Build the two wasm engines (wasm-bindgen --target web):
+#   pkg/wasm/          single-threaded, WebGPU and CPU (stable Rust)
+#   pkg/wasm-threads/  the CPU path on a rayon pool of web workers (wasm-bindgen-rayon): wasm
+#                      atomics and shared memory, which need the std rebuilt with them, i.e. a
+#                      pinned nightly with rust-src and -Z build-std; CPU only (wgpu does not
+#                      build with atomics). pkg/worker.js picks one at run time.
 #
 #   bash pkg/build.sh                          # dev profile (default; what the tests use)
 #   GEODETECT_PROFILE=release bash pkg/build.sh  # release: fat LTO, then wasm-opt if available
 #
 # Environment:
 #   GEODETECT_PROFILE   cargo profile: dev (default), release, or a custom profile name
+#   GEODETECT_ENGINES   which to build: "single threads" (default), "single" or "threads"
+#   GEODETECT_NIGHTLY   the toolchain of the threaded build (default: the one pinned in
+#                       pkg/threads.toolchain, which tests/setup.sh installs)
 #   CARGO_TARGET_DIR    honoured, as cargo does (default: <repo>/target)
 #   GEODETECT_WASM_OPT  path of a wasm-opt to use for release builds (must be binaryen >= 132;
 #                       default: pkg/node_modules/.bin/wasm-opt from `npm --prefix pkg
@@ -26,7 +34,8 @@ case "$profile" in
   release) profile_dir=release ;;
   *) profile_dir="$profile" ;;
 esac
-out_dir="$here/wasm"
+engines="${GEODETECT_ENGINES:-single threads}"
+nightly="${GEODETECT_NIGHTLY:-$(tr -d '[:space:]' < "$here/threads.toolchain")}"
 
 die() {
   echo "pkg/build.sh: error: $*" >&2
@@ -47,48 +56,80 @@ if [ -n "$lock_version" ] && [ "$lock_version" != "$cli_version" ]; then
   die "wasm-bindgen CLI is $cli_version but Cargo.lock has wasm-bindgen $lock_version (cargo install wasm-bindgen-cli --version $lock_version)"
 fi
 
-step "cargo build --lib --target wasm32-unknown-unknown --profile $profile"
-(cd "$root" && cargo build --lib --target wasm32-unknown-unknown --profile "$profile")
-
-wasm_in="$target_dir/wasm32-unknown-unknown/$profile_dir/geodetect.wasm"
-[ -f "$wasm_in" ] || die "cargo did not produce $wasm_in"
-
-# Build into a fresh directory and swap it in, so a failed build never leaves a
-# half-written pkg/wasm behind.
-tmp_out="$(mktemp -d "$here/.wasm-build.XXXXXX")"
-trap 'rm -rf "$tmp_out"' EXIT
-
-step "wasm-bindgen --target web -> pkg/wasm/geodetect.js"
-wasm-bindgen --target web --out-dir "$tmp_out" --out-name geodetect "$wasm_in"
-
-for f in geodetect.js geodetect_bg.wasm geodetect.d.ts; do
-  [ -s "$tmp_out/$f" ] || die "wasm-bindgen did not produce $f"
-done
-
-# wasm-ld wraps every export in a "command_export" that reruns all static constructors when
-# the module never runs them itself; each call from JS into the module then costs ~0.7 ms.
-# src/web/mod.rs (run_constructors_once) runs them once: keep it that way.
-if grep -q 'command_export' "$tmp_out/geodetect.js"; then
-  die "the wasm exports are wrapped to rerun the static constructors on every call (wasm-ld 'command' linking); see run_constructors_once in src/web/mod.rs"
-fi
-
-if [ "$profile" = release ]; then
-  wasm_opt="${GEODETECT_WASM_OPT:-$here/node_modules/.bin/wasm-opt}"
-  if [ -x "$wasm_opt" ]; then
-    flags="${GEODETECT_WASM_OPT_FLAGS:--O3}"
-    step "wasm-opt $flags ($wasm_opt; this takes minutes)"
-    # shellcheck disable=SC2086
-    "$wasm_opt" $flags --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
-      --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-      "$tmp_out/geodetect_bg.wasm" -o "$tmp_out/geodetect_bg.opt.wasm"
-    mv "$tmp_out/geodetect_bg.opt.wasm" "$tmp_out/geodetect_bg.wasm"
+# build_engine NAME: cargo build + wasm-bindgen (+ wasm-opt for release) into pkg/NAME/.
+build_engine() {
+  local name="$1" out_dir="$here/$1" engine_target_dir cargo_cmd features_flags=() env_flags=()
+  if [ "$name" = wasm ]; then
+    engine_target_dir="$target_dir"
+    cargo_cmd=(cargo)
   else
-    step "no wasm-opt at $wasm_opt; skipping (npm --prefix pkg install --no-save binaryen@132.0.0 to enable)"
+    command -v rustup >/dev/null || die "rustup is needed for the threaded build's nightly toolchain"
+    rustup run "$nightly" rustc --version >/dev/null 2>&1 \
+      || die "toolchain $nightly is missing (rustup toolchain install $nightly --profile minimal --component rust-src)"
+    # Its own target dir: other RUSTFLAGS and a rebuilt std would otherwise evict the
+    # single-threaded build's artifacts.
+    engine_target_dir="$target_dir/threads"
+    cargo_cmd=(cargo "+$nightly")
+    features_flags=(--features threads -Z build-std=panic_abort,std)
+    # RUSTFLAGS replaces .cargo/config.toml's target rustflags, so simd128 is repeated here.
+    # rustc no longer tells wasm-ld about threads by itself: shared, imported memory (4 GiB at
+    # most) and the thread-local-storage symbols wasm-bindgen's thread start needs.
+    local link=(--shared-memory --import-memory --max-memory=4294967296 --export=__wasm_init_tls
+      --export=__tls_size --export=__tls_align --export=__tls_base)
+    env_flags=("RUSTFLAGS=-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128 -C debug-assertions=off${link[*]/#/ -C link-arg=}")
   fi
-fi
+  step "$name: ${cargo_cmd[*]} build --lib --target wasm32-unknown-unknown --profile $profile ${features_flags[*]}"
+  (cd "$root" && env CARGO_TARGET_DIR="$engine_target_dir" "${env_flags[@]}" \
+    "${cargo_cmd[@]}" build --lib --target wasm32-unknown-unknown --profile "$profile" "${features_flags[@]}")
 
-rm -rf "$out_dir"
-mv "$tmp_out" "$out_dir"
-chmod 755 "$out_dir"
-trap - EXIT
-step "done: $(du -h "$out_dir/geodetect_bg.wasm" | cut -f1) pkg/wasm/geodetect_bg.wasm ($profile)"
+  local wasm_in="$engine_target_dir/wasm32-unknown-unknown/$profile_dir/geodetect.wasm"
+  [ -f "$wasm_in" ] || die "cargo did not produce $wasm_in"
+
+  # Build into a fresh directory and swap it in, so a failed build never leaves a
+  # half-written pkg/$name behind.
+  tmp_out="$(mktemp -d "$here/.wasm-build.XXXXXX")"
+  trap 'rm -rf "$tmp_out"' EXIT
+
+  step "$name: wasm-bindgen --target web -> pkg/$name/geodetect.js"
+  wasm-bindgen --target web --out-dir "$tmp_out" --out-name geodetect "$wasm_in"
+
+  for f in geodetect.js geodetect_bg.wasm geodetect.d.ts; do
+    [ -s "$tmp_out/$f" ] || die "wasm-bindgen did not produce $f"
+  done
+
+  # wasm-ld wraps every export in a "command_export" that reruns all static constructors when
+  # the module never runs them itself; each call from JS into the module then costs ~0.7 ms.
+  # src/web/mod.rs (run_constructors_once) runs them once: keep it that way.
+  if grep -q 'command_export' "$tmp_out/geodetect.js"; then
+    die "the wasm exports are wrapped to rerun the static constructors on every call (wasm-ld 'command' linking); see run_constructors_once in src/web/mod.rs"
+  fi
+
+  if [ "$profile" = release ]; then
+    wasm_opt="${GEODETECT_WASM_OPT:-$here/node_modules/.bin/wasm-opt}"
+    if [ -x "$wasm_opt" ]; then
+      flags="${GEODETECT_WASM_OPT_FLAGS:--O3}"
+      step "$name: wasm-opt $flags ($wasm_opt; this takes minutes)"
+      # shellcheck disable=SC2086
+      "$wasm_opt" $flags --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+        --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+        --enable-threads "$tmp_out/geodetect_bg.wasm" -o "$tmp_out/geodetect_bg.opt.wasm"
+      mv "$tmp_out/geodetect_bg.opt.wasm" "$tmp_out/geodetect_bg.wasm"
+    else
+      step "no wasm-opt at $wasm_opt; skipping (npm --prefix pkg install --no-save binaryen@132.0.0 to enable)"
+    fi
+  fi
+
+  rm -rf "$out_dir"
+  mv "$tmp_out" "$out_dir"
+  chmod 755 "$out_dir"
+  trap - EXIT
+  step "done: $(du -h "$out_dir/geodetect_bg.wasm" | cut -f1) pkg/$name/geodetect_bg.wasm ($profile)"
+}
+
+for engine in $engines; do
+  case "$engine" in
+    single) build_engine wasm ;;
+    threads) build_engine wasm-threads ;;
+    *) die "unknown engine '$engine' in GEODETECT_ENGINES (single, threads)" ;;
+  esac
+done

@@ -31,6 +31,13 @@ export interface EngineOptions {
      * Keep verified weights in the Cache API for the next visit. Default true.
      */
     cache?: boolean;
+    /**
+     * Threads for the CPU path, 1..=64: more than 1 runs the threaded engine (a pool of web
+     * workers sharing its memory), which needs a cross-origin-isolated page; elsewhere the
+     * single-threaded engine runs and `info.threadsNote` says why. Default (null):
+     * `min(navigator.hardwareConcurrency, 4)`.
+     */
+    threads?: number | null;
 }
 
 /**
@@ -199,6 +206,14 @@ export interface EngineInfo {
      * True when the weights came from the Cache API instead of the network.
      */
     weightsFromCache: boolean;
+    /**
+     * Threads the CPU path runs on (1: the single-threaded engine).
+     */
+    threads: number;
+    /**
+     * Why fewer threads run than `threads` asked for (else null).
+     */
+    threadsNote: string | null;
 }
 
 /**

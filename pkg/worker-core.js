@@ -41,8 +41,10 @@ import { MSG, PROTOCOL, GeodetectError, describe, errorToWire, unsupportedBrowse
 
 /**
  * Serve the geodetect protocol on `scope` (a DedicatedWorkerGlobalScope).
- * @param {() => Promise<EngineModule>} load loads the engine module once, on first use
- *   (after checking that this browser can run it: UNSUPPORTED_BROWSER otherwise)
+ * @param {(options?: EngineOptions) => Promise<EngineModule>} load loads the engine module
+ *   once, on first use (after checking that this browser can run it: UNSUPPORTED_BROWSER
+ *   otherwise), given the options of `init` when that is the first request (they choose the
+ *   single- or multi-threaded engine); a worker serves one Detector, whose `init` comes first
  * @param {WorkerScope} [scope] a DedicatedWorkerGlobalScope (default: the current one)
  */
 export function startWorker(load, scope = globalThis) {
@@ -60,12 +62,13 @@ export function startWorker(load, scope = globalThis) {
   /** @param {FromWorker} msg */
   const post = (msg) => scope.postMessage(msg);
 
-  function engineModule() {
+  /** @param {EngineOptions} [options] */
+  function engineModule(options) {
     modulePromise ??= Promise.resolve().then(() => {
       // Before the wasm is compiled: without SIMD it would fail with an opaque CompileError.
       const unsupported = unsupportedBrowser();
       if (unsupported) throw unsupported;
-      return load();
+      return load(options);
     });
     return modulePromise;
   }
@@ -153,7 +156,7 @@ export function startWorker(load, scope = globalThis) {
             throw new GeodetectError("WORKER_FAILED", `the client speaks protocol ${protocol}, this worker ${PROTOCOL}`);
           }
           if (engine) throw new GeodetectError("INTERNAL", "the engine is already initialised");
-          const mod = await engineModule();
+          const mod = await engineModule(msg.payload.options);
           engine = await mod.Engine.create(msg.payload.options, onProgress);
           const { info } = engine;
           return { protocol: PROTOCOL, backend: info.backend, info };

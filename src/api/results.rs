@@ -39,6 +39,10 @@ pub struct EngineInfo {
     pub load_ms: f64,
     /// True when the weights came from the Cache API instead of the network.
     pub weights_from_cache: bool,
+    /// Threads the CPU path runs on (1: the single-threaded engine).
+    pub threads: u32,
+    /// Why fewer threads run than `threads` asked for (else null).
+    pub threads_note: Option<String>,
 }
 
 /// The stitched raster the model saw.

@@ -6,6 +6,7 @@ use super::compute::{Backend, Compute};
 use super::nms::{self, Candidate, NmsParams};
 use super::preprocess::{self, Window};
 use crate::host::{Hooks, Stage};
+use crate::model::cpu::parallel;
 use crate::model::{ModelEntry, Weights, YoloConfig, YoloV8};
 use crate::{Error, Result};
 
@@ -80,8 +81,8 @@ impl Engine {
     /// One forward pass over a `[3, H, W]` input; returns the decoded output `[rows, N]`
     /// (ultralytics' export layout) on the host.
     pub async fn infer(&self, chw: Vec<f32>, hw: [usize; 2]) -> Result<Vec<f32>> {
-        let raw = self.model.forward(self.input(chw, hw)?)?;
-        let decoded = YoloV8::decode(&self.config, raw, hw)?;
+        let input = self.input(chw, hw)?;
+        let decoded = parallel::on_pool(|| YoloV8::decode(&self.config, self.model.forward(input)?, hw))?;
         read_back(decoded).await
     }
 

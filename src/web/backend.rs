@@ -96,7 +96,18 @@ async fn request_adapter(global: &Global) -> Result<AdapterInfo> {
     })
 }
 
+/// The threaded engine is built without WebGPU: wgpu's browser objects cannot be shared
+/// between threads, so it does not build with wasm atomics.
+#[cfg(target_feature = "atomics")]
+async fn init_wgpu(_adapter: AdapterInfo) -> Result<(Device, AdapterInfo)> {
+    Err(unavailable(
+        "the threaded engine (CPU only) is running; create the Detector with `threads: 1` or \
+         `backend: \"webgpu\"` to use WebGPU",
+    ))
+}
+
 /// burn's wgpu runtime on WebGPU (once per worker), checked with a first computation.
+#[cfg(not(target_feature = "atomics"))]
 async fn init_wgpu(adapter: AdapterInfo) -> Result<(Device, AdapterInfo)> {
     if let Some(ready) = WGPU.with(|w| w.borrow().clone()) {
         return Ok(ready);

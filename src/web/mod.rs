@@ -11,7 +11,13 @@ pub mod global;
 pub mod hooks;
 pub mod http;
 pub mod models;
+pub mod threads;
 pub mod tiles;
+
+/// The threaded build's `initThreadPool(n)`: starts `n` web workers that share this module's
+/// memory and serve as rayon's pool for the CPU path ([`crate::model::cpu::parallel`]).
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
 
 use std::rc::Rc;
 
@@ -118,6 +124,7 @@ impl WebEngine {
         let backend = selected.compute.backend;
         let engine = Engine::load(entry.clone(), &bytes, selected.compute)?;
         hooks.progress(Stage::Model, 2, 2);
+        let (threads, threads_note) = threads::running(options.threads);
         let info = EngineInfo {
             backend,
             adapter: selected.adapter,
@@ -125,6 +132,8 @@ impl WebEngine {
             model: entry,
             load_ms: hooks.now_ms() - start,
             weights_from_cache: from_cache,
+            threads,
+            threads_note,
         };
         Ok(WebEngine { inner: Rc::new(Inner { global, engine, options, info }) })
     }

@@ -65,13 +65,16 @@ function detectorOptions(env, extra = {}) {
   };
 }
 
-/** Run window.runDetect(params) on the e2e page in a fresh context (fresh Cache API). */
-async function runDetect(t, params, { context } = {}) {
+/**
+ * Run window.runDetect(params) on the e2e page (`page`: its path, default the
+ * cross-origin-isolated /e2e.html) in a fresh context (fresh Cache API).
+ */
+async function runDetect(t, params, { context, page: path = "/e2e.html" } = {}) {
   const env = await environment();
   const ctx = context ?? (await browser.newContext());
   try {
     return await withPage(t, ctx, async (page, watch) => {
-      await page.goto(`${env.base}/e2e.html`);
+      await page.goto(`${env.base}${path}`);
       await page.waitForFunction(() => document.title === "ready", null, { timeout: 30_000 });
       const out = await page.evaluate((p) => window.runDetect(p), params);
       out.log = watch.text();
@@ -210,6 +213,33 @@ describe("geodetect in Chromium", () => {
     assert.deepEqual(browserResult.image.origin, native.image.origin, "image.origin");
     assertMatch(t, browserResult, native, ["browser", "native"]);
     assert.equal(browserResult.detections.features.length, native.detections.features.length, "same number of detections");
+  });
+
+  test("8. the threaded engine: two threads in an isolated page match one thread; the single-threaded fallback says why", { timeout: 20 * MINUTE }, async (t) => {
+    const env = await environment();
+    const { aoi } = await cpuSmall();
+    const run = (extra, page) =>
+      runDetect(t, { detector: detectorOptions(env, extra), runs: [{ aoi, options: { zoom: ZOOM, confidence: CONFIDENCE, iou: IOU } }] }, { page });
+    const two = await run({ threads: 2 });
+    assert.ok(two.ok, describeFailure(two));
+    const one = await run({ threads: 1 });
+    assert.ok(one.ok, describeFailure(one));
+    t.diagnostic(`threads 2: ${summary(two.runs[0].result)}`);
+    t.diagnostic(`threads 1: ${summary(one.runs[0].result)}`);
+    assert.equal(two.info.threads, 2, `info.threads (note: ${two.info.threadsNote})`);
+    assert.equal(two.info.threadsNote, null);
+    assert.equal(one.info.threads, 1);
+    assert.equal(one.info.threadsNote, null, "one thread asked for, one running: nothing to explain");
+    assert.ok(one.runs[0].result.detections.features.length >= 1, "the small area has detections (else the comparison proves nothing)");
+    assertMatch(t, two.runs[0].result, one.runs[0].result, ["2 threads", "1 thread"]);
+    assert.equal(two.runs[0].result.detections.features.length, one.runs[0].result.detections.features.length);
+
+    // The same page without COOP/COEP: the single-threaded engine, and a note naming the headers.
+    const plain = await run({ threads: 2 }, "/not-isolated/e2e.html");
+    assert.ok(plain.ok, describeFailure(plain));
+    assert.equal(plain.info.threads, 1);
+    assert.match(plain.info.threadsNote ?? "", /cross-origin-isolated.*Cross-Origin-Opener-Policy/s);
+    assertMatch(t, plain.runs[0].result, one.runs[0].result, ["not isolated", "1 thread"]);
   });
 
   test("3. WebGPU backend works and matches the CPU backend on a small area", { timeout: 20 * MINUTE }, async (t) => {

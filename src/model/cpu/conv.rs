@@ -491,7 +491,8 @@ mod tests {
             let n = ho * wo;
             let (x, residual) = (values(cin * h * w, 3), values(cout * n, 4));
             let mut whole = vec![0.0; cout * n];
-            conv.in_pieces(&x, (h, w), Some(&residual), &[0..n], &mut whole);
+            let all = std::iter::once(0..n).collect::<Vec<_>>();
+            conv.in_pieces(&x, (h, w), Some(&residual), &all, &mut whole);
             let units = n.div_ceil(unit);
             let cuts = [0, unit, (units / 2) * unit, n];
             let pieces: Vec<Range<usize>> = cuts.windows(2).map(|c| c[0]..c[1]).collect();

@@ -42,6 +42,21 @@ pub fn map<T: Send>(ranges: &[Range<usize>], f: impl Fn(Range<usize>) -> T + Syn
     }
 }
 
+/// Run `f` on a thread of the pool while the caller waits. A forward pass runs this way so that
+/// its serial parts (burn's own ops between the convolutions) run on a pool thread instead of
+/// beside the pool's threads: in the browser the caller is a third thread on two cores, and
+/// the idle pool threads spin for a while before they sleep. Without threads, `f` runs here.
+pub fn on_pool<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    #[cfg(any(not(target_family = "wasm"), feature = "threads"))]
+    {
+        rayon::scope(|_| f())
+    }
+    #[cfg(not(any(not(target_family = "wasm"), feature = "threads")))]
+    {
+        f()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

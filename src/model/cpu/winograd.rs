@@ -206,8 +206,8 @@ fn input_transform(plane: &[f32], (h, w): (usize, usize), strip: &Strip) -> [[f3
             }
         }
     } else {
-        for j in 0..strip.count {
-            let (y0, x0) = (2 * strip.ty[j] as isize - 1, 2 * strip.tx[j] as isize - 1);
+        for (j, (&ty, &tx)) in strip.ty.iter().zip(&strip.tx).enumerate().take(strip.count) {
+            let (y0, x0) = (2 * ty as isize - 1, 2 * tx as isize - 1);
             for r in 0..4 {
                 let iy = y0 + r as isize;
                 if iy < 0 || iy >= h as isize {
