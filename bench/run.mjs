@@ -229,6 +229,7 @@ try {
     cores: cpus().length,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     wasmBytes: (await stat(join(REPO, "pkg/wasm/geodetect_bg.wasm"))).size,
+    wasmThreadsBytes: (await stat(join(REPO, "pkg/wasm-threads/geodetect_bg.wasm")).catch(() => ({ size: 0 }))).size,
     runs: RUNS,
     warmup: WARMUP,
   };
@@ -239,7 +240,7 @@ try {
 
 const ms = (s) => `${s.median.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
 const lines = [
-  `Chromium ${env.chromium}, onnxruntime-web ${env.ort}, ${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB; geodetect wasm ${(env.wasmBytes / 2 ** 20).toFixed(1)} MiB; ${env.runs} alternating pairs after ${env.warmup} warm-up; ${env.date}`,
+  `Chromium ${env.chromium}, onnxruntime-web ${env.ort}, ${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB; geodetect wasm ${(env.wasmBytes / 2 ** 20).toFixed(1)} MiB (threaded engine ${(env.wasmThreadsBytes / 2 ** 20).toFixed(1)} MiB); ${env.runs} alternating pairs after ${env.warmup} warm-up; ${env.date}`,
   "",
   "| case | geodetect ms | onnxruntime-web ms | ratio geodetect / ort (median, min–max) |",
   "| --- | --- | --- | --- |",

@@ -110,7 +110,7 @@ build_engine() {
       flags="${GEODETECT_WASM_OPT_FLAGS:--O3}"
       step "$name: wasm-opt $flags ($wasm_opt; this takes minutes)"
       # shellcheck disable=SC2086
-      "$wasm_opt" $flags --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+      "$wasm_opt" $flags --strip-debug --strip-producers --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
         --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
         --enable-threads "$tmp_out/geodetect_bg.wasm" -o "$tmp_out/geodetect_bg.opt.wasm"
       mv "$tmp_out/geodetect_bg.opt.wasm" "$tmp_out/geodetect_bg.wasm"
