@@ -262,6 +262,8 @@ function engineOptions(options) {
       retryDelayMs: optional(fetch, "retryDelayMs", "number", "fetch."),
     }),
     cache: optional(options, "cache", "boolean"),
+    // Its range (1..=64) is the engine's to check; the worker reads it to pick an engine.
+    threads: optional(options, "threads", "number"),
   });
 }
 

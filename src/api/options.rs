@@ -246,6 +246,8 @@ mod tests {
         let o = engine(json!({})).unwrap();
         assert_eq!((o.backend, o.cache, o.fetch), (BackendChoice::Auto, true, FetchPolicy::default()));
         assert_eq!(o.source.tile_size, 256);
+        assert_eq!(o.threads, None, "the default is the browser's: min(hardwareConcurrency, 4)");
+        assert_eq!(engine(json!({ "threads": 64 })).unwrap().threads, Some(64));
     }
 
     #[test]
@@ -265,6 +267,9 @@ mod tests {
             (json!({ "backend": "webgl" }), "backend", "webgl"),
             (json!({ "cache": "yes" }), "cache", "yes"),
             (json!({ "modle": "m" }), "modle", "unknown field"),
+            (json!({ "threads": 0 }), "threads", "must be in 1..=64, got 0"),
+            (json!({ "threads": 65 }), "threads", "got 65"),
+            (json!({ "threads": 1.5 }), "threads", "1.5"),
         ];
         for (extra, field, fragment) in cases {
             let err = engine(extra.clone()).unwrap_err();

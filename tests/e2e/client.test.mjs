@@ -151,6 +151,7 @@ describe("client protocol (fake engine)", { timeout: 60_000 }, () => {
         fetchNotObject: await settle(create({ fetch: 3 })),
         stringRetries: await settle(create({ fetch: { retries: "3" } })),
         stringCache: await settle(create({ cache: "no" })),
+        stringThreads: await settle(create({ threads: "2" })),
         modelBaseUrl: await settle(create({ modelBaseUrl: 42 })),
         notObject: await settle(geodetect.Detector.create()),
       };
@@ -171,12 +172,13 @@ describe("client protocol (fake engine)", { timeout: 60_000 }, () => {
       assert.match(value.creates.stringTileSize.message, /`source\.tileSize`/);
       assert.match(value.creates.stringRetries.message, /`fetch\.retries`/);
       assert.match(value.creates.numberBackend.message, /`backend`/);
+      assert.match(value.creates.stringThreads.message, /`threads`/);
     });
   });
 
   test("ranges and unknown keys are left to the engine: they reach it unchanged", async (t) => {
     await inPage(t, async () => {
-      const d = await create({ backend: "webgl", bakend: "cpu", source: { url: "x/{z}/{x}/{y}", tileSize: 300 }, fetch: { concurrency: 65, timeoutMs: 0, retries: 1.5 } });
+      const d = await create({ backend: "webgl", bakend: "cpu", threads: 0, source: { url: "x/{z}/{x}/{y}", tileSize: 300 }, fetch: { concurrency: 65, timeoutMs: 0, retries: 1.5 } });
       const options = { zoom: 18.5, confidence: 1.5, iou: -0.1, maxDetections: 20000, maxTiles: 0, classes: [1.5] };
       const { stats } = await d.detect(polygon("stats"), options);
       d.dispose();
@@ -185,6 +187,7 @@ describe("client protocol (fake engine)", { timeout: 60_000 }, () => {
       const { lastCreate, lastOptions } = value.stats;
       assert.equal(lastCreate.backend, "webgl");
       assert.equal(lastCreate.bakend, "cpu", "a misspelt option goes on, for the engine to refuse by name");
+      assert.equal(lastCreate.threads, 0, "the thread count's range is the engine's to check");
       assert.equal(lastCreate.source.tileSize, 300);
       assert.deepEqual(lastCreate.fetch, { concurrency: 65, timeoutMs: 0, retries: 1.5 });
       assert.deepEqual(lastOptions, value.options);

@@ -297,6 +297,9 @@ describe("geodetect in Chromium", () => {
         timeoutMs0: [{ ...base, fetch: { timeoutMs: 0 } }, /`fetch\.timeoutMs`/],
         tileSize300: [{ ...base, source: { ...base.source, tileSize: 300 } }, /`source\.tileSize`/],
         misspelt: [{ ...base, bakend: "cpu" }, /`bakend`: unknown field/],
+        threads0: [{ ...base, threads: 0 }, /`threads`: must be in 1\.\.=64, got 0/],
+        threads65: [{ ...base, threads: 65 }, /`threads`/],
+        threadsFraction: [{ ...base, threads: 1.5 }, /`threads`/],
       };
       // Detector.create fails before the model loads, so all of them run in one page.
       const context = await browser.newContext();
