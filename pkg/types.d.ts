@@ -156,7 +156,8 @@ export interface Progress {
     stage: Stage;
     /**
      * Units of this stage done: steps while the model loads (of 2), tiles while fetching
-     * and while decoding them into the raster (`stitch`), model windows during inference.
+     * and while decoding them into the raster (`stitch`; tiles are decoded as they arrive, so
+     * `fetch` and `stitch` events interleave), model windows during inference.
      */
     done: number;
     /**
@@ -441,11 +442,12 @@ export interface ImageInfo {
  */
 export interface Timings {
     /**
-     * Downloading tiles.
+     * Downloading tiles (until the last one arrived).
      */
     fetch: number;
     /**
-     * Decoding tiles and stitching them into the raster.
+     * Decoding tiles and stitching them into the raster, beyond the download: tiles are
+     * decoded as they arrive, so this is what the decoding adds after the last download.
      */
     decode: number;
     /**

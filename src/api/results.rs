@@ -83,9 +83,10 @@ impl From<&PixelExtent> for ImageInfo {
 /// Milliseconds spent per stage.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, tsify::Tsify)]
 pub struct Timings {
-    /// Downloading tiles.
+    /// Downloading tiles (until the last one arrived).
     pub fetch: f64,
-    /// Decoding tiles and stitching them into the raster.
+    /// Decoding tiles and stitching them into the raster, beyond the download: tiles are
+    /// decoded as they arrive, so this is what the decoding adds after the last download.
     pub decode: f64,
     /// Cutting model windows and converting them to model input.
     pub preprocess: f64,
