@@ -156,8 +156,7 @@ export interface Progress {
     stage: Stage;
     /**
      * Units of this stage done: steps while the model loads (of 2), tiles while fetching
-     * and while decoding them into the raster (`stitch`; tiles are decoded as they arrive, so
-     * `fetch` and `stitch` events interleave), model windows during inference.
+     * and while decoding them into the raster (`stitch`), model windows during inference.
      */
     done: number;
     /**
@@ -442,12 +441,11 @@ export interface ImageInfo {
  */
 export interface Timings {
     /**
-     * Downloading tiles (until the last one arrived).
+     * Downloading tiles.
      */
     fetch: number;
     /**
-     * Decoding tiles and stitching them into the raster, beyond the download: tiles are
-     * decoded as they arrive, so this is what the decoding adds after the last download.
+     * Decoding tiles and stitching them into the raster.
      */
     decode: number;
     /**

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::host::{DecodedTile, FetchedTile, Hooks, Stage, TileProvider};
-use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, fetch_each};
+use crate::host::{DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
+use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, fetch_tiles};
 use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};
 
@@ -41,27 +41,18 @@ impl DirTiles {
 }
 
 impl TileProvider for DirTiles {
-    async fn fetch<H: Hooks>(
-        &self,
-        _source: &TileSource,
-        tiles: Vec<TileId>,
-        hooks: &H,
-        on_tile: &mut dyn FnMut(FetchedTile),
-    ) -> Result<()> {
+    async fn fetch<H: Hooks>(&self, _source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<FetchedTiles> {
         let read = |tile: TileId, _attempt: u32| {
             let path = self.path(tile);
             async move { std::fs::read(&path).map_err(|e| FetchAttemptError::Permanent(format!("{}: {e}", path.display()))) }
         };
         let policy = FetchPolicy { concurrency: 1, ..FetchPolicy::default() };
-        fetch_each(
+        fetch_tiles(
             tiles,
             &policy,
             read,
             |_| async {},
-            &mut |tile, done, total| {
-                hooks.progress(Stage::Fetch, done, total);
-                on_tile(tile);
-            },
+            &mut |done, total| hooks.progress(Stage::Fetch, done, total),
             &|| hooks.is_cancelled(),
         )
         .await

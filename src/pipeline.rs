@@ -3,7 +3,7 @@
 //! cancellation work ([`Hooks`]) are the host's (see [`crate::host`]); this module only runs
 //! the stages in order, so the browser and native runs can be compared result for result.
 
-use futures::stream::StreamExt;
+use futures::stream::{self, StreamExt};
 
 use crate::api::{DetectOptions, DetectResult, ImageInfo, Timings};
 use crate::detect::Engine;
@@ -24,8 +24,7 @@ pub struct LoadedRaster {
     pub raster: GeoRaster,
     /// The tiles that could not be loaded, and why.
     pub missing: Vec<TileFailure>,
-    /// Milliseconds until the last tile was downloaded (tiles are decoded and stitched while
-    /// the others download; the rest of the call is what that adds after the last one).
+    /// Milliseconds spent downloading (the rest of the call was decoding and stitching).
     pub fetch_ms: f64,
 }
 
@@ -41,57 +40,42 @@ pub async fn load_raster<P: TileProvider, H: Hooks>(
 ) -> Result<LoadedRaster> {
     let start = hooks.now_ms();
     let range = extent.tiles();
-    let total = range.count() as usize;
-    hooks.progress(Stage::Fetch, 0, total);
+    hooks.progress(Stage::Fetch, 0, range.count() as usize);
+    let fetched = provider.fetch(source, range.iter().collect(), hooks).await?;
+    let fetch_ms = hooks.now_ms() - start;
+    hooks.checkpoint().await?;
+
+    let total = fetched.len();
     hooks.progress(Stage::Stitch, 0, total);
     let mut stitcher = Stitcher::new(extent)?;
     let mut missing = Vec::new();
-
-    // Each tile is decoded as soon as it arrives, a few at a time (the browser decodes off
-    // the thread), while the others download; a channel joins the two.
-    let (sender, arrived) = futures::channel::mpsc::unbounded();
-    let fetching = async move {
-        let sender = sender;
-        provider
-            .fetch(source, range.iter().collect(), hooks, &mut |tile| {
-                // The receiver lives until the end of this function.
-                let _ = sender.unbounded_send(tile);
-            })
-            .await?;
-        Ok::<f64, Error>(hooks.now_ms() - start)
-    };
-    let stitching = async {
-        let mut decoded = arrived
-            .map(|(tile, result)| async move {
-                let decoded = match result {
-                    Ok(bytes) => provider.decode(&bytes).await.map_err(|reason| TileFailure {
-                        tile,
-                        reason: format!("not a decodable image: {reason}"),
-                        attempts: 1,
-                    }),
-                    Err(failure) => Err(failure),
-                };
-                (tile, decoded)
-            })
-            .buffer_unordered(DECODE_CONCURRENCY);
-        let mut done = 0;
-        while let Some((tile, decoded)) = decoded.next().await {
-            match decoded {
-                Ok(t) => stitcher.put_tile(tile, &t.rgba, t.width, t.height)?,
-                Err(failure) if fail_on_missing => return Err(failure.into()),
-                Err(failure) => {
-                    stitcher.fill_tile(tile, [0, 0, 0])?;
-                    missing.push(failure);
-                }
+    // Decode a few tiles at a time (the browser decodes off-thread), stitch in order.
+    let mut decoded = stream::iter(fetched)
+        .map(|(tile, result)| async move {
+            let decoded = match result {
+                Ok(bytes) => provider.decode(&bytes).await.map_err(|reason| TileFailure {
+                    tile,
+                    reason: format!("not a decodable image: {reason}"),
+                    attempts: 1,
+                }),
+                Err(failure) => Err(failure),
+            };
+            (tile, decoded)
+        })
+        .buffered(DECODE_CONCURRENCY);
+    let mut done = 0;
+    while let Some((tile, decoded)) = decoded.next().await {
+        match decoded {
+            Ok(t) => stitcher.put_tile(tile, &t.rgba, t.width, t.height)?,
+            Err(failure) if fail_on_missing => return Err(failure.into()),
+            Err(failure) => {
+                stitcher.fill_tile(tile, [0, 0, 0])?;
+                missing.push(failure);
             }
-            done += 1;
-            hooks.progress(Stage::Stitch, done, total);
         }
-        Ok::<(), Error>(())
-    };
-    // A failure on either side (cancellation, a missing tile that must not be) ends both.
-    let (fetch_ms, ()) = futures::future::try_join(fetching, stitching).await?;
-    hooks.checkpoint().await?;
+        done += 1;
+        hooks.progress(Stage::Stitch, done, total);
+    }
     if missing.len() == total {
         let first = missing.swap_remove(0);
         return Err(Error::TileFetchFailed {

@@ -11,8 +11,7 @@ pub struct Progress {
     /// What is happening now.
     pub stage: Stage,
     /// Units of this stage done: steps while the model loads (of 2), tiles while fetching
-    /// and while decoding them into the raster (`stitch`; tiles are decoded as they arrive, so
-    /// `fetch` and `stitch` events interleave), model windows during inference.
+    /// and while decoding them into the raster (`stitch`), model windows during inference.
     pub done: usize,
     /// Units of this stage in all.
     pub total: usize,

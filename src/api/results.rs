@@ -83,10 +83,9 @@ impl From<&PixelExtent> for ImageInfo {
 /// Milliseconds spent per stage.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, tsify::Tsify)]
 pub struct Timings {
-    /// Downloading tiles (until the last one arrived).
+    /// Downloading tiles.
     pub fetch: f64,
-    /// Decoding tiles and stitching them into the raster, beyond the download: tiles are
-    /// decoded as they arrive, so this is what the decoding adds after the last download.
+    /// Decoding tiles and stitching them into the raster.
     pub decode: f64,
     /// Cutting model windows and converting them to model input.
     pub preprocess: f64,

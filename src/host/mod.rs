@@ -13,4 +13,4 @@ pub mod hooks;
 pub mod provider;
 
 pub use hooks::{Hooks, Stage};
-pub use provider::{DecodedTile, FetchedTile, TileProvider};
+pub use provider::{DecodedTile, FetchedTiles, TileProvider};

@@ -17,23 +17,16 @@ pub struct DecodedTile {
     pub height: u32,
 }
 
-/// A tile as it settles: the encoded image, or why it could not be downloaded.
-pub type FetchedTile = (TileId, Result<Vec<u8>, TileFailure>);
+/// One entry per requested tile, in request order: the encoded image or why it failed.
+pub type FetchedTiles = Vec<(TileId, Result<Vec<u8>, TileFailure>)>;
 
-/// Supplies tiles: downloads them, and decodes them. The caller decodes each tile as soon as
-/// it arrives, while the others download.
+/// Supplies tiles: downloads them, then decodes them. The two are separate stages so each
+/// can be timed on its own.
 #[allow(async_fn_in_trait)]
 pub trait TileProvider {
-    /// Download `tiles` from `source`, handing each to `on_tile` as it settles (in completion
-    /// order), reporting [`super::Stage::Fetch`] progress through `hooks` and stopping with
-    /// [`crate::Error::Aborted`] when it is cancelled.
-    async fn fetch<H: Hooks>(
-        &self,
-        source: &TileSource,
-        tiles: Vec<TileId>,
-        hooks: &H,
-        on_tile: &mut dyn FnMut(FetchedTile),
-    ) -> Result<()>;
+    /// Download `tiles` from `source`, reporting [`super::Stage::Fetch`] progress through
+    /// `hooks` and stopping with [`crate::Error::Aborted`] when it is cancelled.
+    async fn fetch<H: Hooks>(&self, source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<FetchedTiles>;
     /// Decode one encoded tile into RGBA8.
     async fn decode(&self, bytes: &[u8]) -> Result<DecodedTile, String>;
 }

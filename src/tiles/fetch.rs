@@ -119,26 +119,24 @@ impl From<TileFailure> for Error {
     }
 }
 
-/// One settled tile: its encoded bytes (or whatever `fetch_one` returns), or why it failed.
-pub type Settled<T> = (TileId, Result<T, TileFailure>);
-
-/// Fetches `tiles` with at most `policy.concurrency` requests in flight, handing each tile to
-/// `on_settled(tile, done, total)` as soon as it settles (in completion order), so the caller
-/// can work on it while the others download.
+/// Fetches `tiles` with at most `policy.concurrency` requests in flight.
 ///
 /// `fetch_one(tile, attempt)` makes one attempt (`attempt` is 0 for the first try, 1 for
 /// the first retry, ...). Retryable failures are retried up to `policy.retries` times,
-/// after `sleep(policy.backoff_ms(retry))`. `is_cancelled` is checked before every attempt,
+/// after `sleep(policy.backoff_ms(retry))`. `on_done(done, total)` is called whenever a
+/// tile settles, successfully or not. `is_cancelled` is checked before every attempt,
 /// after every backoff sleep and whenever a tile settles; once it returns `true` the
 /// whole call fails with [`Error::Aborted`] and in-flight futures are dropped.
-pub async fn fetch_each<T, F, Fut, S, SFut>(
+///
+/// Returns one entry per input tile, in input order.
+pub async fn fetch_tiles<T, F, Fut, S, SFut>(
     tiles: Vec<TileId>,
     policy: &FetchPolicy,
     fetch_one: F,
     sleep: S,
-    on_settled: &mut dyn FnMut(Settled<T>, usize, usize),
+    on_done: &mut dyn FnMut(usize, usize),
     is_cancelled: &dyn Fn() -> bool,
-) -> Result<()>
+) -> Result<Vec<(TileId, Result<T, TileFailure>)>>
 where
     F: Fn(TileId, u32) -> Fut,
     Fut: Future<Output = Result<T, FetchAttemptError>>,
@@ -148,46 +146,23 @@ where
     policy.validate()?;
     let total = tiles.len();
     let (fetch_one, sleep) = (&fetch_one, &sleep);
-    let mut settled = stream::iter(tiles)
-        .map(|tile| async move { (tile, fetch_with_retries(tile, policy, fetch_one, sleep, is_cancelled).await) })
+    let mut settled = stream::iter(tiles.into_iter().enumerate())
+        .map(|(index, tile)| async move {
+            let outcome = fetch_with_retries(tile, policy, fetch_one, sleep, is_cancelled).await;
+            (index, tile, outcome)
+        })
         .buffer_unordered(policy.concurrency);
-    let mut done = 0;
-    while let Some((tile, outcome)) = settled.next().await {
+    let mut results = Vec::with_capacity(total);
+    while let Some((index, tile, outcome)) = settled.next().await {
         let outcome = outcome?;
         if is_cancelled() {
             return Err(Error::Aborted);
         }
-        done += 1;
-        on_settled((tile, outcome), done, total);
+        results.push((index, (tile, outcome)));
+        on_done(results.len(), total);
     }
-    Ok(())
-}
-
-/// [`fetch_each`], collected: one entry per input tile, in input order; `on_done(done,
-/// total)` whenever a tile settles.
-pub async fn fetch_tiles<T, F, Fut, S, SFut>(
-    tiles: Vec<TileId>,
-    policy: &FetchPolicy,
-    fetch_one: F,
-    sleep: S,
-    on_done: &mut dyn FnMut(usize, usize),
-    is_cancelled: &dyn Fn() -> bool,
-) -> Result<Vec<Settled<T>>>
-where
-    F: Fn(TileId, u32) -> Fut,
-    Fut: Future<Output = Result<T, FetchAttemptError>>,
-    S: Fn(u32) -> SFut,
-    SFut: Future<Output = ()>,
-{
-    let order: std::collections::HashMap<TileId, usize> = tiles.iter().enumerate().map(|(i, t)| (*t, i)).collect();
-    let mut results = Vec::with_capacity(tiles.len());
-    let mut collect = |settled: Settled<T>, done, total| {
-        results.push(settled);
-        on_done(done, total);
-    };
-    fetch_each(tiles, policy, fetch_one, sleep, &mut collect, is_cancelled).await?;
-    results.sort_by_key(|(tile, _)| order.get(tile).copied().unwrap_or(usize::MAX));
-    Ok(results)
+    results.sort_unstable_by_key(|(index, _)| *index);
+    Ok(results.into_iter().map(|(_, result)| result).collect())
 }
 
 /// One tile: [`retry`], its failure recorded as a [`TileFailure`].
@@ -308,30 +283,6 @@ mod tests {
         let out =
             block_on(fetch_tiles(tiles, policy, fetch_one, sleep, &mut |d, t| progress.push((d, t)), is_cancelled));
         (out, delays.into_inner(), progress)
-    }
-
-    #[test]
-    fn each_tile_is_handed_over_as_it_settles_and_collected_in_request_order() {
-        // Tile x takes 3 - x polls: the last requested settles first.
-        let fetch = |tile: TileId, _attempt: u32| async move {
-            Yield(3 - tile.x).await;
-            Ok::<u32, FetchAttemptError>(tile.x)
-        };
-        let mut seen = Vec::new();
-        let policy = FetchPolicy::default();
-        block_on(fetch_each(
-            tiles(3),
-            &policy,
-            fetch,
-            |_| Yield(0),
-            &mut |(tile, r), done, total| seen.push((tile.x, r.ok(), done, total)),
-            &|| false,
-        ))
-        .unwrap();
-        assert_eq!(seen, vec![(2, Some(2), 1, 3), (1, Some(1), 2, 3), (0, Some(0), 3, 3)]);
-        let (out, _, _) = run(tiles(3), &policy, fetch, &|| false);
-        let xs: Vec<u32> = out.unwrap().into_iter().map(|(t, r)| r.map(|v| v + 10 * t.x).unwrap()).collect();
-        assert_eq!(xs, vec![0, 11, 22], "fetch_tiles returns request order");
     }
 
     #[test]

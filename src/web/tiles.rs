@@ -13,8 +13,8 @@ use super::error::describe;
 use super::global::Global;
 use super::http::get_bytes;
 use crate::Result;
-use crate::host::{DecodedTile, FetchedTile, Hooks, Stage, TileProvider};
-use crate::tiles::fetch::{FetchPolicy, fetch_each};
+use crate::host::{DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
+use crate::tiles::fetch::{FetchPolicy, fetch_tiles};
 use crate::tiles::{TileId, TileSource};
 
 /// Fetches tiles with the scheduler of [`crate::tiles::fetch`].
@@ -26,25 +26,16 @@ pub struct HttpTiles<'a> {
 }
 
 impl TileProvider for HttpTiles<'_> {
-    async fn fetch<H: Hooks>(
-        &self,
-        source: &TileSource,
-        tiles: Vec<TileId>,
-        hooks: &H,
-        on_tile: &mut dyn FnMut(FetchedTile),
-    ) -> Result<()> {
+    async fn fetch<H: Hooks>(&self, source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<FetchedTiles> {
         let get = |tile: TileId, _attempt: u32| {
             get_bytes(self.global, source.tile_url(&tile), self.policy.timeout_ms, self.signal)
         };
-        fetch_each(
+        fetch_tiles(
             tiles,
             self.policy,
             get,
             gloo_timers::future::TimeoutFuture::new,
-            &mut |tile, done, total| {
-                hooks.progress(Stage::Fetch, done, total);
-                on_tile(tile);
-            },
+            &mut |done, total| hooks.progress(Stage::Fetch, done, total),
             &|| hooks.is_cancelled(),
         )
         .await
