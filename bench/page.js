@@ -3,7 +3,12 @@
 // drives it with playwright-core and alternates the two sides; nothing here decides
 // anything. Served from the repository root by run.mjs (so /pkg, /www and /bench resolve).
 import { Detector } from "/pkg/index.js";
-import * as ort from "/bench/node_modules/onnxruntime-web/dist/ort.min.mjs";
+
+/**
+ * onnxruntime-web, imported by ortInit only: geodetect's cold start does not load it.
+ * @type {any}
+ */
+let ort = null;
 
 const ZOOM = 19;
 const TILE = 256;
@@ -40,7 +45,14 @@ export const AREAS = {
   model1024: { sx: 448, sy: 28, w: 1024, h: 1024 },
   // 16 tiles (4 x 4, tile-aligned): tiles x 272955..272958, y 191175..191178.
   tiles16: { gx: 272955 * TILE, gy: 191175 * TILE, w: 1024, h: 1024 },
+  // 1,024 tiles (32 x 32, tile-aligned, an 8192 px square: 81 model windows): the marina's
+  // 8 x 5 tiles repeated (bench/run.mjs's server wraps tile addresses outside them).
+  tiles1024: { gx: 272944 * TILE, gy: 191168 * TILE, w: 8192, h: 8192, options: { maxTiles: 1024 } },
 };
+
+/** Model input and window overlap: geodetect's defaults, which the onnxruntime-web page copies. */
+const WINDOW = 1024;
+const OVERLAP = 128;
 
 function areaPolygon(area) {
   const gx = area.gx ?? IMAGE_ORIGIN[0] + area.sx;
@@ -77,7 +89,7 @@ export async function geodetectInit({ backend = "cpu", threads = 1 } = {}) {
  */
 export async function geodetectDetect(name) {
   const t0 = performance.now();
-  const r = await detector.detect(areaPolygon(AREAS[name]), { zoom: ZOOM });
+  const r = await detector.detect(areaPolygon(AREAS[name]), { zoom: ZOOM, ...AREAS[name].options });
   const wall = performance.now() - t0;
   return { wall, timings: r.timings, image: [r.image.width, r.image.height], detections: r.detections.features.length };
 }
@@ -88,8 +100,9 @@ export async function geodetectDetect(name) {
 
 const sessions = new Map();
 
-/** Configure ORT's wasm backend once (must happen before the first session). */
-export function ortInit({ threads = 1 } = {}) {
+/** Import onnxruntime-web and configure its wasm backend once (before the first session). */
+export async function ortInit({ threads = 1 } = {}) {
+  ort ??= await import("/bench/node_modules/onnxruntime-web/dist/ort.min.mjs");
   ort.env.wasm.wasmPaths = "/bench/node_modules/onnxruntime-web/dist/";
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.proxy = false;
@@ -160,15 +173,25 @@ export async function ortModel(name, { ep = "wasm" } = {}) {
   return { ms, dims: Array.from(dims) };
 }
 
+/** Window starts along one axis, as geodetect plans them (src/detect/preprocess.rs). */
+function starts(len, size, overlap) {
+  if (len <= size) return [0];
+  const out = [];
+  for (let s = 0; s + size < len; s += size - overlap) out.push(s);
+  out.push(len - size);
+  return out;
+}
+
 /**
- * What an onnxruntime-web page does for the tiles16 area: fetch the 16 tiles, decode them
- * with createImageBitmap and draw them onto one canvas, read it once, convert to the model
- * input and run the session. It stops at the raw output: no box decoding, NMS or GeoJSON,
- * so it is a lower bound on that page's time (the ratio flatters onnxruntime-web).
+ * What an onnxruntime-web page does for a tile area (tiles16, tiles1024): fetch the tiles,
+ * decode them with createImageBitmap and draw them onto one canvas, read it once, then run
+ * the session on each 1024 px window (geodetect's windows and overlap). It stops at the raw
+ * outputs: no box decoding, NMS, merging across windows or GeoJSON, so it is a lower bound
+ * on that page's time (the ratio flatters onnxruntime-web).
  */
-export async function ortTiles16({ ep = "wasm" } = {}) {
-  const a = AREAS.tiles16;
-  const s = await session(a.w, ep);
+export async function ortTiles(name, { ep = "wasm" } = {}) {
+  const a = AREAS[name];
+  const s = await session(WINDOW, ep);
   const t0 = performance.now();
   const tiles = [];
   for (let ty = 0; ty < a.h / TILE; ty++) {
@@ -185,9 +208,23 @@ export async function ortTiles16({ ep = "wasm" } = {}) {
   });
   const rgba = ctx.getImageData(0, 0, a.w, a.h).data;
   const t2 = performance.now();
-  const input = toChw(rgba, a.w, a.h);
+  let preprocess = 0;
+  let inference = 0;
+  for (const y of starts(a.h, WINDOW, OVERLAP)) {
+    for (const x of starts(a.w, WINDOW, OVERLAP)) {
+      const p0 = performance.now();
+      const crop = new Uint8ClampedArray(WINDOW * WINDOW * 4);
+      for (let row = 0; row < WINDOW; row++) {
+        const from = ((y + row) * a.w + x) * 4;
+        crop.set(rgba.subarray(from, from + WINDOW * 4), row * WINDOW * 4);
+      }
+      const input = toChw(crop, WINDOW, WINDOW);
+      const p1 = performance.now();
+      await s.run({ [s.inputNames[0]]: input });
+      preprocess += p1 - p0;
+      inference += performance.now() - p1;
+    }
+  }
   const t3 = performance.now();
-  await s.run({ [s.inputNames[0]]: input });
-  const t4 = performance.now();
-  return { wall: t4 - t0, timings: { fetch: t1 - t0, decode: t2 - t1, preprocess: t3 - t2, inference: t4 - t3 } };
+  return { wall: t3 - t0, timings: { fetch: t1 - t0, decode: t2 - t1, preprocess, inference } };
 }

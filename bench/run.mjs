@@ -6,10 +6,14 @@
 //
 //   --runs N          measured pairs per case (default 7)
 //   --warmup N        unmeasured pairs first (default 1)
-//   --cases a,b       model640, model1024, tiles16, cold (default all four); cold: page load
-//                     to the first tiles16 result in a fresh browser context (nothing
-//                     cached) and in a context that loaded it once (geodetect's weights in
-//                     the Cache API; the browser's compiled-wasm cache warm for both)
+//   --cases a,b       model640, model1024, tiles16, tiles1024, cold (default all five);
+//                     tiles1024: the whole detect() over 1,024 tiles (81 windows), a minute
+//                     or more per side, so at most --runs-large pairs and no warm-up;
+//                     cold: page load to the first tiles16 result in a fresh browser
+//                     context (nothing cached) and in a context that loaded it once
+//                     (geodetect's weights in the Cache API; both sides' wasm in the HTTP
+//                     cache)
+//   --runs-large N    measured pairs of tiles1024 (default 2)
 //   --threads 1,2,4   threads on both sides (geodetect's `threads` option, onnxruntime-web's
 //                     numThreads); each count is its own cross-origin-isolated page
 //   --webgpu          also geodetect's WebGPU backend vs onnxruntime-web's WebGPU EP on the
@@ -29,7 +33,8 @@ const { values: opts } = parseArgs({
   options: {
     runs: { type: "string", default: "7" },
     warmup: { type: "string", default: "1" },
-    cases: { type: "string", default: "model640,model1024,tiles16,cold" },
+    cases: { type: "string", default: "model640,model1024,tiles16,tiles1024,cold" },
+    "runs-large": { type: "string", default: "2" },
     threads: { type: "string", default: "1" },
     webgpu: { type: "boolean", default: false },
     out: { type: "string", default: join(HERE, "results") },
@@ -39,9 +44,10 @@ const RUNS = Number(opts.runs);
 const WARMUP = Number(opts.warmup);
 const CASES = opts.cases.split(",").filter(Boolean);
 const THREADS = opts.threads.split(",").map(Number);
-const KNOWN = new Set(["model640", "model1024", "tiles16", "cold"]);
+const RUNS_LARGE = Number(opts["runs-large"]);
+const KNOWN = new Set(["model640", "model1024", "tiles16", "tiles1024", "cold"]);
 for (const c of CASES) if (!KNOWN.has(c)) throw new Error(`unknown case ${c}; known: ${[...KNOWN].join(", ")}`);
-if (!(RUNS >= 1 && WARMUP >= 0 && THREADS.every((t) => Number.isInteger(t) && t >= 1))) throw new Error("bad --runs/--warmup/--threads");
+if (!(RUNS >= 1 && RUNS_LARGE >= 1 && WARMUP >= 0 && THREADS.every((t) => Number.isInteger(t) && t >= 1))) throw new Error("bad --runs/--warmup/--threads");
 
 /** Fail early, and say which setup step is missing. */
 async function need(path, fix) {
@@ -69,15 +75,15 @@ const stats = (xs) => {
  * Run `a` and `b` alternately: `warmup` unmeasured pairs, then `runs` measured ones.
  * Each returns { value, extra }; the ratio is taken pair by pair (a_i / b_i).
  */
-async function alternate(a, b) {
-  for (let i = 0; i < WARMUP; i++) {
+async function alternate(a, b, { warmup = WARMUP, runs = RUNS } = {}) {
+  for (let i = 0; i < warmup; i++) {
     await a();
     await b();
   }
   const as = [];
   const bs = [];
   const extras = [];
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < runs; i++) {
     const ra = await a();
     const rb = await b();
     as.push(ra.value);
@@ -97,12 +103,28 @@ const crossOriginIsolation = {
   "cross-origin-opener-policy": "same-origin",
   "cross-origin-embedder-policy": "require-corp",
 };
-const server = await startStaticServer({ headers: crossOriginIsolation });
+// Everything but the tiles may stay in the HTTP cache, as production hosting allows (the
+// cold-start case with weights cached then also finds both sides' wasm there, and Chromium
+// its compiled code); tiles are fetched from the server every time.
+// The marina's tiles at z19 are x 272953..272960, y 191175..191179; tiles1024 repeats them.
+const MARINA = { x0: 272953, nx: 8, y0: 191175, ny: 5 };
+const wrap = (v, v0, n) => v0 + ((((v - v0) % n) + n) % n);
+const server = await startStaticServer({
+  headers: crossOriginIsolation,
+  rewrite: (path) => path.replace(/^\/www\/tiles\/marina\/19\/(\d+)\/(\d+)\.png$/, (_, x, y) =>
+    `/www/tiles/marina/19/${wrap(Number(x), MARINA.x0, MARINA.nx)}/${wrap(Number(y), MARINA.y0, MARINA.ny)}.png`),
+  headersFor: (path) => (path.startsWith("/www/tiles/") ? {} : { "cache-control": "public, max-age=600" }),
+});
 const browser = await launchBrowser({ webgpu: opts.webgpu });
 const results = [];
 let env = {};
 
-async function openPage({ threads, backend, context: given }) {
+/**
+ * A bench page in `context` (default: a new one): onnxruntime-web imported and set to
+ * `threads` unless `ort` is false, and geodetect's Detector created on `backend` unless
+ * that is null.
+ */
+async function openPage({ threads, backend, context: given, ort = true }) {
   const context = given ?? (await browser.newContext());
   const page = await context.newPage();
   const log = [];
@@ -114,7 +136,7 @@ async function openPage({ threads, backend, context: given }) {
   } catch (e) {
     throw new Error(`the bench page did not load: ${e.message}\n${log.join("\n")}`);
   }
-  const ortInfo = await page.evaluate((t) => window.bench.ortInit({ threads: t }), threads);
+  const ortInfo = ort ? await page.evaluate((t) => window.bench.ortInit({ threads: t }), threads) : null;
   const geo = backend ? await page.evaluate((o) => window.bench.geodetectInit(o), { backend, threads }) : null;
   if (geo && backend === "cpu" && geo.info.threads !== threads) {
     throw new Error(`geodetect runs ${geo.info.threads} threads, not ${threads}: ${geo.info.threadsNote}\n${log.join("\n")}`);
@@ -123,18 +145,47 @@ async function openPage({ threads, backend, context: given }) {
 }
 
 /**
- * Page load to the first tiles16 result, in `context` (fresh: nothing cached), for one side:
- * geodetect (worker, wasm, weights, detect) or onnxruntime-web (its wasm, the ONNX file,
- * session, the tiles16 page work).
+ * Page load to the first tiles16 result, in `context`, for one side with `threads`:
+ * geodetect (worker, wasm, weights, detect; onnxruntime-web is not even imported) or
+ * onnxruntime-web (its module and wasm, the ONNX file, session, the tiles16 page work).
  */
-async function coldStart(side, context) {
+async function coldStart(side, context, threads) {
   const t0 = performance.now();
-  const { page } = await openPage({ threads: 1, backend: side === "geodetect" ? "cpu" : null, context });
-  if (side === "geodetect") await page.evaluate(() => window.bench.geodetectDetect("tiles16"));
-  else await page.evaluate(() => window.bench.ortTiles16());
+  const geodetect = side === "geodetect";
+  const { page, geo } = await openPage({ threads, backend: geodetect ? "cpu" : null, context, ort: !geodetect });
+  const detect = geodetect ? await page.evaluate(() => window.bench.geodetectDetect("tiles16")) : await page.evaluate(() => window.bench.ortTiles("tiles16"));
   const ms = performance.now() - t0;
   await page.close();
-  return ms;
+  return { value: ms, extra: geodetect ? { createMs: geo.ms, loadMs: geo.info.loadMs, detectMs: detect.wall, timings: detect.timings } : { detectMs: detect.wall } };
+}
+
+/** The cold-start cases for `threads`: nothing cached, then weights and engine cached. */
+async function coldCases(threads) {
+  for (const cached of [false, true]) {
+    const label = `cold start to the first tiles16 result, ${cached ? "weights cached" : "nothing cached"}, ${threads} thread${threads > 1 ? "s" : ""} each`;
+    process.stderr.write(`${label}: `);
+    const contexts = [];
+    const inContext = async (side) => {
+      const context = await browser.newContext();
+      contexts.push(context);
+      if (cached) await coldStart(side, context, threads);
+      return coldStart(side, context, threads);
+    };
+    const r = await alternate(() => inContext("geodetect"), () => inContext("ort"));
+    for (const c of contexts) await c.close();
+    const g = r.extras.map((e) => e.a);
+    r.geodetect = {
+      medianCreateMs: stats(g.map((e) => e.createMs)).median,
+      medianLoadMs: stats(g.map((e) => e.loadMs)).median,
+      medianDetectMs: stats(g.map((e) => e.detectMs)).median,
+      medianTimings: medianTimings(g.map((e) => e.timings)),
+    };
+    r.ort = { medianDetectMs: stats(r.extras.map((e) => e.b.detectMs)).median };
+    delete r.extras;
+    r.what = "node-side wall time from page.goto to the first result (geodetect: Detector.create + detect; onnxruntime-web: its import, session create + the tiles16 page work); every response may be kept in the HTTP cache for 10 minutes, as production hosting would allow";
+    results.push({ case: cached ? "cold-cached" : "cold", backend: "cpu", ortThreads: threads, geodetectThreads: threads, label, ...r });
+    process.stderr.write(`geodetect ${r.a.median.toFixed(0)} ms, onnxruntime-web ${r.b.median.toFixed(0)} ms, ratio ${r.ratio.median.toFixed(2)}\n`);
+  }
 }
 
 try {
@@ -146,22 +197,23 @@ try {
       const label = `${name}, CPU, ${threads} thread${threads > 1 ? "s" : ""} each`;
       process.stderr.write(`${label}: `);
       let r;
-      if (name === "tiles16") {
+      if (name.startsWith("tiles")) {
         r = await alternate(
           async () => {
-            const g = await page.evaluate(() => window.bench.geodetectDetect("tiles16"));
+            const g = await page.evaluate((n) => window.bench.geodetectDetect(n), name);
             return { value: g.wall, extra: g };
           },
           async () => {
-            const o = await page.evaluate(() => window.bench.ortTiles16());
+            const o = await page.evaluate((n) => window.bench.ortTiles(n), name);
             return { value: o.wall, extra: o };
           },
+          name === "tiles1024" ? { warmup: 0, runs: RUNS_LARGE } : {},
         );
         const gt = medianTimings(r.extras.map((e) => ({ ...e.a.timings, wall: e.a.wall })));
         const ot = medianTimings(r.extras.map((e) => ({ ...e.b.timings, wall: e.b.wall })));
         r.geodetect = { medianTimings: gt, outsideModelShare: (gt.wall - gt.inference) / gt.wall, detections: r.extras[0].a.detections };
         r.ort = { medianTimings: ot };
-        r.what = "whole detect() as the caller waits for it vs fetch + decode + one canvas + session.run (no box decoding, NMS or GeoJSON on the onnxruntime-web side)";
+        r.what = "whole detect() as the caller waits for it vs fetch + decode + one canvas + session.run on each window (no box decoding, NMS, merging or GeoJSON on the onnxruntime-web side)";
       } else {
         r = await alternate(
           async () => {
@@ -181,25 +233,7 @@ try {
     }
     env.geodetectLoadMs = geo.ms;
     await context.close();
-  }
-  if (CASES.includes("cold")) {
-    for (const cached of [false, true]) {
-      const label = `cold start to the first tiles16 result, ${cached ? "weights cached" : "nothing cached"}`;
-      process.stderr.write(`${label}: `);
-      const contexts = [];
-      const inContext = async (side) => {
-        const context = await browser.newContext();
-        contexts.push(context);
-        if (cached) await coldStart(side, context);
-        return { value: await coldStart(side, context) };
-      };
-      const r = await alternate(() => inContext("geodetect"), () => inContext("ort"));
-      for (const c of contexts) await c.close();
-      delete r.extras;
-      r.what = "node-side wall time from page.goto to the first result (geodetect: Detector.create + detect; onnxruntime-web: session create + the tiles16 page work)";
-      results.push({ case: cached ? "cold-cached" : "cold", backend: "cpu", ortThreads: 1, geodetectThreads: 1, label, ...r });
-      process.stderr.write(`geodetect ${r.a.median.toFixed(0)} ms, onnxruntime-web ${r.b.median.toFixed(0)} ms, ratio ${r.ratio.median.toFixed(2)}\n`);
-    }
+    if (CASES.includes("cold")) await coldCases(threads);
   }
   if (opts.webgpu) {
     const { context, page, geo } = await openPage({ threads: 1, backend: "webgpu" });
@@ -229,6 +263,7 @@ try {
     cores: cpus().length,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     wasmBytes: (await stat(join(REPO, "pkg/wasm/geodetect_bg.wasm"))).size,
+    wasmWebgpuBytes: (await stat(join(REPO, "pkg/wasm-webgpu/geodetect_bg.wasm")).catch(() => ({ size: 0 }))).size,
     wasmThreadsBytes: (await stat(join(REPO, "pkg/wasm-threads/geodetect_bg.wasm")).catch(() => ({ size: 0 }))).size,
     runs: RUNS,
     warmup: WARMUP,
@@ -240,7 +275,7 @@ try {
 
 const ms = (s) => `${s.median.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
 const lines = [
-  `Chromium ${env.chromium}, onnxruntime-web ${env.ort}, ${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB; geodetect wasm ${(env.wasmBytes / 2 ** 20).toFixed(1)} MiB (threaded engine ${(env.wasmThreadsBytes / 2 ** 20).toFixed(1)} MiB); ${env.runs} alternating pairs after ${env.warmup} warm-up; ${env.date}`,
+  `Chromium ${env.chromium}, onnxruntime-web ${env.ort}, ${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB; geodetect engines: CPU ${(env.wasmBytes / 2 ** 20).toFixed(1)} MiB, threaded ${(env.wasmThreadsBytes / 2 ** 20).toFixed(1)} MiB, WebGPU ${(env.wasmWebgpuBytes / 2 ** 20).toFixed(1)} MiB; ${env.runs} alternating pairs after ${env.warmup} warm-up; ${env.date}`,
   "",
   "| case | geodetect ms | onnxruntime-web ms | ratio geodetect / ort (median, min–max) |",
   "| --- | --- | --- | --- |",
@@ -248,6 +283,11 @@ const lines = [
 ];
 for (const r of results.filter((x) => x.geodetect)) {
   const t = r.geodetect.medianTimings;
+  if (r.case.startsWith("cold")) {
+    const g = r.geodetect;
+    lines.push("", `${r.label}: geodetect median Detector.create ${g.medianCreateMs.toFixed(0)} ms (engine load ${g.medianLoadMs.toFixed(0)}), first detect() ${g.medianDetectMs.toFixed(0)} ms (fetch ${t.fetch.toFixed(0)}, decode ${t.decode.toFixed(0)}, inference ${t.inference.toFixed(0)}); onnxruntime-web page's first tiles16 ${r.ort.medianDetectMs.toFixed(0)} ms.`);
+    continue;
+  }
   lines.push("", `${r.label}: geodetect median stages (ms) fetch ${t.fetch.toFixed(0)}, decode ${t.decode.toFixed(0)}, preprocess ${t.preprocess.toFixed(0)}, inference ${t.inference.toFixed(0)}, postprocess ${t.postprocess.toFixed(0)}, total ${t.total.toFixed(0)}, caller's wall ${t.wall.toFixed(0)}; outside the model ${(100 * r.geodetect.outsideModelShare).toFixed(0)} %; ${r.geodetect.detections} detections.`);
   const o = r.ort.medianTimings;
   lines.push(`${r.label}: onnxruntime-web page median stages (ms) fetch ${o.fetch.toFixed(0)}, decode ${o.decode.toFixed(0)}, preprocess ${o.preprocess.toFixed(0)}, inference ${o.inference.toFixed(0)}.`);

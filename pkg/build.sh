@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Build the two wasm engines (wasm-bindgen --target web):
-#   pkg/wasm/          single-threaded, WebGPU and CPU (stable Rust)
+# Build the three wasm engines (wasm-bindgen --target web); pkg/worker.js loads one of them at
+# run time, so a browser downloads only the one it runs:
+#   pkg/wasm/          CPU, one thread (stable Rust): the small default
+#   pkg/wasm-webgpu/   WebGPU, with the CPU path as its fallback (feature `webgpu`): loaded
+#                      only when the browser offers a WebGPU adapter
 #   pkg/wasm-threads/  the CPU path on a rayon pool of web workers (wasm-bindgen-rayon): wasm
 #                      atomics and shared memory, which need the std rebuilt with them, i.e. a
 #                      pinned nightly with rust-src and -Z build-std; CPU only (wgpu does not
-#                      build with atomics). pkg/worker.js picks one at run time.
+#                      build with atomics); for cross-origin-isolated pages
 #
 #   bash pkg/build.sh                          # dev profile (default; what the tests use)
 #   GEODETECT_PROFILE=release bash pkg/build.sh  # release: fat LTO, then wasm-opt if available
 #
 # Environment:
 #   GEODETECT_PROFILE   cargo profile: dev (default), release, or a custom profile name
-#   GEODETECT_ENGINES   which to build: "single threads" (default), "single" or "threads"
+#   GEODETECT_ENGINES   which to build, any of "cpu webgpu threads" (the default: all three)
 #   GEODETECT_NIGHTLY   the toolchain of the threaded build (default: the one pinned in
 #                       pkg/threads.toolchain, which tests/setup.sh installs)
 #   CARGO_TARGET_DIR    honoured, as cargo does (default: <repo>/target)
@@ -34,7 +37,7 @@ case "$profile" in
   release) profile_dir=release ;;
   *) profile_dir="$profile" ;;
 esac
-engines="${GEODETECT_ENGINES:-single threads}"
+engines="${GEODETECT_ENGINES:-cpu webgpu threads}"
 nightly="${GEODETECT_NIGHTLY:-$(tr -d '[:space:]' < "$here/threads.toolchain")}"
 
 die() {
@@ -56,12 +59,16 @@ if [ -n "$lock_version" ] && [ "$lock_version" != "$cli_version" ]; then
   die "wasm-bindgen CLI is $cli_version but Cargo.lock has wasm-bindgen $lock_version (cargo install wasm-bindgen-cli --version $lock_version)"
 fi
 
-# build_engine NAME: cargo build + wasm-bindgen (+ wasm-opt for release) into pkg/NAME/.
+# build_engine NAME [CARGO FLAGS]: cargo build + wasm-bindgen (+ wasm-opt for release) into
+# pkg/NAME/. wasm-threads is the threaded build; the others share the stable target dir (their
+# feature sets are cached side by side).
 build_engine() {
   local name="$1" out_dir="$here/$1" engine_target_dir cargo_cmd features_flags=() env_flags=()
-  if [ "$name" = wasm ]; then
+  shift
+  if [ "$name" != wasm-threads ]; then
     engine_target_dir="$target_dir"
     cargo_cmd=(cargo)
+    features_flags=("$@")
   else
     command -v rustup >/dev/null || die "rustup is needed for the threaded build's nightly toolchain"
     rustup run "$nightly" rustc --version >/dev/null 2>&1 \
@@ -128,8 +135,9 @@ build_engine() {
 
 for engine in $engines; do
   case "$engine" in
-    single) build_engine wasm ;;
+    cpu) build_engine wasm ;;
+    webgpu) build_engine wasm-webgpu --features webgpu ;;
     threads) build_engine wasm-threads ;;
-    *) die "unknown engine '$engine' in GEODETECT_ENGINES (single, threads)" ;;
+    *) die "unknown engine '$engine' in GEODETECT_ENGINES (cpu, webgpu, threads)" ;;
   esac
 done

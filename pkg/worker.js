@@ -5,51 +5,65 @@
 // (WebAssembly SIMD), so that a browser without it gets UNSUPPORTED_BROWSER instead of the
 // wasm's CompileError.
 //
-// Two builds of the engine (pkg/build.sh): wasm/ runs on one thread; wasm-threads/ runs the
-// CPU path on a pool of `threads` workers sharing its memory, which needs a
-// cross-origin-isolated page (COOP + COEP headers) and SharedArrayBuffer. The threaded one
-// loads when both hold and more than one thread is asked for (option `threads`, default
-// min(navigator.hardwareConcurrency, 4), the same rule as src/web/threads.rs); otherwise,
-// or if it fails to start, the single-threaded one, and `info.threadsNote` says why.
+// Three builds of the engine (pkg/build.sh); this worker loads one, so the browser downloads
+// only that one:
+//   wasm/          the CPU path on one thread: the default, and the smallest;
+//   wasm-webgpu/   WebGPU (burn's wgpu backend), with the CPU path as its fallback: loaded
+//                  when WebGPU is asked for and the browser offers an adapter, or with
+//                  `backend: "auto"` when that adapter is a hardware one;
+//   wasm-threads/  the CPU path on a pool of `threads` workers sharing its memory, which needs
+//                  a cross-origin-isolated page (COOP + COEP headers) and SharedArrayBuffer:
+//                  loaded when both hold and more than one thread is asked for (option
+//                  `threads`, default min(navigator.hardwareConcurrency, 4), the same rule as
+//                  src/web/threads.rs). If it fails to start, wasm/ runs and
+//                  `info.threadsNote` says why.
 import { startWorker } from "./worker-core.js";
 
 /** @typedef {import("./worker-core.js").EngineModule} EngineModule */
 
 /**
- * Whether the browser offers a hardware WebGPU adapter here (what `backend: "auto"` takes).
- * @returns {Promise<boolean>}
+ * The WebGPU adapter the browser offers here: "hardware", "fallback" (a software one, e.g.
+ * SwiftShader) or null.
+ * @returns {Promise<"hardware" | "fallback" | null>}
  */
-async function hardwareAdapter() {
+async function adapterKind() {
   /** @type {{ requestAdapter(): Promise<any> } | undefined} */
   const gpu = /** @type {any} */ (globalThis.navigator)?.gpu;
-  if (!gpu) return false;
+  if (!gpu) return null;
   try {
     const adapter = await gpu.requestAdapter();
-    return Boolean(adapter) && !(adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false);
+    if (!adapter) return null;
+    return (adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false) ? "fallback" : "hardware";
   } catch {
-    return false;
+    return null;
   }
 }
 
 /**
- * Threads to start the threaded engine with, or 1 for the single-threaded engine. The
- * threaded engine is CPU only (wgpu does not build with wasm atomics), so WebGPU, asked for
- * or taken by "auto" on a hardware adapter, keeps the single-threaded one.
+ * Which engine to load, and with how many threads.
  * @param {import("./types.js").EngineOptions} [options]
+ * @returns {Promise<{ engine: "webgpu" | "threads" | "cpu", threads: number }>}
  */
-async function threadsFor(options) {
+async function choose(options) {
+  const backend = options?.backend ?? "auto";
+  if (backend !== "cpu") {
+    const kind = await adapterKind();
+    // Without an adapter, "webgpu" fails in the CPU engine with the same error, and "auto"
+    // falls back to the CPU there, without downloading the WebGPU engine.
+    if ((backend === "webgpu" && kind) || (backend === "auto" && kind === "hardware")) {
+      return { engine: "webgpu", threads: 1 };
+    }
+  }
   const asked = options?.threads ?? Math.min(globalThis.navigator?.hardwareConcurrency || 1, 4);
   const possible = globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer === "function";
   // Out-of-range values go to the engine, which refuses them by name (INVALID_OPTIONS).
-  if (!possible || !Number.isInteger(asked) || asked <= 1 || asked > 64) return 1;
-  const backend = options?.backend ?? "auto";
-  if (backend === "webgpu" || (backend === "auto" && (await hardwareAdapter()))) return 1;
-  return asked;
+  if (possible && Number.isInteger(asked) && asked > 1 && asked <= 64) return { engine: "threads", threads: asked };
+  return { engine: "cpu", threads: 1 };
 }
 
 startWorker(async (options) => {
-  const threads = await threadsFor(options);
-  if (threads > 1) {
+  const { engine, threads } = await choose(options);
+  if (engine === "threads") {
     try {
       const wasm = await import("./wasm-threads/geodetect.js");
       await wasm.default();
@@ -59,8 +73,8 @@ startWorker(async (options) => {
       console.warn(`geodetect: the threaded engine did not start (${e}); running on one thread`);
     }
   }
-  // wasm-bindgen's init() fetches ./wasm/geodetect_bg.wasm via new URL(…, import.meta.url).
-  const wasm = await import("./wasm/geodetect.js");
+  // wasm-bindgen's init() fetches its geodetect_bg.wasm via new URL(…, import.meta.url).
+  const wasm = engine === "webgpu" ? await import("./wasm-webgpu/geodetect.js") : await import("./wasm/geodetect.js");
   await wasm.default();
   return /** @type {EngineModule} */ ({ Engine: wasm.Engine, listModels: wasm.listModels });
 });

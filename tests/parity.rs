@@ -27,8 +27,8 @@ fn engine() -> Engine {
     let models = root().join("www/models");
     let manifest = Manifest::from_json(&String::from_utf8(need(&models.join("manifest.json"))).unwrap()).unwrap();
     let entry = manifest.get(MODEL_ID).unwrap().clone();
-    let bytes = need(&models.join(&entry.weights.file));
-    Engine::load(entry, &bytes, Compute::cpu()).unwrap()
+    let weights = entry.verify(need(&models.join(&entry.weights.file))).unwrap();
+    Engine::load(entry, &weights, Compute::cpu()).unwrap()
 }
 
 fn source_image() -> (u32, u32, Vec<u8>) {

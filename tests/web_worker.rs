@@ -36,8 +36,8 @@ async fn engine(compute: Compute) -> Engine {
     let global = Global::get().unwrap();
     let manifest = models::fetch_manifest(&global, &models_url()).await.expect("manifest (is www/serve.sh running?)");
     let entry = manifest.get(MODEL_ID).unwrap().clone();
-    let (bytes, _) = models::fetch_weights(&global, &models_url(), &entry, false).await.unwrap();
-    Engine::load(entry, &bytes, compute).unwrap()
+    let (weights, _) = models::fetch_weights(&global, &models_url(), &entry, false).await.unwrap();
+    Engine::load(entry, &weights, compute).unwrap()
 }
 
 /// The marina photo decoded by the browser, as RGB.

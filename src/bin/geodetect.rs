@@ -200,8 +200,8 @@ fn detect(mut args: pico_args::Arguments) -> CliResult {
 
     let manifest = Manifest::from_json(&std::fs::read_to_string(models.join("manifest.json"))?)?;
     let entry = manifest.get(&model)?.clone();
-    let bytes = std::fs::read(models.join(&entry.weights.file))?;
-    let engine = Engine::load(entry, &bytes, Compute::cpu())?;
+    let weights = entry.verify(std::fs::read(models.join(&entry.weights.file))?)?;
+    let engine = Engine::load(entry, &weights, Compute::cpu())?;
     let aoi = Aoi::from_json(&serde_json::from_str(&std::fs::read_to_string(&aoi_path)?)?)?;
     let source: TileSource = serde_json::from_value(serde_json::json!({
         "url": format!("file://{}/{{z}}/{{x}}/{{y}}.png", tiles.display()),

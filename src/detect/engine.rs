@@ -7,7 +7,7 @@ use super::nms::{self, Candidate, NmsParams};
 use super::preprocess::{self, Window};
 use crate::host::{Hooks, Stage};
 use crate::model::cpu::parallel;
-use crate::model::{ModelEntry, Weights, YoloConfig, YoloV8};
+use crate::model::{ModelEntry, VerifiedWeights, Weights, YoloConfig, YoloV8};
 use crate::{Error, Result};
 
 /// Detections closer than this to a window side that lies inside the raster are left to
@@ -45,14 +45,19 @@ async fn read_back<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
 }
 
 impl Engine {
-    /// Verify `bytes` against the manifest entry, parse them and build the network on
-    /// `compute`'s device.
-    pub fn load(entry: ModelEntry, bytes: &[u8], compute: Compute) -> Result<Self> {
+    /// Parse weights verified against the manifest entry (see [`ModelEntry::verify`]) and
+    /// build the network on `compute`'s device.
+    pub fn load(entry: ModelEntry, weights: &VerifiedWeights, compute: Compute) -> Result<Self> {
         let Compute { backend, device } = compute;
         entry.validate()?;
-        entry.verify(bytes)?;
+        if !weights.belong_to(&entry) {
+            return Err(Error::Internal(format!(
+                "the weights given for `{}` were verified for another entry",
+                entry.id
+            )));
+        }
         let config = entry.config();
-        let model = YoloV8::from_weights(&config, Weights::from_safetensors(bytes)?, &device)?;
+        let model = YoloV8::from_weights(&config, Weights::from_safetensors(weights.bytes())?, &device)?;
         Ok(Self { entry, config, model, device, backend })
     }
 

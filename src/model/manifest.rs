@@ -143,17 +143,52 @@ impl ModelEntry {
         self.config().validate()
     }
 
-    /// Check downloaded weights against the manifest before they are parsed.
-    pub fn verify(&self, bytes: &[u8]) -> Result<()> {
-        let actual = sha256_hex(bytes);
-        if bytes.len() as u64 != self.weights.size || actual != self.weights.sha256 {
+    /// Check downloaded weights against the manifest before they are parsed, hashing them
+    /// here (SHA-256 in Rust).
+    pub fn verify(&self, bytes: Vec<u8>) -> Result<VerifiedWeights> {
+        let actual = sha256_hex(&bytes);
+        self.verify_digest(bytes, &actual)
+    }
+
+    /// Check weights whose SHA-256 the host has computed itself (the browser hashes with
+    /// `crypto.subtle`, natively and several times faster than Rust compiled to wasm):
+    /// `sha256` is that digest in hex.
+    pub fn verify_digest(&self, bytes: Vec<u8>, sha256: &str) -> Result<VerifiedWeights> {
+        if bytes.len() as u64 != self.weights.size || !sha256.eq_ignore_ascii_case(&self.weights.sha256) {
             return Err(Error::ModelIntegrity {
                 file: self.weights.file.clone(),
                 expected: format!("{} ({} bytes)", self.weights.sha256, self.weights.size),
-                actual: format!("{actual} ({} bytes)", bytes.len()),
+                actual: format!("{} ({} bytes)", sha256.to_ascii_lowercase(), bytes.len()),
             });
         }
-        Ok(())
+        Ok(VerifiedWeights { bytes, sha256: self.weights.sha256.clone() })
+    }
+}
+
+/// Weights that matched their manifest entry's size and SHA-256: made only by
+/// [`ModelEntry::verify`] and [`ModelEntry::verify_digest`], taken by
+/// [`crate::detect::Engine::load`], so weights are hashed once and never parsed unchecked.
+#[derive(Clone)]
+pub struct VerifiedWeights {
+    bytes: Vec<u8>,
+    sha256: String,
+}
+
+impl VerifiedWeights {
+    /// The weights file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Whether these are the weights of `entry` (the same manifest SHA-256).
+    pub fn belong_to(&self, entry: &ModelEntry) -> bool {
+        self.sha256 == entry.weights.sha256
+    }
+}
+
+impl std::fmt::Debug for VerifiedWeights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VerifiedWeights({} bytes)", self.bytes.len())
     }
 }
 
@@ -182,10 +217,18 @@ mod tests {
         let e = m.get("tiny").unwrap();
         assert_eq!(e.config().num_classes, 2);
         assert_eq!(e.config().reg_max, 16);
-        e.verify(bytes).unwrap();
-        let err = e.verify(b"weightz").unwrap_err();
+        assert_eq!(e.verify(bytes.to_vec()).unwrap().bytes(), bytes);
+        let err = e.verify(b"weightz".to_vec()).unwrap_err();
         assert_eq!(err.code(), "MODEL_INTEGRITY");
         assert!(err.to_string().contains(&sha256_hex(b"weightz")));
+        // A digest from the host: upper-case hex is the same digest; a wrong one or a wrong
+        // size is refused, naming both.
+        e.verify_digest(bytes.to_vec(), &sha256_hex(bytes).to_uppercase()).unwrap();
+        let err = e.verify_digest(bytes.to_vec(), &sha256_hex(b"weightz")).unwrap_err();
+        assert_eq!(err.code(), "MODEL_INTEGRITY");
+        assert!(err.to_string().contains(&sha256_hex(bytes)) && err.to_string().contains(&sha256_hex(b"weightz")));
+        let err = e.verify_digest(b"weight".to_vec(), &sha256_hex(bytes)).unwrap_err();
+        assert!(err.to_string().contains("(6 bytes)"), "{err}");
         assert_eq!(m.get("other").unwrap_err().code(), "UNKNOWN_MODEL");
     }
 

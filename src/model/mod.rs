@@ -12,6 +12,6 @@ pub mod yolo;
 #[cfg(not(target_family = "wasm"))]
 pub mod convert;
 
-pub use manifest::{Manifest, ModelEntry, sha256_hex};
+pub use manifest::{Manifest, ModelEntry, VerifiedWeights, sha256_hex};
 pub use weights::{HostTensor, Weights};
 pub use yolo::{Scale, Task, YoloConfig, YoloV8};

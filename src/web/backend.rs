@@ -96,18 +96,23 @@ async fn request_adapter(global: &Global) -> Result<AdapterInfo> {
     })
 }
 
-/// The threaded engine is built without WebGPU: wgpu's browser objects cannot be shared
-/// between threads, so it does not build with wasm atomics.
-#[cfg(target_feature = "atomics")]
+/// The CPU engines are built without WebGPU (the `webgpu` feature): `pkg/worker.js` loads the
+/// WebGPU engine when the browser offers an adapter and WebGPU is asked for or, with `auto`,
+/// the adapter is a hardware one. The threaded engine cannot have it: wgpu's browser objects
+/// are not `Send`, so it does not build with wasm atomics.
+#[cfg(not(feature = "webgpu"))]
 async fn init_wgpu(_adapter: AdapterInfo) -> Result<(Device, AdapterInfo)> {
-    Err(unavailable(
+    Err(unavailable(if cfg!(feature = "threads") {
         "the threaded engine (CPU only) is running; create the Detector with `threads: 1` or \
-         `backend: \"webgpu\"` to use WebGPU",
-    ))
+         `backend: \"webgpu\"` to use WebGPU"
+    } else {
+        "this engine is the CPU-only one; create the Detector with `backend: \"webgpu\"` (or \
+         \"auto\" on a hardware adapter) to load the WebGPU engine"
+    }))
 }
 
 /// burn's wgpu runtime on WebGPU (once per worker), checked with a first computation.
-#[cfg(not(target_feature = "atomics"))]
+#[cfg(feature = "webgpu")]
 async fn init_wgpu(adapter: AdapterInfo) -> Result<(Device, AdapterInfo)> {
     if let Some(ready) = WGPU.with(|w| w.borrow().clone()) {
         return Ok(ready);

@@ -3,7 +3,7 @@
 
 use js_sys::{Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Blob, CacheStorage, ImageBitmapOptions, Request, WorkerGlobalScope};
+use web_sys::{Blob, CacheStorage, ImageBitmapOptions, Request, SubtleCrypto, WorkerGlobalScope};
 
 use crate::{Error, Result};
 
@@ -60,6 +60,12 @@ impl Global {
             Global::Window(w) => w.caches().ok(),
             Global::Worker(w) => w.caches().ok(),
         }
+    }
+
+    /// `crypto.subtle`, when the browser offers it here (secure contexts only).
+    pub fn subtle_crypto(&self) -> Option<SubtleCrypto> {
+        let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok()?;
+        Reflect::get(&crypto, &"subtle".into()).ok()?.dyn_into().ok()
     }
 
     /// `navigator.gpu`, when the browser exposes WebGPU here.

@@ -118,11 +118,11 @@ impl WebEngine {
         let manifest = models::fetch_manifest(&global, &options.model_base_url).await?;
         let entry = manifest.get(&options.model)?.clone();
         let selected = backend::select(&global, options.backend).await?;
-        let (bytes, from_cache) =
+        let (weights, from_cache) =
             models::fetch_weights(&global, &options.model_base_url, &entry, options.cache).await?;
         hooks.progress(Stage::Model, 1, 2);
         let backend = selected.compute.backend;
-        let engine = Engine::load(entry.clone(), &bytes, selected.compute)?;
+        let engine = Engine::load(entry.clone(), &weights, selected.compute)?;
         hooks.progress(Stage::Model, 2, 2);
         let (threads, threads_note) = threads::running(options.threads);
         let info = EngineInfo {

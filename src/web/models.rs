@@ -1,8 +1,10 @@
 //! The manifest and weights over HTTP, weights kept in the Cache API.
 //!
 //! Weights are verified against the manifest's SHA-256 before anything parses them, also
-//! when they come from the cache (a corrupted entry is dropped and fetched again). The cache
-//! key carries the hash, so new weights under the same file name never hit a stale entry.
+//! when they come from the cache (a corrupted entry is dropped and fetched again), hashed
+//! once, by the browser's `crypto.subtle` where it exists (Rust's SHA-256 compiled to wasm
+//! took 70 ms for the 6 MB of YOLOv8n weights, most of a cached load). The cache key carries
+//! the hash, so new weights under the same file name never hit a stale entry.
 
 use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
@@ -12,7 +14,7 @@ use web_sys::{Cache, Response};
 use super::error::describe;
 use super::global::Global;
 use super::http::get_bytes;
-use crate::model::{Manifest, ModelEntry};
+use crate::model::{Manifest, ModelEntry, VerifiedWeights};
 use crate::tiles::fetch::{FetchPolicy, retry};
 use crate::{Error, Result};
 
@@ -54,28 +56,45 @@ async fn cached(cache: &Cache, key: &str) -> Option<Vec<u8>> {
     Some(Uint8Array::new(&body).to_vec())
 }
 
+/// SHA-256 of `bytes` in lower-case hex by `crypto.subtle`, or `None` where the browser does
+/// not offer it (insecure contexts) or it fails. The bytes are copied out of wasm memory
+/// first: `digest` refuses views of the threaded engine's shared memory.
+async fn subtle_sha256(global: &Global, bytes: &[u8]) -> Option<String> {
+    let subtle = global.subtle_crypto()?;
+    let data = Uint8Array::from(bytes);
+    let digest = JsFuture::from(subtle.digest_with_str_and_buffer_source("SHA-256", &data).ok()?).await.ok()?;
+    Some(Uint8Array::new(&digest).to_vec().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Verify `bytes` against `entry`, hashed by the browser where it can.
+async fn verify(global: &Global, entry: &ModelEntry, bytes: Vec<u8>) -> Result<VerifiedWeights> {
+    match subtle_sha256(global, &bytes).await {
+        Some(sha256) => entry.verify_digest(bytes, &sha256),
+        None => entry.verify(bytes),
+    }
+}
+
 /// Weights of `entry`, verified; `true` when they came from the cache.
 pub async fn fetch_weights(
     global: &Global,
     base: &str,
     entry: &ModelEntry,
     use_cache: bool,
-) -> Result<(Vec<u8>, bool)> {
+) -> Result<(VerifiedWeights, bool)> {
     let url = join(base, &entry.weights.file);
     let key = format!("{url}?sha256={}", entry.weights.sha256);
     let cache = if use_cache { open_cache(global).await } else { None };
     if let Some(cache) = &cache
         && let Some(bytes) = cached(cache, &key).await
     {
-        if entry.verify(&bytes).is_ok() {
-            return Ok((bytes, true));
+        if let Ok(weights) = verify(global, entry, bytes).await {
+            return Ok((weights, true));
         }
         let _ = JsFuture::from(cache.delete_with_str(&key)).await;
     }
-    let bytes = download(global, &url).await?;
-    entry.verify(&bytes)?;
+    let weights = verify(global, entry, download(global, &url).await?).await?;
     if let Some(cache) = &cache {
-        let stored = match Response::new_with_opt_u8_array(Some(&mut bytes.clone())) {
+        let stored = match Response::new_with_opt_u8_array(Some(&mut weights.bytes().to_vec())) {
             Ok(response) => JsFuture::from(cache.put_with_str(&key, &response)).await.map(drop),
             Err(e) => Err(e),
         };
@@ -83,5 +102,5 @@ pub async fn fetch_weights(
             web_sys::console::warn_1(&format!("geodetect: could not cache {url}: {}", describe(&e)).into());
         }
     }
-    Ok((bytes, false))
+    Ok((weights, false))
 }

@@ -511,7 +511,7 @@ describe("geodetect in Chromium", () => {
       const [pack] = JSON.parse(packJson);
       const files = pack.files.map((f) => f.path).sort();
       t.diagnostic(`npm pack: ${pack.filename}, ${(pack.size / 1e6).toFixed(1)} MB packed, files ${files.join(", ")}`);
-      for (const f of ["package.json", "index.js", "index.d.ts", "types.d.ts", "protocol.js", "worker.js", "worker-core.js", "README.md", "wasm/geodetect.js", "wasm/geodetect_bg.wasm"]) {
+      for (const f of ["package.json", "index.js", "index.d.ts", "types.d.ts", "protocol.js", "worker.js", "worker-core.js", "README.md", "wasm/geodetect.js", "wasm/geodetect_bg.wasm", "wasm-webgpu/geodetect_bg.wasm", "wasm-threads/geodetect_bg.wasm"]) {
         assert.ok(files.includes(f), `the tarball contains ${f}`);
       }
       assert.ok(!files.some((f) => f.startsWith("types-test/") || f === "build.sh" || f.startsWith("node_modules/")), "no dev files in the tarball");

@@ -95,17 +95,19 @@ const MIME = {
 /**
  * A static file server on 127.0.0.1 (random port). `mounts` maps URL prefixes to
  * directories (longest prefix wins); `proxy` maps URL prefixes to an origin that
- * requests are forwarded to. Returns { url, close, requests } where `requests` lists
- * every path served.
+ * requests are forwarded to. `headers` are added to every response (after
+ * `cache-control: no-store`, so they may replace it), `headersFor(pathname)` returns more
+ * for one path, and `rewrite(pathname)` the path to serve instead. Returns { url, close,
+ * requests } where `requests` lists every path served.
  */
-export async function startStaticServer({ mounts = { "/": REPO }, proxy = {}, headers = {} } = {}) {
+export async function startStaticServer({ mounts = { "/": REPO }, proxy = {}, headers = {}, headersFor = () => ({}), rewrite = (p) => p } = {}) {
   const mountList = Object.entries(mounts).sort((a, b) => b[0].length - a[0].length);
   const proxyList = Object.entries(proxy).sort((a, b) => b[0].length - a[0].length);
   const requests = [];
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, "http://x");
     requests.push(url.pathname);
-    const common = { "cache-control": "no-store", ...headers };
+    const common = { "cache-control": "no-store", ...headers, ...headersFor(url.pathname) };
     for (const [prefix, origin] of proxyList) {
       if (url.pathname.startsWith(prefix)) {
         const target = new URL(req.url, origin);
@@ -121,7 +123,8 @@ export async function startStaticServer({ mounts = { "/": REPO }, proxy = {}, he
         return;
       }
     }
-    const mount = mountList.find(([prefix]) => url.pathname.startsWith(prefix));
+    const pathname = rewrite(url.pathname);
+    const mount = mountList.find(([prefix]) => pathname.startsWith(prefix));
     if (!mount || (req.method !== "GET" && req.method !== "HEAD")) {
       res.writeHead(404, common).end("not found");
       return;
@@ -129,7 +132,7 @@ export async function startStaticServer({ mounts = { "/": REPO }, proxy = {}, he
     const [prefix, dir] = mount;
     let rel;
     try {
-      rel = decodeURIComponent(url.pathname.slice(prefix.length));
+      rel = decodeURIComponent(pathname.slice(prefix.length));
     } catch {
       res.writeHead(400, common).end("bad path");
       return;
