@@ -275,7 +275,7 @@ try {
 
 const ms = (s) => `${s.median.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
 const lines = [
-  `Chromium ${env.chromium}, onnxruntime-web ${env.ort}, ${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB; geodetect engines: CPU ${(env.wasmBytes / 2 ** 20).toFixed(1)} MiB, threaded ${(env.wasmThreadsBytes / 2 ** 20).toFixed(1)} MiB, WebGPU ${(env.wasmWebgpuBytes / 2 ** 20).toFixed(1)} MiB; ${env.runs} alternating pairs after ${env.warmup} warm-up; ${env.date}`,
+  `Chromium ${env.chromium}, onnxruntime-web ${env.ort}, ${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB; geodetect engines: CPU ${(env.wasmBytes / 2 ** 20).toFixed(1)} MiB, threaded ${(env.wasmThreadsBytes / 2 ** 20).toFixed(1)} MiB, WebGPU ${(env.wasmWebgpuBytes / 2 ** 20).toFixed(1)} MiB; ${env.runs} alternating pairs after ${env.warmup} warm-up (tiles1024: ${RUNS_LARGE}, none); ${env.date}`,
   "",
   "| case | geodetect ms | onnxruntime-web ms | ratio geodetect / ort (median, min–max) |",
   "| --- | --- | --- | --- |",

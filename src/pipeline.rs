@@ -10,8 +10,8 @@ use crate::detect::Engine;
 use crate::geojson::{Aoi, DetectionFeature, DetectionProperties, feature_collection};
 use crate::host::{Hooks, Stage, TileProvider};
 use crate::imagery::{GeoRaster, PixelExtent, Stitcher};
-use crate::tiles::TileSource;
 use crate::tiles::fetch::TileFailure;
+use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};
 
 /// Tiles decoded at once by [`load_raster`].
@@ -49,32 +49,56 @@ pub async fn load_raster<P: TileProvider, H: Hooks>(
     hooks.progress(Stage::Stitch, 0, total);
     let mut stitcher = Stitcher::new(extent)?;
     let mut missing = Vec::new();
-    // Decode a few tiles at a time (the browser decodes off-thread), stitch in order.
-    let mut decoded = stream::iter(fetched)
-        .map(|(tile, result)| async move {
-            let decoded = match result {
-                Ok(bytes) => provider.decode(&bytes).await.map_err(|reason| TileFailure {
-                    tile,
-                    reason: format!("not a decodable image: {reason}"),
-                    attempts: 1,
-                }),
-                Err(failure) => Err(failure),
+    let undecodable =
+        |tile, reason| TileFailure { tile, reason: format!("not a decodable image: {reason}"), attempts: 1 };
+
+    // All at once, where the host can (the browser: one canvas, read back once).
+    let encoded: Vec<(TileId, &[u8])> =
+        fetched.iter().filter_map(|(tile, r)| r.as_ref().ok().map(|bytes| (*tile, bytes.as_slice()))).collect();
+    let composited = provider
+        .composite(&extent, &encoded, hooks, &mut |row, rgba| stitcher.put_rows(row, rgba))
+        .await
+        .transpose()?;
+    if let Some(mut failed) = composited {
+        // Failures in request order; their pixels are already black.
+        for (tile, result) in fetched {
+            let failure = match result {
+                Err(failure) => failure,
+                Ok(_) => match failed.iter().position(|(t, _)| *t == tile) {
+                    Some(i) => undecodable(tile, failed.swap_remove(i).1),
+                    None => continue,
+                },
             };
-            (tile, decoded)
-        })
-        .buffered(DECODE_CONCURRENCY);
-    let mut done = 0;
-    while let Some((tile, decoded)) = decoded.next().await {
-        match decoded {
-            Ok(t) => stitcher.put_tile(tile, &t.rgba, t.width, t.height)?,
-            Err(failure) if fail_on_missing => return Err(failure.into()),
-            Err(failure) => {
-                stitcher.fill_tile(tile, [0, 0, 0])?;
-                missing.push(failure);
+            if fail_on_missing {
+                return Err(failure.into());
             }
+            missing.push(failure);
         }
-        done += 1;
-        hooks.progress(Stage::Stitch, done, total);
+    } else {
+        // One by one: decode a few tiles at a time (concurrently where the host can), stitch
+        // in order.
+        let mut decoded = stream::iter(fetched)
+            .map(|(tile, result)| async move {
+                let decoded = match result {
+                    Ok(bytes) => provider.decode(&bytes).await.map_err(|reason| undecodable(tile, reason)),
+                    Err(failure) => Err(failure),
+                };
+                (tile, decoded)
+            })
+            .buffered(DECODE_CONCURRENCY);
+        let mut done = 0;
+        while let Some((tile, decoded)) = decoded.next().await {
+            match decoded {
+                Ok(t) => stitcher.put_tile(tile, &t.rgba, t.width, t.height)?,
+                Err(failure) if fail_on_missing => return Err(failure.into()),
+                Err(failure) => {
+                    stitcher.fill_tile(tile, [0, 0, 0])?;
+                    missing.push(failure);
+                }
+            }
+            done += 1;
+            hooks.progress(Stage::Stitch, done, total);
+        }
     }
     if missing.len() == total {
         let first = missing.swap_remove(0);

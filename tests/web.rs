@@ -61,3 +61,47 @@ async fn browser_decoding_is_bit_exact() {
         assert_eq!(&tile.rgba[t..t + 4], &source.rgba[s..s + 4], "pixel ({i}, {j})");
     }
 }
+
+/// The browser's one-canvas compositing (`TileProvider::composite`) gives the source's exact
+/// pixels over an extent that starts and ends mid-tile, and black where a tile is missing
+/// (x 272961 is beyond the marina's tiles: HTTP 404, listed as missing).
+#[wasm_bindgen_test]
+async fn composited_raster_is_exact_and_missing_tiles_are_black() {
+    use geodetect::host::Hooks;
+    use geodetect::imagery::PixelExtent;
+    use geodetect::tiles::TileSource;
+    use geodetect::tiles::fetch::FetchPolicy;
+    use geodetect::web::hooks::WebHooks;
+
+    let global = Global::get().unwrap();
+    let bytes = http::get_bytes(&global, &format!("{SERVER}/tiles/marina/source.png"), 30_000, None).await.unwrap();
+    let source = tiles::decode(&global, &bytes).await.unwrap();
+    let (ox, oy) = (69876004i64, 48940892i64);
+    let extent = PixelExtent { zoom: 19, tile_size: 256, x0: 69877700, y0: 191176 * 256 + 30, width: 400, height: 300 };
+    let tile_source: TileSource = serde_json::from_value(
+        serde_json::json!({ "url": format!("{SERVER}/tiles/marina/{{z}}/{{x}}/{{y}}.png"), "maxZoom": 19 }),
+    )
+    .unwrap();
+    let policy = FetchPolicy { retries: 0, ..FetchPolicy::default() };
+    let provider = tiles::HttpTiles { global: &global, policy: &policy, signal: None };
+    let hooks = WebHooks::new(global.clone(), None, None);
+    assert!(!hooks.is_cancelled());
+    let loaded = geodetect::pipeline::load_raster(&provider, &tile_source, extent, false, &hooks).await.unwrap();
+    let mut missing: Vec<_> = loaded.missing.iter().map(|f| (f.tile.x, f.tile.y)).collect();
+    missing.sort();
+    assert_eq!(missing, [(272961, 191176), (272961, 191177)]);
+    let raster = &loaded.raster;
+    let (image_end, missing_start) = (ox + i64::from(source.width), 272961 * 256);
+    for r in 0..extent.height {
+        for c in 0..extent.width {
+            let (gx, gy) = (extent.x0 + i64::from(c), extent.y0 + i64::from(r));
+            let got = raster.pixel(c, r).unwrap();
+            if gx < image_end {
+                let s = (((gy - oy) * i64::from(source.width) + gx - ox) * 4) as usize;
+                assert_eq!(got[..], source.rgba[s..s + 3], "pixel ({c}, {r})");
+            } else if gx >= missing_start {
+                assert_eq!(got, [0, 0, 0], "pixel ({c}, {r}) of a missing tile");
+            }
+        }
+    }
+}

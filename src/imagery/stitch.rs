@@ -47,16 +47,23 @@ impl Stitcher {
         Ok(Stitcher { extent, rgb })
     }
 
-    /// Copies the part of a decoded `width` x `height` RGBA tile that overlaps the extent
-    /// (alpha is dropped). Tiles outside the extent are ignored.
-    pub fn put_tile(&mut self, tile: TileId, rgba: &[u8], width: u32, height: u32) -> Result<()> {
-        let size = self.extent.tile_size;
+    /// Fails unless a decoded tile is `width` x `height` = the extent's tile size.
+    pub fn check_tile_size(extent: &PixelExtent, tile: TileId, width: u32, height: u32) -> Result<()> {
+        let size = extent.tile_size;
         if (width, height) != (size, size) {
             return Err(Error::ImageDecode(format!(
                 "tile {tile} is {width} x {height} pixels but the tile source's tileSize is {size}; \
                  set tileSize to the size of the server's tiles"
             )));
         }
+        Ok(())
+    }
+
+    /// Copies the part of a decoded `width` x `height` RGBA tile that overlaps the extent
+    /// (alpha is dropped). Tiles outside the extent are ignored.
+    pub fn put_tile(&mut self, tile: TileId, rgba: &[u8], width: u32, height: u32) -> Result<()> {
+        Self::check_tile_size(&self.extent, tile, width, height)?;
+        let size = self.extent.tile_size;
         let expected = u64::from(width) * u64::from(height) * 4;
         if rgba.len() as u64 != expected {
             return Err(Error::ImageDecode(format!(
@@ -72,6 +79,27 @@ impl Stitcher {
                 }
             }
         })
+    }
+
+    /// Copies whole rows of the extent, RGBA (alpha is dropped), starting at raster row
+    /// `first_row`: for hosts that composite all tiles at once (the browser draws them onto
+    /// one canvas) and read the result back in strips.
+    pub fn put_rows(&mut self, first_row: u32, rgba: &[u8]) -> Result<()> {
+        let width = self.extent.width as usize;
+        let rows = rgba.len() / (width * 4);
+        if rgba.len() != rows * width * 4 || first_row as usize + rows > self.extent.height as usize {
+            return Err(Error::Internal(format!(
+                "{} bytes of RGBA at row {first_row} are not whole rows of this {width} x {} raster",
+                rgba.len(),
+                self.extent.height
+            )));
+        }
+        let start = first_row as usize * width * 3;
+        let dst = &mut self.rgb[start..start + rows * width * 3];
+        for (d, s) in dst.chunks_exact_mut(3).zip(rgba.chunks_exact(4)) {
+            d.copy_from_slice(&s[..3]);
+        }
+        Ok(())
     }
 
     /// Paints the part of `tile` that overlaps the extent with `rgb`, for tiles that could
@@ -183,6 +211,22 @@ mod tests {
             assert_eq!(raster.pixel(width, 0), None);
             assert_eq!(raster.pixel(0, height), None);
         }
+    }
+
+    #[test]
+    fn rows_are_copied_without_alpha() {
+        let extent = PixelExtent { zoom: 3, tile_size: 256, x0: 200, y0: 10, width: 3, height: 4 };
+        let mut stitcher = Stitcher::new(extent).unwrap();
+        let rgba: Vec<u8> = (0..2 * 3 * 4).map(|i| i as u8).collect();
+        stitcher.put_rows(1, &rgba).unwrap();
+        // Not whole rows, or past the last row.
+        assert_eq!(stitcher.put_rows(0, &rgba[..5]).unwrap_err().code(), "INTERNAL");
+        assert_eq!(stitcher.put_rows(3, &rgba).unwrap_err().code(), "INTERNAL");
+        let raster = stitcher.finish();
+        assert_eq!(raster.pixel(0, 0), Some([0, 0, 0]));
+        assert_eq!(raster.pixel(0, 1), Some([0, 1, 2]));
+        assert_eq!(raster.pixel(2, 2), Some([20, 21, 22]));
+        assert_eq!(raster.pixel(2, 3), Some([0, 0, 0]));
     }
 
     #[test]

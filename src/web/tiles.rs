@@ -1,8 +1,10 @@
-//! Tiles over HTTP, decoded by the browser (`createImageBitmap` + `OffscreenCanvas`), with
-//! colour-space conversion and alpha premultiplication off so pixel values are exact.
+//! Tiles over HTTP, decoded by the browser (`createImageBitmap`, colour-space conversion and
+//! alpha premultiplication off so pixel values are exact) and drawn onto one
+//! `OffscreenCanvas` the size of the raster, read back once in strips.
 
+use futures::stream::{self, StreamExt};
 use js_sys::{Array, Uint8Array};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     AbortSignal, Blob, ColorSpaceConversion, ImageBitmap, ImageBitmapOptions, OffscreenCanvas,
@@ -12,10 +14,11 @@ use web_sys::{
 use super::error::describe;
 use super::global::Global;
 use super::http::get_bytes;
-use crate::Result;
 use crate::host::{DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
+use crate::imagery::{PixelExtent, Stitcher};
 use crate::tiles::fetch::{FetchPolicy, fetch_tiles};
 use crate::tiles::{TileId, TileSource};
+use crate::{Error, Result};
 
 /// Fetches tiles with the scheduler of [`crate::tiles::fetch`].
 #[derive(Debug)]
@@ -44,30 +47,106 @@ impl TileProvider for HttpTiles<'_> {
     async fn decode(&self, bytes: &[u8]) -> Result<DecodedTile, String> {
         decode(self.global, bytes).await
     }
+
+    async fn composite<H: Hooks>(
+        &self,
+        extent: &PixelExtent,
+        tiles: &[(TileId, &[u8])],
+        hooks: &H,
+        put_rows: &mut dyn FnMut(u32, &[u8]) -> Result<()>,
+    ) -> Option<Result<Vec<(TileId, String)>>> {
+        Some(composite(self.global, extent, tiles, hooks, put_rows).await)
+    }
 }
 
-/// Decode an encoded image (PNG, JPEG, WebP...) into RGBA8.
-pub async fn decode(global: &Global, bytes: &[u8]) -> Result<DecodedTile, String> {
+/// Bitmaps decoded at once by [`composite`] (each holds a decoded tile until it is drawn).
+const DECODE_CONCURRENCY: usize = 16;
+/// Most bytes of RGBA that [`composite`] reads back from the canvas at a time.
+const READBACK_BYTES: u32 = 16 << 20;
+
+/// `createImageBitmap` on an encoded image (PNG, JPEG, WebP...), exact pixel values.
+async fn bitmap(global: &Global, bytes: &[u8]) -> Result<ImageBitmap, String> {
     let parts = Array::of1(&Uint8Array::from(bytes));
     let blob = Blob::new_with_u8_array_sequence(&parts).map_err(|e| describe(&e))?;
     let options = ImageBitmapOptions::new();
     options.set_color_space_conversion(ColorSpaceConversion::None);
     options.set_premultiply_alpha(PremultiplyAlpha::None);
     let promise = global.create_image_bitmap(&blob, &options).map_err(|e| describe(&e))?;
-    let bitmap: ImageBitmap = JsFuture::from(promise).await.map_err(|e| describe(&e))?.unchecked_into();
+    Ok(JsFuture::from(promise).await.map_err(|e| describe(&e))?.unchecked_into())
+}
+
+/// A `width` x `height` canvas and its 2D context, set up for reading back.
+fn canvas(width: u32, height: u32) -> Result<OffscreenCanvasRenderingContext2d, JsValue> {
+    let canvas = OffscreenCanvas::new(width, height)?;
+    let context_options = js_sys::Object::new();
+    js_sys::Reflect::set(&context_options, &"willReadFrequently".into(), &true.into())?;
+    Ok(canvas
+        .get_context_with_context_options("2d", &context_options)?
+        .ok_or_else(|| JsValue::from_str("no 2d context"))?
+        .unchecked_into())
+}
+
+/// Decode an encoded image (PNG, JPEG, WebP...) into RGBA8.
+pub async fn decode(global: &Global, bytes: &[u8]) -> Result<DecodedTile, String> {
+    let bitmap = bitmap(global, bytes).await?;
     let (width, height) = (bitmap.width(), bitmap.height());
-    let pixels = (|| {
-        let canvas = OffscreenCanvas::new(width, height)?;
-        let context_options = js_sys::Object::new();
-        js_sys::Reflect::set(&context_options, &"willReadFrequently".into(), &true.into())?;
-        let ctx: OffscreenCanvasRenderingContext2d = canvas
-            .get_context_with_context_options("2d", &context_options)?
-            .ok_or_else(|| wasm_bindgen::JsValue::from_str("no 2d context"))?
-            .unchecked_into();
+    let pixels = canvas(width, height).and_then(|ctx| {
         ctx.draw_image_with_image_bitmap(&bitmap, 0.0, 0.0)?;
-        Ok::<_, wasm_bindgen::JsValue>(ctx.get_image_data(0.0, 0.0, width as f64, height as f64)?.data().0)
-    })();
+        Ok(ctx.get_image_data(0.0, 0.0, f64::from(width), f64::from(height))?.data().0)
+    });
     bitmap.close();
     let rgba = pixels.map_err(|e| describe(&e))?;
     Ok(DecodedTile { rgba, width, height })
+}
+
+/// [`TileProvider::composite`] in the browser: each tile is decoded off the thread and drawn
+/// at its place on one canvas the size of `extent` (cropped by the canvas), which is then
+/// read back in strips of at most [`READBACK_BYTES`]. Against one canvas and one read-back
+/// per tile, this saves a canvas, a read-back and a copy into wasm memory per tile.
+async fn composite<H: Hooks>(
+    global: &Global,
+    extent: &PixelExtent,
+    tiles: &[(TileId, &[u8])],
+    hooks: &H,
+    put_rows: &mut dyn FnMut(u32, &[u8]) -> Result<()>,
+) -> Result<Vec<(TileId, String)>> {
+    let js_err = |what: &str, e: JsValue| Error::ImageDecode(format!("{what}: {}", describe(&e)));
+    let ctx = canvas(extent.width, extent.height).map_err(|e| js_err("creating the raster's canvas", e))?;
+    let size = i64::from(extent.tile_size);
+    let total = tiles.len();
+    let mut failed = Vec::new();
+    let mut bitmaps = stream::iter(tiles)
+        .map(|&(tile, bytes)| async move { (tile, bitmap(global, bytes).await) })
+        .buffer_unordered(DECODE_CONCURRENCY);
+    let mut done = 0;
+    while let Some((tile, decoded)) = bitmaps.next().await {
+        match decoded {
+            Ok(bitmap) => {
+                let drawn = Stitcher::check_tile_size(extent, tile, bitmap.width(), bitmap.height()).and_then(|()| {
+                    let (x, y) = (i64::from(tile.x) * size - extent.x0, i64::from(tile.y) * size - extent.y0);
+                    ctx.draw_image_with_image_bitmap(&bitmap, x as f64, y as f64)
+                        .map_err(|e| js_err(&format!("drawing tile {tile}"), e))
+                });
+                bitmap.close();
+                drawn?;
+            }
+            Err(reason) => failed.push((tile, reason)),
+        }
+        done += 1;
+        hooks.progress(Stage::Stitch, done, total);
+        if hooks.is_cancelled() {
+            return Err(Error::Aborted);
+        }
+    }
+    let strip = (READBACK_BYTES / (extent.width.max(1) * 4)).max(1);
+    let mut row = 0;
+    while row < extent.height {
+        let rows = strip.min(extent.height - row);
+        let pixels = ctx
+            .get_image_data(0.0, f64::from(row), f64::from(extent.width), f64::from(rows))
+            .map_err(|e| js_err("reading the raster's canvas", e))?;
+        put_rows(row, &pixels.data().0)?;
+        row += rows;
+    }
+    Ok(failed)
 }
