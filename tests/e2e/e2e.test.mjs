@@ -74,10 +74,17 @@ async function runDetect(t, params, { context, page: path = "/e2e.html" } = {}) 
   const ctx = context ?? (await browser.newContext());
   try {
     return await withPage(t, ctx, async (page, watch) => {
+      // Which engines the worker downloaded (its requests are the page's in Chromium).
+      const wasm = [];
+      page.on("request", (r) => {
+        const { pathname } = new URL(r.url());
+        if (pathname.endsWith(".wasm")) wasm.push(pathname.replace(/^.*\/pkg\//, ""));
+      });
       await page.goto(`${env.base}${path}`);
       await page.waitForFunction(() => document.title === "ready", null, { timeout: 30_000 });
       const out = await page.evaluate((p) => window.runDetect(p), params);
       out.log = watch.text();
+      out.wasm = wasm;
       return out;
     });
   } finally {
@@ -230,6 +237,9 @@ describe("geodetect in Chromium", () => {
     assert.equal(two.info.threadsNote, null);
     assert.equal(one.info.threads, 1);
     assert.equal(one.info.threadsNote, null, "one thread asked for, one running: nothing to explain");
+    // Only the engine that runs is downloaded (the threaded one's pool workers share its module).
+    assert.deepEqual([...new Set(two.wasm)], ["wasm-threads/geodetect_bg.wasm"], "threads: 2 downloads the threaded engine only");
+    assert.deepEqual(one.wasm, ["wasm/geodetect_bg.wasm"], "threads: 1 downloads the CPU engine only");
     assert.ok(one.runs[0].result.detections.features.length >= 1, "the small area has detections (else the comparison proves nothing)");
     assertMatch(t, two.runs[0].result, one.runs[0].result, ["2 threads", "1 thread"]);
     assert.equal(two.runs[0].result.detections.features.length, one.runs[0].result.detections.features.length);
@@ -258,6 +268,7 @@ describe("geodetect in Chromium", () => {
     assert.equal(gpu.backend, "webgpu", "result.backend");
     assert.equal(out.info.backend, "webgpu", "detector.info.backend");
     assert.ok(out.info.adapter, "detector.info.adapter is set for WebGPU");
+    assert.deepEqual(out.wasm, ["wasm-webgpu/geodetect_bg.wasm"], "WebGPU downloads the WebGPU engine only");
     assert.ok(cpu.runs[0].result.detections.features.length >= 1, "the small area has detections (else the comparison proves nothing)");
     assert.deepEqual(validateDetections(gpu.detections), []);
     assertMatch(t, gpu, cpu.runs[0].result, ["webgpu", "cpu"]);
