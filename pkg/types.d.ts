@@ -155,7 +155,7 @@ export interface Progress {
      */
     stage: Stage;
     /**
-     * Units of this stage done: steps while the model loads (of 2), tiles while fetching
+     * Units of this stage done: steps while the model loads (of 3), tiles while fetching
      * and while decoding them into the raster (`stitch`), model windows during inference.
      */
     done: number;

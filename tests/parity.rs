@@ -37,6 +37,34 @@ fn source_image() -> (u32, u32, Vec<u8>) {
     read_rgb(&path).unwrap()
 }
 
+/// The load-time warm-up runs the whole per-window path on a blank raster, reports no
+/// progress, and leaves the engine computing exactly what it did before.
+#[test]
+fn warm_up_changes_nothing() {
+    use geodetect::host::{Hooks, Stage};
+    struct Counting(NativeHooks, std::cell::Cell<usize>);
+    impl Hooks for Counting {
+        fn now_ms(&self) -> f64 {
+            self.0.now_ms()
+        }
+        fn progress(&self, _: Stage, _: usize, _: usize) {
+            self.1.set(self.1.get() + 1);
+        }
+        fn is_cancelled(&self) -> bool {
+            false
+        }
+    }
+    let engine = engine();
+    let chw: Vec<f32> = (0..3 * 64 * 96).map(|i| (i % 251) as f32 / 251.0).collect();
+    let before = futures::executor::block_on(engine.infer(chw.clone(), [64, 96])).unwrap();
+    let hooks = Counting(NativeHooks::new(false), std::cell::Cell::new(0));
+    let ms = futures::executor::block_on(engine.warm_up(&hooks)).unwrap();
+    assert!(ms >= 0.0);
+    assert_eq!(hooks.1.get(), 0, "the warm-up reported progress");
+    let after = futures::executor::block_on(engine.infer(chw, [64, 96])).unwrap();
+    assert_eq!(before, after);
+}
+
 fn check_case(name: &str) {
     let dir = root().join("models/reference");
     let r = Reference::parse(

@@ -37,6 +37,25 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Side of the blank raster [`Engine::warm_up`] runs on the CPU backend.
+const CPU_WARM_UP_PX: u32 = 64;
+
+/// The caller's clock and cancellation without its progress: a warm-up is not a detection.
+struct Quiet<'a, H>(&'a H);
+
+impl<H: Hooks> Hooks for Quiet<'_, H> {
+    fn now_ms(&self) -> f64 {
+        self.0.now_ms()
+    }
+    fn progress(&self, _stage: Stage, _done: usize, _total: usize) {}
+    fn is_cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
+    async fn yield_now(&self) {
+        self.0.yield_now().await;
+    }
+}
+
 /// Copy a tensor back to the host (asynchronously: WebGPU cannot block).
 async fn read_back<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
     let fail =
@@ -96,6 +115,23 @@ impl Engine {
         let raw = self.model.forward(self.input(chw, hw)?)?;
         let decoded = YoloV8::decode(&self.config, raw.clone(), hw)?;
         Ok((read_back(raw).await?, read_back(decoded).await?))
+    }
+
+    /// Run the per-window path (preprocess, forward, box decoding, read-back, NMS) once on a
+    /// blank raster, so that the first real detection does not pay for first-use costs:
+    /// on WebGPU the shaders compile, at the model's input size since kernels are
+    /// specialised to shapes; on the CPU a small raster is enough for the browser's wasm
+    /// JIT to optimise the hot functions. Returns its milliseconds.
+    pub async fn warm_up<H: Hooks>(&self, hooks: &H) -> Result<f64> {
+        let start = hooks.now_ms();
+        let side = match self.backend {
+            Backend::Webgpu => self.entry.input_size,
+            Backend::Cpu => CPU_WARM_UP_PX.min(self.entry.input_size),
+        };
+        let blank = vec![0u8; side as usize * side as usize * 3];
+        let params = NmsParams { confidence: 0.25, iou: 0.45, max_detections: 300, class_mask: None };
+        self.detect_raster(&blank, side, side, &params, 0, &Quiet(hooks)).await?;
+        Ok(hooks.now_ms() - start)
     }
 
     /// Detect over a whole RGB raster (`width * height * 3` bytes): windows of the model's

@@ -8,7 +8,8 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, tsify::Tsify)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
-    /// Fetching (and loading) model weights; `done`/`total` count steps (of 2).
+    /// Loading the model: `done`/`total` count steps (of 3: weights fetched, network built,
+    /// warmed up).
     Model,
     /// Downloading tiles; `done`/`total` count tiles.
     Fetch,

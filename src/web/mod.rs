@@ -114,16 +114,20 @@ impl WebEngine {
         let global = Global::get()?;
         let hooks = WebHooks::new(global.clone(), on_progress, None);
         let start = hooks.now_ms();
-        hooks.progress(Stage::Model, 0, 2);
+        hooks.progress(Stage::Model, 0, 3);
         let manifest = models::fetch_manifest(&global, &options.model_base_url).await?;
         let entry = manifest.get(&options.model)?.clone();
         let selected = backend::select(&global, options.backend).await?;
         let (weights, from_cache) =
             models::fetch_weights(&global, &options.model_base_url, &entry, options.cache).await?;
-        hooks.progress(Stage::Model, 1, 2);
+        hooks.progress(Stage::Model, 1, 3);
         let backend = selected.compute.backend;
         let engine = Engine::load(entry.clone(), &weights, selected.compute)?;
-        hooks.progress(Stage::Model, 2, 2);
+        hooks.progress(Stage::Model, 2, 3);
+        // The first detect() would otherwise pay for shader compilation (WebGPU) or run
+        // unoptimised wasm until the JIT tiers it up (CPU: 200 ms slower at 1024 px).
+        engine.warm_up(&hooks).await?;
+        hooks.progress(Stage::Model, 3, 3);
         let (threads, threads_note) = threads::running(options.threads);
         let info = EngineInfo {
             backend,
