@@ -46,15 +46,16 @@ pub async fn load_raster<P: TileProvider, H: Hooks>(
     hooks.checkpoint().await?;
 
     let total = fetched.len();
-    hooks.progress(Stage::Stitch, 0, total);
     let mut stitcher = Stitcher::new(extent)?;
     let mut missing = Vec::new();
     let undecodable =
         |tile, reason| TileFailure { tile, reason: format!("not a decodable image: {reason}"), attempts: 1 };
 
-    // All at once, where the host can (the browser: one canvas, read back once).
+    // All at once, where the host can (the browser: one canvas, read back once). Its
+    // progress counts the tiles it decodes: those that were downloaded.
     let encoded: Vec<(TileId, &[u8])> =
         fetched.iter().filter_map(|(tile, r)| r.as_ref().ok().map(|bytes| (*tile, bytes.as_slice()))).collect();
+    hooks.progress(Stage::Stitch, 0, encoded.len());
     let composited = provider
         .composite(&extent, &encoded, hooks, &mut |row, rgba| stitcher.put_rows(row, rgba))
         .await
@@ -76,7 +77,8 @@ pub async fn load_raster<P: TileProvider, H: Hooks>(
         }
     } else {
         // One by one: decode a few tiles at a time (concurrently where the host can), stitch
-        // in order.
+        // in order; progress counts every tile, those painted black included.
+        hooks.progress(Stage::Stitch, 0, total);
         let mut decoded = stream::iter(fetched)
             .map(|(tile, result)| async move {
                 let decoded = match result {
