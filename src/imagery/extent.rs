@@ -2,7 +2,7 @@
 //! georeferencing (raster pixel <-> lon/lat, exactly, through inverse Mercator).
 
 use crate::tiles::mercator;
-use crate::tiles::{TileRange, tiles_per_side, validate_tile_size, validate_zoom};
+use crate::tiles::{TileId, TileRange, tiles_per_side, validate_tile_size, validate_zoom};
 use crate::{Error, Result};
 
 /// Projected bounds closer than this to a pixel edge are snapped to it, so that floating
@@ -86,6 +86,13 @@ impl PixelExtent {
         let (x0, y0) = (self.x0 as f64, self.y0 as f64);
         let end = [x0 + f64::from(self.width), y0 + f64::from(self.height)];
         TileRange::covering_pixels(self.zoom, self.tile_size, [x0, y0], end)
+    }
+
+    /// Where `tile`'s top-left pixel falls in the raster (negative, or past the size, for a
+    /// tile that starts outside it).
+    pub fn tile_offset(&self, tile: TileId) -> (i64, i64) {
+        let size = i64::from(self.tile_size);
+        (i64::from(tile.x) * size - self.x0, i64::from(tile.y) * size - self.y0)
     }
 
     /// Raster pixel coordinates to `[lon, lat]` degrees (inverse Mercator: rows are not

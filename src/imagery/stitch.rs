@@ -141,9 +141,10 @@ impl Stitcher {
             )));
         }
         let size = i64::from(w.tile_size);
-        let (tx, ty) = (i64::from(tile.x) * size, i64::from(tile.y) * size);
-        let (left, right) = (tx.max(w.x0), (tx + size).min(w.x0 + i64::from(w.width)));
-        let (top, bottom) = (ty.max(w.y0), (ty + size).min(w.y0 + i64::from(w.height)));
+        // In raster pixels: the tile's top-left corner, and its part inside the raster.
+        let (tx, ty) = w.tile_offset(tile);
+        let (left, right) = (tx.max(0), (tx + size).min(i64::from(w.width)));
+        let (top, bottom) = (ty.max(0), (ty + size).min(i64::from(w.height)));
         if left >= right || top >= bottom {
             return Ok(None);
         }
@@ -151,8 +152,8 @@ impl Stitcher {
         Ok(Some(Overlap {
             tile_x: (left - tx) as usize,
             tile_y: (top - ty) as usize,
-            raster_x: (left - w.x0) as usize,
-            raster_y: (top - w.y0) as usize,
+            raster_x: left as usize,
+            raster_y: top as usize,
             width: (right - left) as usize,
             height: (bottom - top) as usize,
         }))

@@ -146,22 +146,23 @@ impl ModelEntry {
     /// Check downloaded weights against the manifest before they are parsed, hashing them
     /// here (SHA-256 in Rust).
     pub fn verify(&self, bytes: Vec<u8>) -> Result<VerifiedWeights> {
-        let actual = sha256_hex(&bytes);
-        self.verify_digest(bytes, &actual)
+        let digest = Sha256::digest(&bytes);
+        self.verify_digest(bytes, &digest)
     }
 
-    /// Check weights whose SHA-256 the host has computed itself (the browser hashes with
-    /// `crypto.subtle`, natively and several times faster than Rust compiled to wasm):
-    /// `sha256` is that digest in hex.
-    pub fn verify_digest(&self, bytes: Vec<u8>, sha256: &str) -> Result<VerifiedWeights> {
-        if bytes.len() as u64 != self.weights.size || !sha256.eq_ignore_ascii_case(&self.weights.sha256) {
+    /// Check weights whose SHA-256 digest (32 bytes) the host has computed itself (the
+    /// browser hashes with `crypto.subtle`, natively and several times faster than Rust
+    /// compiled to wasm).
+    pub fn verify_digest(&self, bytes: Vec<u8>, sha256: &[u8]) -> Result<VerifiedWeights> {
+        let actual = hex(sha256);
+        if bytes.len() as u64 != self.weights.size || actual != self.weights.sha256 {
             return Err(Error::ModelIntegrity {
                 file: self.weights.file.clone(),
                 expected: format!("{} ({} bytes)", self.weights.sha256, self.weights.size),
-                actual: format!("{} ({} bytes)", sha256.to_ascii_lowercase(), bytes.len()),
+                actual: format!("{actual} ({} bytes)", bytes.len()),
             });
         }
-        Ok(VerifiedWeights { bytes, sha256: self.weights.sha256.clone() })
+        Ok(VerifiedWeights { bytes, sha256: actual })
     }
 }
 
@@ -194,7 +195,12 @@ impl std::fmt::Debug for VerifiedWeights {
 
 /// Lower-case hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -221,13 +227,14 @@ mod tests {
         let err = e.verify(b"weightz".to_vec()).unwrap_err();
         assert_eq!(err.code(), "MODEL_INTEGRITY");
         assert!(err.to_string().contains(&sha256_hex(b"weightz")));
-        // A digest from the host: upper-case hex is the same digest; a wrong one or a wrong
-        // size is refused, naming both.
-        e.verify_digest(bytes.to_vec(), &sha256_hex(bytes).to_uppercase()).unwrap();
-        let err = e.verify_digest(bytes.to_vec(), &sha256_hex(b"weightz")).unwrap_err();
+        // A digest from the host: the right one is taken; a wrong one or a wrong size is
+        // refused, naming both.
+        let (good, bad) = (Sha256::digest(bytes), Sha256::digest(b"weightz"));
+        assert!(e.verify_digest(bytes.to_vec(), &good).unwrap().belong_to(e));
+        let err = e.verify_digest(bytes.to_vec(), &bad).unwrap_err();
         assert_eq!(err.code(), "MODEL_INTEGRITY");
         assert!(err.to_string().contains(&sha256_hex(bytes)) && err.to_string().contains(&sha256_hex(b"weightz")));
-        let err = e.verify_digest(b"weight".to_vec(), &sha256_hex(bytes)).unwrap_err();
+        let err = e.verify_digest(b"weight".to_vec(), &good).unwrap_err();
         assert!(err.to_string().contains("(6 bytes)"), "{err}");
         assert_eq!(m.get("other").unwrap_err().code(), "UNKNOWN_MODEL");
     }

@@ -56,14 +56,14 @@ async fn cached(cache: &Cache, key: &str) -> Option<Vec<u8>> {
     Some(Uint8Array::new(&body).to_vec())
 }
 
-/// SHA-256 of `bytes` in lower-case hex by `crypto.subtle`, or `None` where the browser does
-/// not offer it (insecure contexts) or it fails. The bytes are copied out of wasm memory
-/// first: `digest` refuses views of the threaded engine's shared memory.
-async fn subtle_sha256(global: &Global, bytes: &[u8]) -> Option<String> {
+/// SHA-256 digest of `bytes` by `crypto.subtle`, or `None` where the browser does not offer
+/// it (insecure contexts) or it fails. The bytes are copied out of wasm memory first:
+/// `digest` refuses views of the threaded engine's shared memory.
+async fn subtle_sha256(global: &Global, bytes: &[u8]) -> Option<Vec<u8>> {
     let subtle = global.subtle_crypto()?;
     let data = Uint8Array::from(bytes);
     let digest = JsFuture::from(subtle.digest_with_str_and_buffer_source("SHA-256", &data).ok()?).await.ok()?;
-    Some(Uint8Array::new(&digest).to_vec().iter().map(|b| format!("{b:02x}")).collect())
+    Some(Uint8Array::new(&digest).to_vec())
 }
 
 /// Verify `bytes` against `entry`, hashed by the browser where it can.

@@ -112,7 +112,6 @@ async fn composite<H: Hooks>(
 ) -> Result<Vec<(TileId, String)>> {
     let js_err = |what: &str, e: JsValue| Error::ImageDecode(format!("{what}: {}", describe(&e)));
     let ctx = canvas(extent.width, extent.height).map_err(|e| js_err("creating the raster's canvas", e))?;
-    let size = i64::from(extent.tile_size);
     let total = tiles.len();
     let mut failed = Vec::new();
     let mut bitmaps = stream::iter(tiles)
@@ -123,7 +122,7 @@ async fn composite<H: Hooks>(
         match decoded {
             Ok(bitmap) => {
                 let drawn = Stitcher::check_tile_size(extent, tile, bitmap.width(), bitmap.height()).and_then(|()| {
-                    let (x, y) = (i64::from(tile.x) * size - extent.x0, i64::from(tile.y) * size - extent.y0);
+                    let (x, y) = extent.tile_offset(tile);
                     ctx.draw_image_with_image_bitmap(&bitmap, x as f64, y as f64)
                         .map_err(|e| js_err(&format!("drawing tile {tile}"), e))
                 });
