@@ -21,6 +21,7 @@ const GLOBAL = join(REPO, "pkg/dist/geodetect.global.js");
 let browser;
 let cdn;
 let site;
+let isolated;
 let pageDir;
 
 /** The page's CSP: what the README documents for the script tag, with the CDN's origin. */
@@ -93,6 +94,13 @@ document.title = "ready";
     mounts: { "/": pageDir, "/pkg/": join(REPO, "pkg"), "/tiles/": join(REPO, "www/tiles"), "/models/": join(REPO, "www/models") },
     headersFor: (p) => (p === "/" || p.endsWith(".html") ? { "content-security-policy": csp(cdn.url) } : {}),
   });
+  // The same page, cross-origin isolated: the threaded engine and its pool workers come from
+  // the CDN too (the CDN sends CORS and Cross-Origin-Resource-Policy, as jsDelivr does).
+  isolated = await startStaticServer({
+    mounts: { "/": pageDir, "/pkg/": join(REPO, "pkg"), "/tiles/": join(REPO, "www/tiles"), "/models/": join(REPO, "www/models") },
+    headers: { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" },
+    headersFor: (p) => (p === "/" || p.endsWith(".html") ? { "content-security-policy": csp(cdn.url) } : {}),
+  });
   browser = await launchBrowser({ webgpu: false });
 });
 
@@ -100,6 +108,7 @@ after(async () => {
   await browser?.close();
   await cdn?.close();
   await site?.close();
+  await isolated?.close();
   if (pageDir) await rm(pageDir, { recursive: true, force: true });
 });
 
@@ -150,6 +159,48 @@ describe("the CDN script tag", () => {
         }
         assert.ok(!cdn.requests.some((p) => p.includes("/models/") || p.includes("/tiles/")), "no weights or tiles from the CDN");
         assert.ok(site.requests.includes("/pkg/worker.js"), "the ESM entry used the page origin's worker");
+        assert.deepEqual(out.violations, [], "no CSP violation");
+        assert.deepEqual(errors, [], "no console error");
+      });
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  test("in a cross-origin-isolated page, the threaded engine and its pool come from the CDN too", { timeout: 10 * MINUTE }, async (t) => {
+    const ctx = await browser.newContext();
+    try {
+      await withPage(t, ctx, async (page) => {
+        const errors = [];
+        page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+        page.on("pageerror", (e) => errors.push(String(e)));
+        const before = cdn.requests.length;
+        await page.goto(`${isolated.url}/`);
+        await page.waitForFunction(() => document.title === "ready", null, { timeout: 30_000 });
+        assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true);
+        const out = await page.evaluate((p) => window.runBoth(p), {
+          detector: {
+            source: { url: `${isolated.url}/tiles/marina/{z}/{x}/{y}.png`, tileSize: 256, maxZoom: 21 },
+            model: MODEL,
+            backend: "cpu",
+            threads: 2,
+            modelBaseUrl: "/models/",
+          },
+          aoi: AOI,
+          options: { zoom: 19, confidence: 0.25, iou: 0.45 },
+        });
+        assert.ok(out.viaScript.ok, `script tag: ${JSON.stringify(out.viaScript.error)}`);
+        assert.ok(out.viaEsm.ok, `ESM: ${JSON.stringify(out.viaEsm.error)}`);
+        assert.equal(out.viaScript.info.threads, 2, `script tag: ${out.viaScript.info.threadsNote}`);
+        assert.equal(out.viaEsm.info.threads, 2);
+        assert.ok(out.viaScript.result.detections.features.length > 0);
+        assert.deepEqual(out.viaScript.result.detections, out.viaEsm.result.detections);
+        const fromCdn = cdn.requests.slice(before);
+        for (const f of ["/npm/geodetect/wasm-threads/geodetect.js", "/npm/geodetect/wasm-threads/geodetect_bg.wasm"]) {
+          assert.ok(fromCdn.includes(f), `${f} from the CDN (it served: ${[...new Set(fromCdn)].join(", ")})`);
+        }
+        assert.ok(fromCdn.some((p) => p.endsWith("workerHelpers.no-bundler.js")), "the pool's worker helper from the CDN");
+        t.diagnostic(`${out.viaScript.result.detections.features.length} detections on 2 threads from both entries`);
         assert.deepEqual(out.violations, [], "no CSP violation");
         assert.deepEqual(errors, [], "no console error");
       });
