@@ -20,18 +20,11 @@ port="${PORT:-8080}"
 nginx="${NGINX:-/usr/sbin/nginx}"
 template="$www/nginx.conf.template"
 
-if [[ -n "${NGINX_PREFIX:-}" ]]; then
-    prefix="$NGINX_PREFIX"
-elif mkdir -p "$root/.cache/nginx" 2>/dev/null && [[ -w "$root/.cache/nginx" ]]; then
-    prefix="$root/.cache/nginx"
-else
-    prefix="${TMPDIR:-/tmp}/geodetect-nginx-$(id -u)/$(printf '%s' "$root" | sha256sum | cut -c1-12)"
-fi
-pidfile="$prefix/nginx.pid"
-conf="$prefix/nginx.conf"
-url="http://127.0.0.1:$port/"
-
-die() { echo "serve.sh: $*" >&2; exit 1; }
+name="www/serve.sh"
+# shellcheck source=nginx-control.sh
+source "$www/nginx-control.sh"
+prefix="$(nginx_prefix nginx)"
+nginx_paths
 
 render() {
     [[ -x "$nginx" ]] || die "nginx not found at $nginx (apt-get install nginx, or set NGINX=)"
@@ -53,93 +46,14 @@ render() {
     printf '%s\n' "$text" > "$conf"
 }
 
-# nginx with our prefix, config and an early error log (so it never touches /var/log/nginx).
-run_nginx() { "$nginx" -p "$prefix" -c "$conf" -e "$prefix/logs/error.log" "$@"; }
-
-running_pid() {
-    local pid
-    pid="$(cat "$pidfile" 2>/dev/null)" || return 1
-    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
-
-answers() { [[ "$(curl -s --max-time 2 "${url}__serve_health" 2>/dev/null)" == ok ]]; }
-
-# The port this prefix's running instance listens on (from the rendered config).
-running_port() { sed -n 's/^ *listen 127\.0\.0\.1:\([0-9]*\);.*/\1/p' "$conf" 2>/dev/null | head -n1; }
-
-start() {
-    local pid
-    if pid="$(running_pid)"; then
-        echo "already running (pid $pid) at http://127.0.0.1:$(running_port)/"
-        return 0
-    fi
-    if curl -s -o /dev/null --max-time 1 "$url"; then
-        die "something else already listens on 127.0.0.1:$port (try PORT=...)"
-    fi
-    render
-    run_nginx -t -q || die "config test failed ($conf)"
-    run_nginx
-    local i
-    for i in $(seq 1 50); do
-        if answers; then
-            echo "serving $www at $url (pkg/ at ${url}pkg/; pid $(running_pid); logs $prefix/logs)"
-            return 0
-        fi
-        sleep 0.1
-    done
-    tail -n 20 "$prefix/logs/error.log" >&2 || true
-    die "nginx did not answer at $url"
-}
-
-stop() {
-    local pid
-    if ! pid="$(running_pid)"; then
-        echo "not running"
-        rm -f "$pidfile"
-        return 0
-    fi
-    kill -QUIT "$pid"
-    local i
-    for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || { echo "stopped (pid $pid)"; return 0; }
-        sleep 0.1
-    done
-    kill -TERM "$pid" 2>/dev/null || true
-    sleep 0.5
-    kill -0 "$pid" 2>/dev/null && die "pid $pid did not stop"
-    echo "stopped (pid $pid)"
-}
-
-status() {
-    local pid
-    if pid="$(running_pid)"; then
-        url="http://127.0.0.1:$(running_port)/"
-        if answers; then
-            echo "running (pid $pid) at $url"
-            return 0
-        fi
-        echo "running (pid $pid) but not answering at $url"
-        return 1
-    fi
-    echo "not running"
-    return 1
-}
-
-foreground() {
-    if pid="$(running_pid)"; then
-        die "already running in the background (pid $pid); www/serve.sh stop first"
-    fi
-    render
-    run_nginx -t -q || die "config test failed ($conf)"
-    echo "serving $www at $url (pkg/ at ${url}pkg/); Ctrl-C to stop"
-    exec "$nginx" -p "$prefix" -c "$conf" -e "$prefix/logs/error.log" -g "daemon off;"
-}
+answers() { [[ "$(curl -s --max-time 2 "${1}__serve_health" 2>/dev/null)" == ok ]]; }
+serving() { echo "$www at $url (pkg/ at ${url}pkg/)"; }
 
 case "${1:-}" in
-    start) start ;;
-    stop) stop ;;
-    status) status ;;
-    restart) stop; start ;;
-    foreground) foreground ;;
+    start) nginx_start ;;
+    stop) nginx_stop ;;
+    status) nginx_status ;;
+    restart) nginx_stop; nginx_start ;;
+    foreground) nginx_foreground ;;
     *) echo "usage: $0 start|stop|status|restart|foreground   (PORT=${port})" >&2; exit 2 ;;
 esac

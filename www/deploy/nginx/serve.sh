@@ -35,18 +35,12 @@ template="$here/nginx.conf.template"
 headers="$here/../headers.json"
 brotli_module="${BROTLI_MODULE:-/usr/lib/nginx/modules/ngx_http_brotli_static_module.so}"
 
-if [[ -n "${NGINX_PREFIX:-}" ]]; then
-    prefix="$NGINX_PREFIX"
-elif mkdir -p "$root/.cache/nginx-deploy" 2>/dev/null && [[ -w "$root/.cache/nginx-deploy" ]]; then
-    prefix="$root/.cache/nginx-deploy"
-else
-    prefix="${TMPDIR:-/tmp}/geodetect-nginx-deploy-$(id -u)/$(printf '%s' "$root" | sha256sum | cut -c1-12)"
-fi
-pidfile="$prefix/nginx.pid"
-conf="$prefix/nginx.conf"
-url="http://127.0.0.1:$port/"
-
-die() { echo "serve.sh: $*" >&2; exit 1; }
+name="www/deploy/nginx/serve.sh"
+start_hint="is $site a built site?"
+# shellcheck source=../../nginx-control.sh
+source "$here/../../nginx-control.sh"
+prefix="$(nginx_prefix nginx-deploy)"
+nginx_paths
 
 # The config on stdout.
 render_text() {
@@ -151,97 +145,16 @@ render() {
     printf '%s\n' "$text" > "$conf"
 }
 
-# nginx with our prefix, config and an early error log (so it never touches /var/log/nginx).
-run_nginx() { "$nginx" -p "$prefix" -c "$conf" -e "$prefix/logs/error.log" "$@"; }
-
-running_pid() {
-    local pid
-    pid="$(cat "$pidfile" 2>/dev/null)" || return 1
-    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
-
-# HTTP status of /healthz ("000" when nothing answers).
-health_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "${1}healthz" 2>/dev/null || true; }
-
-# The port this prefix's running instance listens on (from the rendered config).
-running_port() { sed -n 's/^ *listen 127\.0\.0\.1:\([0-9]*\);.*/\1/p' "$conf" 2>/dev/null | head -n1; }
-
-start() {
-    local pid
-    if pid="$(running_pid)"; then
-        echo "already running (pid $pid) at http://127.0.0.1:$(running_port)/"
-        return 0
-    fi
-    if curl -s -o /dev/null --max-time 1 "$url"; then
-        die "something else already listens on 127.0.0.1:$port (try PORT=...)"
-    fi
-    render
-    run_nginx -t -q || die "config test failed ($conf)"
-    run_nginx
-    local i code
-    for i in $(seq 1 50); do
-        code="$(health_code "$url")"
-        if [[ "$code" == 200 ]]; then
-            echo "serving $site at $url (pid $(running_pid); config $conf; logs $prefix/logs)"
-            return 0
-        fi
-        sleep 0.1
-    done
-    tail -n 20 "$prefix/logs/error.log" >&2 || true
-    die "nginx did not answer ${url}healthz with 200 (last: $code); is $site a built site?"
-}
-
-stop() {
-    local pid
-    if ! pid="$(running_pid)"; then
-        echo "not running"
-        rm -f "$pidfile"
-        return 0
-    fi
-    kill -QUIT "$pid"
-    local i
-    for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || { echo "stopped (pid $pid)"; return 0; }
-        sleep 0.1
-    done
-    kill -TERM "$pid" 2>/dev/null || true
-    sleep 0.5
-    kill -0 "$pid" 2>/dev/null && die "pid $pid did not stop"
-    echo "stopped (pid $pid)"
-}
-
-status() {
-    local pid
-    if pid="$(running_pid)"; then
-        url="http://127.0.0.1:$(running_port)/"
-        if [[ "$(health_code "$url")" == 200 ]]; then
-            echo "running (pid $pid) at $url"
-            return 0
-        fi
-        echo "running (pid $pid) but ${url}healthz does not answer 200"
-        return 1
-    fi
-    echo "not running"
-    return 1
-}
-
-foreground() {
-    local pid
-    if pid="$(running_pid)"; then
-        die "already running in the background (pid $pid); $0 stop first"
-    fi
-    render
-    run_nginx -t -q || die "config test failed ($conf)"
-    echo "serving $site at $url; Ctrl-C to stop"
-    exec "$nginx" -p "$prefix" -c "$conf" -e "$prefix/logs/error.log" -g "daemon off;"
-}
+# The static /healthz answers 200.
+answers() { [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "${1}healthz" 2>/dev/null)" == 200 ]]; }
+serving() { echo "$site at $url"; }
 
 case "${1:-}" in
-    start) start ;;
-    stop) stop ;;
-    status) status ;;
-    restart) stop; start ;;
-    foreground) foreground ;;
+    start) nginx_start ;;
+    stop) nginx_stop ;;
+    status) nginx_status ;;
+    restart) nginx_stop; nginx_start ;;
+    foreground) nginx_foreground ;;
     render) render_text; echo ;;
     *) echo "usage: $0 start|stop|status|restart|foreground|render   (PORT=${port} SITE=${site})" >&2; exit 2 ;;
 esac
