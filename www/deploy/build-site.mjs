@@ -32,6 +32,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync,
 import { dirname, join, posix, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import { COMPRESSIBLE as COMPRESSIBLE_EXTENSIONS, CONTENT_TYPES } from "./files.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const headers = JSON.parse(readFileSync(join(root, "www/deploy/headers.json"), "utf8"));
@@ -50,24 +51,7 @@ function die(msg) {
   process.exit(1);
 }
 
-/** Content types, as the production servers send them (the nginx config has the same). */
-const TYPES = {
-  html: "text/html; charset=utf-8",
-  js: "text/javascript; charset=utf-8",
-  mjs: "text/javascript; charset=utf-8",
-  css: "text/css; charset=utf-8",
-  json: "application/json",
-  geojson: "application/geo+json",
-  wasm: "application/wasm",
-  safetensors: "application/octet-stream",
-  png: "image/png",
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  webp: "image/webp",
-  svg: "image/svg+xml",
-  txt: "text/plain; charset=utf-8",
-};
-const COMPRESSIBLE = new Set(["html", "js", "mjs", "css", "json", "geojson", "wasm", "safetensors", "svg", "txt"]);
+const COMPRESSIBLE = new Set(COMPRESSIBLE_EXTENSIONS);
 const TEXT = new Set(["html", "js", "mjs", "css", "json"]);
 const ext = (p) => (posix.basename(p).includes(".") ? posix.extname(p).slice(1).toLowerCase() : "");
 
@@ -226,7 +210,7 @@ function write(site, bytes, kind, hashed, contentType) {
 
 for (const [urlPath, s] of sources) {
   const d = done.get(urlPath);
-  const type = TYPES[ext(urlPath)];
+  const type = CONTENT_TYPES[ext(urlPath)];
   if (!type) die(`no content type for ${urlPath}`);
   if (s.kind === "tile") {
     // Tiles are many and never rewritten: copy them.

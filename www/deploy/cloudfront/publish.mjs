@@ -30,12 +30,14 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { COMPRESSIBLE } from '../files.mjs';
 
 export const PLAN_VERSION = 1;
 export const KINDS = ['html', 'entry', 'asset', 'weights', 'tile', 'health'];
 export const ENCODINGS = { br: '.br', gzip: '.gz' };
 // Must equal the regex of the viewer-request function in template.yaml (the test checks it).
-export const COMPRESSIBLE = ['html', 'js', 'mjs', 'css', 'json', 'geojson', 'wasm', 'svg', 'txt', 'xml', 'map', 'webmanifest', 'safetensors'];
+// The extensions the site builder precompresses (one list, in ../files.mjs).
+export { COMPRESSIBLE };
 // CloudFront: at most 3000 paths per invalidation (wildcards: 15).
 export const MAX_INVALIDATION_PATHS = 3000;
 
