@@ -90,16 +90,18 @@ window.runBoth = async (params) => {
 document.title = "ready";
 `,
   );
-  site = await startStaticServer({
+  // The page's origin: the page, the package for the ESM entry, tiles and weights; the CSP on
+  // the HTML.
+  const pageOrigin = {
     mounts: { "/": pageDir, "/pkg/": join(REPO, "pkg"), "/tiles/": join(REPO, "www/tiles"), "/models/": join(REPO, "www/models") },
     headersFor: (p) => (p === "/" || p.endsWith(".html") ? { "content-security-policy": csp(cdn.url) } : {}),
-  });
+  };
+  site = await startStaticServer(pageOrigin);
   // The same page, cross-origin isolated: the threaded engine and its pool workers come from
   // the CDN too (the CDN sends CORS and Cross-Origin-Resource-Policy, as jsDelivr does).
   isolated = await startStaticServer({
-    mounts: { "/": pageDir, "/pkg/": join(REPO, "pkg"), "/tiles/": join(REPO, "www/tiles"), "/models/": join(REPO, "www/models") },
+    ...pageOrigin,
     headers: { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" },
-    headersFor: (p) => (p === "/" || p.endsWith(".html") ? { "content-security-policy": csp(cdn.url) } : {}),
   });
   browser = await launchBrowser({ webgpu: false });
 });
