@@ -183,7 +183,8 @@ impl PackedConv {
         self.in_pieces(x, (h, w), residual, &pieces, out);
     }
 
-    /// Compute `pieces` (consecutive, covering the plane, of whole units) and put them in place.
+    /// Compute `pieces` (consecutive, covering the plane, of whole units), each straight into
+    /// its pixel range of every output channel.
     fn in_pieces(
         &self,
         x: &[f32],
@@ -193,23 +194,29 @@ impl PackedConv {
         out: &mut [f32],
     ) {
         let n = out.len() / self.cout;
-        if let [all] = pieces {
-            return self.piece(x, (h, w), residual, all.clone(), out);
-        }
-        let parts = parallel::map(pieces, |range| {
-            let mut part = vec![0.0; self.cout * range.len()];
-            self.piece(x, (h, w), residual, range, &mut part);
-            part
-        });
-        for (range, part) in pieces.iter().zip(parts) {
-            for (co, src) in part.chunks_exact(range.len()).enumerate() {
-                out[co * n + range.start..][..range.len()].copy_from_slice(src);
+        let mut rows: Vec<Vec<&mut [f32]>> = pieces.iter().map(|_| Vec::with_capacity(self.cout)).collect();
+        for channel in out.chunks_exact_mut(n) {
+            let mut rest = channel;
+            for (range, rows) in pieces.iter().zip(&mut rows) {
+                let (head, tail) = rest.split_at_mut(range.len());
+                rows.push(head);
+                rest = tail;
             }
         }
+        let jobs: Vec<_> = pieces.iter().cloned().zip(rows).collect();
+        parallel::each(jobs, |(range, mut rows)| self.piece(x, (h, w), residual, range, &mut rows));
     }
 
-    /// Output pixels `range` of every channel into `out` (`cout × range.len()`).
-    fn piece(&self, x: &[f32], (h, w): (usize, usize), residual: Option<&[f32]>, range: Range<usize>, out: &mut [f32]) {
+    /// Output pixels `range` of every channel into `out`: one row of `range.len()` values per
+    /// output channel.
+    fn piece(
+        &self,
+        x: &[f32],
+        (h, w): (usize, usize),
+        residual: Option<&[f32]>,
+        range: Range<usize>,
+        out: &mut [&mut [f32]],
+    ) {
         let wo = (w + 2 * (self.kernel / 2) - self.kernel) / self.stride + 1;
         if let Some(winograd) = &self.winograd {
             let bands = range.start / (2 * wo)..range.end.div_ceil(2 * wo);
@@ -222,7 +229,7 @@ impl PackedConv {
         let geometry = Geometry { h, w, wo };
         let block_pixels = (BLOCK_FLOATS / depth.min(KC) / NR * NR).clamp(8 * NR, 512 * NR);
         let mut block = vec![0.0; depth.min(KC) * block_pixels];
-        let (len, n) = (range.len(), residual.map_or(0, |r| r.len() / self.cout));
+        let n = residual.map_or(0, |r| r.len() / self.cout);
         for n0 in range.clone().step_by(block_pixels) {
             let pixels = block_pixels.min(range.end - n0);
             for k0 in (0..depth).step_by(KC) {
@@ -239,7 +246,6 @@ impl PackedConv {
                             pix,
                             local: pix - range.start,
                             cols: NR.min(n0 + pixels - pix),
-                            len,
                             n,
                         };
                         let mut acc: Tile = [[0.0; NR]; MR];
@@ -328,15 +334,15 @@ impl PackedConv {
         }
     }
 
-    fn load(&self, out: &[f32], t: TileAt, acc: &mut Tile) {
-        for (i, row) in acc.iter_mut().enumerate().take(MR.min(self.cout - t.c0)) {
-            row[..t.cols].copy_from_slice(&out[(t.c0 + i) * t.len + t.local..][..t.cols]);
+    fn load(&self, out: &[&mut [f32]], t: TileAt, acc: &mut Tile) {
+        for (row, src) in acc.iter_mut().zip(&out[t.c0..]) {
+            row[..t.cols].copy_from_slice(&src[t.local..][..t.cols]);
         }
     }
 
-    fn store(&self, out: &mut [f32], residual: Option<&[f32]>, t: TileAt, acc: &Tile, last: bool) {
-        for (i, row) in acc.iter().enumerate().take(MR.min(self.cout - t.c0)) {
-            let dst = &mut out[(t.c0 + i) * t.len + t.local..][..t.cols];
+    fn store(&self, out: &mut [&mut [f32]], residual: Option<&[f32]>, t: TileAt, acc: &Tile, last: bool) {
+        for (i, (row, dst)) in acc.iter().zip(&mut out[t.c0..]).enumerate() {
+            let dst = &mut dst[t.local..][..t.cols];
             if !last {
                 dst.copy_from_slice(&row[..t.cols]);
                 continue;
@@ -352,15 +358,14 @@ impl PackedConv {
     }
 }
 
-/// Where a tile lands: first channel, first pixel in the plane and in the piece's buffer,
-/// valid pixels, and the row lengths of the piece's buffer and of the residual's plane.
+/// Where a tile lands: first channel, first pixel in the plane and in the piece's rows, valid
+/// pixels, and the row length of the residual's plane.
 #[derive(Clone, Copy, Debug)]
 struct TileAt {
     c0: usize,
     pix: usize,
     local: usize,
     cols: usize,
-    len: usize,
     n: usize,
 }
 

@@ -1,8 +1,8 @@
 //! How the CPU path uses threads: a convolution's output plane is cut into one piece per
-//! thread, each computed into its own buffer and copied into place (the pieces are column
-//! ranges of every channel, so they cannot be borrowed from the output disjointly). rayon
-//! runs the pieces natively and in the threaded wasm build (`threads` feature, a pool of web
-//! workers); the single-threaded wasm computes one piece, straight into the output.
+//! thread, a pixel range of every output channel, and each piece writes straight into its
+//! rows of the output (borrowed disjointly, channel by channel). rayon runs the pieces
+//! natively and in the threaded wasm build (`threads` feature, a pool of web workers); the
+//! single-threaded wasm computes its one piece on the calling thread.
 
 use std::ops::Range;
 
@@ -29,16 +29,16 @@ pub fn pieces(len: usize, unit: usize, work: usize) -> Vec<Range<usize>> {
     (0..parts).map(|i| (units * i / parts * unit).min(len)..(units * (i + 1) / parts * unit).min(len)).collect()
 }
 
-/// `f` on every range, in parallel where there are threads; results in order.
-pub fn map<T: Send>(ranges: &[Range<usize>], f: impl Fn(Range<usize>) -> T + Sync + Send) -> Vec<T> {
+/// `f` on every item, in parallel where there are threads.
+pub fn each<I: Send>(items: Vec<I>, f: impl Fn(I) + Sync + Send) {
     #[cfg(any(not(target_family = "wasm"), feature = "threads"))]
     {
         use rayon::prelude::*;
-        ranges.par_iter().map(|r| f(r.clone())).collect()
+        items.into_par_iter().for_each(f)
     }
     #[cfg(not(any(not(target_family = "wasm"), feature = "threads")))]
     {
-        ranges.iter().map(|r| f(r.clone())).collect()
+        items.into_iter().for_each(f)
     }
 }
 

@@ -65,7 +65,7 @@ impl Winograd {
     }
 
     /// Tile rows `bands` of one image: `x` is `cin × h × w`, `residual` `cout × h × w`, and
-    /// `out` holds the output rows of those bands, `cout × rows × w`.
+    /// `out` holds, for each output channel, the output rows of those bands (`rows × w`).
     #[allow(clippy::too_many_arguments)] // one call site, in `PackedConv`
     pub fn run(
         &self,
@@ -75,13 +75,12 @@ impl Winograd {
         bias: &[f32],
         act: Activation,
         residual: Option<&[f32]>,
-        out: &mut [f32],
+        out: &mut [&mut [f32]],
     ) {
         let (cin, cout) = (self.cin, self.cout);
         let np = cout.div_ceil(MR);
         let tw = w.div_ceil(2);
-        let first_row = 2 * bands.start;
-        let len = ((2 * bands.end).min(h) - first_row) * w;
+        let first = 2 * bands.start * w;
         let (tiles, t_first) = (bands.len() * tw, bands.start * tw);
         let per_block = (BLOCK_FLOATS / (POS * (cin + np * MR)) / NR * NR).clamp(NR, 256 * NR);
         let strips_max = per_block / NR;
@@ -121,11 +120,9 @@ impl Winograd {
                     }
                 }
             }
-            for co in 0..cout {
-                // This channel's rows in `out` start at `plane`, which holds output row
-                // `first_row`; the residual is the whole image.
-                let plane = co * len;
-                let local = |at: usize| plane + at - first_row * w;
+            for (co, out) in out.iter_mut().enumerate() {
+                // This channel's rows in `out` start at pixel `first` of the plane; the
+                // residual is the whole image.
                 let res = residual.map(|r| &r[co * h * w..][..h * w]);
                 for (s, strip) in strips.iter().enumerate() {
                     let mut mm = [[0.0f32; NR]; POS];
@@ -142,7 +139,7 @@ impl Winograd {
                             let r = res.map(|r| deinterleave(&r[at..][..2 * NR]));
                             let even = act::finish_row(&y[2 * dy], bias[co], act, r.as_ref().map(|r| &r[0]));
                             let odd = act::finish_row(&y[2 * dy + 1], bias[co], act, r.as_ref().map(|r| &r[1]));
-                            let dst = &mut out[local(at)..][..2 * NR];
+                            let dst = &mut out[at - first..][..2 * NR];
                             for j in 0..NR {
                                 dst[2 * j] = even[j];
                                 dst[2 * j + 1] = odd[j];
@@ -166,7 +163,7 @@ impl Winograd {
                         let v = act::finish_row(yq, bias[co], act, r.as_ref());
                         for (j, &v) in v.iter().enumerate().take(strip.count) {
                             if let Some(at) = inside(j) {
-                                out[local(at)] = v;
+                                out[at - first] = v;
                             }
                         }
                     }
