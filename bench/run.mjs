@@ -25,6 +25,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { launchBrowser, startStaticServer } from "../tests/e2e/helpers.mjs";
+import { ENGINES } from "../pkg/engines.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "..");
@@ -228,7 +229,7 @@ try {
         r.what = "the model alone: geodetect timings.inference of a one-window detect() vs session.run, same crop";
       }
       delete r.extras;
-      results.push({ case: name, backend: "cpu", ortThreads: threads, geodetectThreads: geo.info.threads, label, ...r });
+      results.push({ case: name, backend: "cpu", ortThreads: threads, geodetectThreads: geo.info.threads, relaxedSimd: geo.info.relaxedSimd, label, ...r });
       process.stderr.write(`geodetect ${r.a.median.toFixed(0)} ms, onnxruntime-web ${r.b.median.toFixed(0)} ms, ratio ${r.ratio.median.toFixed(2)}\n`);
     }
     env.geodetectLoadMs = geo.ms;
@@ -262,9 +263,10 @@ try {
     cpu: cpus()[0]?.model,
     cores: cpus().length,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
-    wasmBytes: (await stat(join(REPO, "pkg/wasm/geodetect_bg.wasm"))).size,
-    wasmWebgpuBytes: (await stat(join(REPO, "pkg/wasm-webgpu/geodetect_bg.wasm")).catch(() => ({ size: 0 }))).size,
-    wasmThreadsBytes: (await stat(join(REPO, "pkg/wasm-threads/geodetect_bg.wasm")).catch(() => ({ size: 0 }))).size,
+    engineBytes: Object.fromEntries(
+      await Promise.all(ENGINES.map(async (e) => [e.dir, (await stat(join(REPO, "pkg", e.dir, "geodetect_bg.wasm")).catch(() => ({ size: 0 }))).size])),
+    ),
+    relaxedSimd: results.some((r) => r.relaxedSimd),
     runs: RUNS,
     warmup: WARMUP,
   };
@@ -275,7 +277,7 @@ try {
 
 const ms = (s) => `${s.median.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
 const lines = [
-  `Chromium ${env.chromium}, onnxruntime-web ${env.ort}, ${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB; geodetect engines: CPU ${(env.wasmBytes / 2 ** 20).toFixed(1)} MiB, threaded ${(env.wasmThreadsBytes / 2 ** 20).toFixed(1)} MiB, WebGPU ${(env.wasmWebgpuBytes / 2 ** 20).toFixed(1)} MiB; ${env.runs} alternating pairs after ${env.warmup} warm-up (tiles1024: ${RUNS_LARGE}, none); ${env.date}`,
+  `Chromium ${env.chromium}, onnxruntime-web ${env.ort}, ${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB; geodetect engines${env.relaxedSimd ? " (the CPU path with relaxed SIMD)" : ""}: ${Object.entries(env.engineBytes).map(([dir, bytes]) => `${dir} ${(bytes / 2 ** 20).toFixed(1)} MiB`).join(", ")}; ${env.runs} alternating pairs after ${env.warmup} warm-up (tiles1024: ${RUNS_LARGE}, none); ${env.date}`,
   "",
   "| case | geodetect ms | onnxruntime-web ms | ratio geodetect / ort (median, min–max) |",
   "| --- | --- | --- | --- |",

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Build the three wasm engines (wasm-bindgen --target web); pkg/worker.js loads one of them at
-# run time, so a browser downloads only the one it runs:
-#   pkg/wasm/          CPU, one thread (stable Rust): the small default
-#   pkg/wasm-webgpu/   WebGPU, with the CPU path as its fallback (feature `webgpu`): loaded
-#                      only when the browser offers a WebGPU adapter
-#   pkg/wasm-threads/  the CPU path on a rayon pool of web workers (wasm-bindgen-rayon): wasm
-#                      atomics and shared memory, which need the std rebuilt with them, i.e. a
-#                      pinned nightly with rust-src and -Z build-std; CPU only (wgpu does not
-#                      build with atomics); for cross-origin-isolated pages
+# Build the wasm engines listed in pkg/engines.mjs (wasm-bindgen --target web); pkg/worker.js
+# loads one of them at run time, so a browser downloads only the one it runs:
+#   pkg/wasm/                  CPU, one thread (stable Rust): the default where nothing more is
+#                              available, and the smallest
+#   pkg/wasm-relaxed/          the same with wasm relaxed SIMD (feature `relaxed-simd`: fused
+#                              multiply-add in the convolution kernel), for browsers that
+#                              validate it
+#   pkg/wasm-threads/          the CPU path on a rayon pool of web workers (wasm-bindgen-rayon):
+#                              wasm atomics and shared memory, which need the std rebuilt with
+#                              them, i.e. a pinned nightly with rust-src and -Z build-std; CPU
+#                              only (wgpu does not build with atomics); for cross-origin-isolated
+#                              pages
+#   pkg/wasm-threads-relaxed/  the same with relaxed SIMD
+#   pkg/wasm-webgpu/           WebGPU, with the CPU path as its fallback (feature `webgpu`):
+#                              loaded only when the browser offers a WebGPU adapter
+# The relaxed engines differ from their plain twins only in geodetect's own feature, so they
+# reuse every dependency's artifacts: each costs one LTO link and one wasm-opt.
 #
 #   bash pkg/build.sh                        # release (default): fat LTO, then wasm-opt -O3;
 #                                            # what CI, the demo, the tests and npm pack use
@@ -19,7 +27,8 @@
 #
 # Environment:
 #   GEODETECT_PROFILE   cargo profile: release (default), dev, or a custom profile name
-#   GEODETECT_ENGINES   which to build, any of "cpu webgpu threads" (the default: all three)
+#   GEODETECT_ENGINES   which to build, names from pkg/engines.mjs (the default: all of them:
+#                       "cpu cpu-relaxed threads threads-relaxed webgpu")
 #   GEODETECT_NIGHTLY   the toolchain of the threaded build (default: the one pinned in
 #                       pkg/threads.toolchain, which tests/setup.sh installs)
 #   CARGO_TARGET_DIR    honoured, as cargo does (default: <repo>/target)
@@ -43,7 +52,6 @@ case "$profile" in
   release) profile_dir=release ;;
   *) profile_dir="$profile" ;;
 esac
-engines="${GEODETECT_ENGINES:-cpu webgpu threads}"
 nightly="${GEODETECT_NIGHTLY:-$(tr -d '[:space:]' < "$here/threads.toolchain")}"
 
 die() {
@@ -51,6 +59,10 @@ die() {
   exit 1
 }
 step() { echo "pkg/build.sh: $*" >&2; }
+
+command -v node >/dev/null || die "node not found on PATH (the engine list, the CDN build and the size table need it)"
+engine_list="$(node "$here/engines.mjs")"
+engines="${GEODETECT_ENGINES:-$(awk '{ printf "%s ", $1 }' <<< "$engine_list")}"
 
 command -v cargo >/dev/null || die "cargo not found on PATH"
 command -v wasm-bindgen >/dev/null || die "wasm-bindgen not found on PATH (cargo install wasm-bindgen-cli --version <the wasm-bindgen version in Cargo.lock>)"
@@ -65,16 +77,16 @@ if [ -n "$lock_version" ] && [ "$lock_version" != "$cli_version" ]; then
   die "wasm-bindgen CLI is $cli_version but Cargo.lock has wasm-bindgen $lock_version (cargo install wasm-bindgen-cli --version $lock_version)"
 fi
 
-# build_engine NAME [CARGO FLAGS]: cargo build + wasm-bindgen (+ wasm-opt for release) into
-# pkg/NAME/. wasm-threads is the threaded build; the others share the stable target dir (their
-# feature sets are cached side by side).
+# build_engine DIR TOOLCHAIN FEATURES: cargo build + wasm-bindgen (+ wasm-opt for release) into
+# pkg/DIR/. The threaded builds (TOOLCHAIN nightly) have their own target dir; the others share
+# the stable one (their feature sets are cached side by side). FEATURES: comma-separated, or -.
 build_engine() {
-  local name="$1" out_dir="$here/$1" engine_target_dir cargo_cmd features_flags=() env_flags=()
-  shift
-  if [ "$name" != wasm-threads ]; then
+  local name="$1" toolchain="$2" features="$3" out_dir="$here/$1" engine_target_dir cargo_cmd
+  local features_flags=() env_flags=()
+  [ "$features" = - ] || features_flags=(--features "$features")
+  if [ "$toolchain" = stable ]; then
     engine_target_dir="$target_dir"
     cargo_cmd=(cargo)
-    features_flags=("$@")
   else
     command -v rustup >/dev/null || die "rustup is needed for the threaded build's nightly toolchain"
     rustup run "$nightly" rustc --version >/dev/null 2>&1 \
@@ -83,7 +95,7 @@ build_engine() {
     # single-threaded build's artifacts.
     engine_target_dir="$target_dir/threads"
     cargo_cmd=(cargo "+$nightly")
-    features_flags=(--features threads -Z build-std=panic_abort,std)
+    features_flags+=(-Z build-std=panic_abort,std)
     # RUSTFLAGS replaces .cargo/config.toml's target rustflags, so simd128 is repeated here.
     # rustc no longer tells wasm-ld about threads by itself: shared, imported memory (4 GiB at
     # most) and the thread-local-storage symbols wasm-bindgen's thread start needs.
@@ -133,7 +145,7 @@ build_engine() {
       flags="${GEODETECT_WASM_OPT_FLAGS:--O3}"
       step "$name: wasm-opt $flags ($wasm_opt; this takes minutes)"
       # shellcheck disable=SC2086
-      "$wasm_opt" $flags --strip-debug --strip-producers --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+      "$wasm_opt" $flags --strip-debug --strip-producers --enable-simd --enable-relaxed-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
         --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
         --enable-threads "$tmp_out/geodetect_bg.wasm" -o "$tmp_out/geodetect_bg.opt.wasm"
       mv "$tmp_out/geodetect_bg.opt.wasm" "$tmp_out/geodetect_bg.wasm"
@@ -151,15 +163,12 @@ build_engine() {
 }
 
 for engine in $engines; do
-  case "$engine" in
-    cpu) build_engine wasm ;;
-    webgpu) build_engine wasm-webgpu --features webgpu ;;
-    threads) build_engine wasm-threads ;;
-    *) die "unknown engine '$engine' in GEODETECT_ENGINES (cpu, webgpu, threads)" ;;
-  esac
+  spec="$(awk -v n="$engine" '$1 == n { print $2, $3, $4 }' <<< "$engine_list")"
+  [ -n "$spec" ] || die "unknown engine '$engine' in GEODETECT_ENGINES ($(awk '{ printf "%s ", $1 }' <<< "$engine_list"))"
+  # shellcheck disable=SC2086
+  build_engine $spec
 done
 
-command -v node >/dev/null || die "node not found on PATH (the CDN build and the size table need it)"
 [ -x "$here/node_modules/.bin/esbuild" ] || die "esbuild is missing (npm ci --prefix pkg)"
 step "CDN build: pkg/dist/geodetect.global.js"
 node "$here/build-global.mjs"

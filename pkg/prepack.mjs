@@ -1,9 +1,10 @@
 // `npm pack` / `npm publish` run this first: the package carries only release engines
 // (pkg/build.sh writes each engine's profile into its .build-stamp) and the CDN script.
 import { existsSync, readFileSync } from "node:fs";
+import { ENGINES } from "./engines.mjs";
 
 const problems = [];
-for (const engine of ["wasm", "wasm-webgpu", "wasm-threads"]) {
+for (const { dir: engine } of ENGINES) {
   if (!existsSync(`${engine}/geodetect_bg.wasm`)) {
     problems.push(`${engine}/ is not built`);
     continue;

@@ -226,6 +226,32 @@ const SIMD_PROBE = new Uint8Array([
   0x0b, //         end
 ]);
 
+// A module that runs one `f32x4.relaxed_madd` (relaxed SIMD, opcode 0x105) on three splats: it
+// validates only where the relaxed-SIMD engines (pkg/engines.mjs) can be compiled.
+export const RELAXED_SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // types: () -> v128
+  0x03, 0x02, 0x01, 0x00, // functions: one, of type 0
+  // Code section (id 10, 28 bytes): 1 body of 26 bytes, no locals:
+  0x0a, 0x1c, 0x01, 0x1a, 0x00,
+  ...[1, 2, 3].flatMap(() => [0x43, 0x00, 0x00, 0x80, 0x3f, 0xfd, 0x13]), //   (f32.const 1, f32x4.splat) x 3
+  0xfd, 0x85, 0x02, //   f32x4.relaxed_madd (LEB128 of 0x105)
+  0x0b, //             end
+]);
+
+/**
+ * True when this environment can compile wasm relaxed SIMD (the worker then loads the
+ * engines built with it: fused multiply-add in the convolutions).
+ * @returns {boolean}
+ */
+export function hasRelaxedSimd() {
+  try {
+    return typeof WebAssembly === "object" && WebAssembly !== null && WebAssembly.validate(RELAXED_SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * What this JS environment lacks to run the engine, as phrases for an error message
  * (empty when nothing is missing).

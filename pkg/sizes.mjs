@@ -16,6 +16,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import { ENGINES } from "./engines.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -32,13 +33,21 @@ if (jsonAt >= 0 && !jsonFile) {
 const MB = 1_000_000;
 const CLIENT = ["index.js", "protocol.js"];
 const WORKER = ["worker.js", "worker-core.js"];
-/** name -> [files (relative to pkg/), gzip budget in bytes] */
-const PATHS = {
-  "CPU (ESM)": [[...CLIENT, ...WORKER, ...engine("wasm")], 1.75 * MB],
-  "threads (ESM)": [[...CLIENT, ...WORKER, ...engine("wasm-threads")], 1.75 * MB],
-  "WebGPU (ESM)": [[...CLIENT, ...WORKER, ...engine("wasm-webgpu")], 4 * MB],
-  "CPU (script tag)": [["dist/geodetect.global.js", "protocol.js", ...WORKER, ...engine("wasm")], 1.75 * MB],
+const LABELS = {
+  cpu: "CPU",
+  "cpu-relaxed": "CPU, relaxed SIMD",
+  threads: "threads",
+  "threads-relaxed": "threads, relaxed SIMD",
+  webgpu: "WebGPU",
 };
+/** name -> [files (relative to pkg/), gzip budget in bytes]: one path per engine, and the script tag. */
+const PATHS = Object.fromEntries([
+  ...ENGINES.map((e) => [
+    `${LABELS[e.name] ?? e.name} (ESM)`,
+    [[...CLIENT, ...WORKER, ...engine(e.dir)], (e.name === "webgpu" ? 4 : 1.75) * MB],
+  ]),
+  ["CPU (script tag)", [["dist/geodetect.global.js", "protocol.js", ...WORKER, ...engine("wasm")], 1.75 * MB]],
+]);
 
 /** The engine's JS glue, its wasm and (threaded engine) the pool worker's helper. */
 function engine(dir) {

@@ -214,6 +214,11 @@ export interface EngineInfo {
      * Why fewer threads run than `threads` asked for (else null).
      */
     threadsNote: string | null;
+    /**
+     * True when this engine's CPU path was built with wasm relaxed SIMD (fused multiply-add
+     * in the convolutions), which the worker loads where the browser validates it.
+     */
+    relaxedSimd: boolean;
 }
 
 /**

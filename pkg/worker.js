@@ -5,18 +5,24 @@
 // (WebAssembly SIMD), so that a browser without it gets UNSUPPORTED_BROWSER instead of the
 // wasm's CompileError.
 //
-// Three builds of the engine (pkg/build.sh); this worker loads one, so the browser downloads
-// only that one:
-//   wasm/          the CPU path on one thread: the default, and the smallest;
-//   wasm-webgpu/   WebGPU (burn's wgpu backend), with the CPU path as its fallback: loaded
-//                  when WebGPU is asked for and the browser offers an adapter, or with
-//                  `backend: "auto"` when that adapter is a hardware one;
-//   wasm-threads/  the CPU path on a pool of `threads` workers sharing its memory, which needs
-//                  a cross-origin-isolated page (COOP + COEP headers) and SharedArrayBuffer:
-//                  loaded when both hold and more than one thread is asked for (option
-//                  `threads`, default min(navigator.hardwareConcurrency, 4), the same rule as
-//                  src/web/threads.rs). If it fails to start, wasm/ runs and
-//                  `info.threadsNote` says why.
+// Five builds of the engine (pkg/engines.mjs, pkg/build.sh); this worker loads one, so the
+// browser downloads only that one:
+//   wasm/                  the CPU path on one thread: the fallback everywhere, and the smallest;
+//   wasm-relaxed/          the same with wasm relaxed SIMD (fused multiply-add in the
+//                          convolutions): loaded instead of wasm/ when the browser
+//                          validates relaxed-SIMD code;
+//   wasm-webgpu/           WebGPU (burn's wgpu backend), with the CPU path as its fallback: loaded
+//                          when WebGPU is asked for and the browser offers an adapter, or with
+//                          `backend: "auto"` when that adapter is a hardware one;
+//   wasm-threads/          the CPU path on a pool of `threads` workers sharing its memory, which
+//   wasm-threads-relaxed/  needs a cross-origin-isolated page (COOP + COEP headers) and
+//                          SharedArrayBuffer: loaded when both hold and more than one thread is
+//                          asked for (option `threads`, default
+//                          min(navigator.hardwareConcurrency, 4), the same rule as
+//                          src/web/threads.rs); the relaxed one where relaxed SIMD validates. If
+//                          it fails to start, the single-threaded engine runs and
+//                          `info.threadsNote` says why.
+import { hasRelaxedSimd } from "./protocol.js";
 import { startWorker } from "./worker-core.js";
 
 /** @typedef {import("./worker-core.js").EngineModule} EngineModule */
@@ -63,9 +69,12 @@ async function choose(options) {
 
 startWorker(async (options) => {
   const { engine, threads } = await choose(options);
+  const relaxed = hasRelaxedSimd();
   if (engine === "threads") {
     try {
-      const wasm = await import("./wasm-threads/geodetect.js");
+      const wasm = relaxed
+        ? await import("./wasm-threads-relaxed/geodetect.js")
+        : await import("./wasm-threads/geodetect.js");
       await wasm.default();
       await wasm.initThreadPool(threads);
       return /** @type {EngineModule} */ ({ Engine: wasm.Engine, listModels: wasm.listModels });
@@ -74,7 +83,12 @@ startWorker(async (options) => {
     }
   }
   // wasm-bindgen's init() fetches its geodetect_bg.wasm via new URL(…, import.meta.url).
-  const wasm = engine === "webgpu" ? await import("./wasm-webgpu/geodetect.js") : await import("./wasm/geodetect.js");
+  const wasm =
+    engine === "webgpu"
+      ? await import("./wasm-webgpu/geodetect.js")
+      : relaxed
+        ? await import("./wasm-relaxed/geodetect.js")
+        : await import("./wasm/geodetect.js");
   await wasm.default();
   return /** @type {EngineModule} */ ({ Engine: wasm.Engine, listModels: wasm.listModels });
 });

@@ -9,7 +9,8 @@
 #   4. e2e:     node --test tests/e2e: the npm package in Chromium (worker client protocol,
 #               real detection vs the native CLI, WebGPU, errors, Cache API, Vite build)
 #   5. lint:    cargo fmt --check; cargo clippy -D warnings, natively and for wasm32 (with and
-#               without the `webgpu` feature: the WebGPU engine and the CPU one)
+#               without the `webgpu` feature, and with `relaxed-simd`: every engine but the
+#               threaded ones, whose code differs only in what `threads` and rayon add)
 #
 # Suites run even if an earlier one fails; the last line sums them up:
 #   geodetect: N passed, M failed
@@ -68,6 +69,7 @@ run fmt cargo fmt --check
 run clippy cargo clippy --all-targets --features cli -- -D warnings
 run clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --features webgpu -- -D warnings
 run clippy-wasm-cpu cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+run clippy-wasm-relaxed cargo clippy --target wasm32-unknown-unknown --lib --features relaxed-simd -- -D warnings
 
 echo
 if ((${#suites_failed[@]})); then

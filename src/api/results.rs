@@ -43,6 +43,9 @@ pub struct EngineInfo {
     pub threads: u32,
     /// Why fewer threads run than `threads` asked for (else null).
     pub threads_note: Option<String>,
+    /// True when this engine's CPU path was built with wasm relaxed SIMD (fused multiply-add
+    /// in the convolutions), which the worker loads where the browser validates it.
+    pub relaxed_simd: bool,
 }
 
 /// The stitched raster the model saw.

@@ -138,6 +138,7 @@ impl WebEngine {
             weights_from_cache: from_cache,
             threads,
             threads_note,
+            relaxed_simd: cfg!(feature = "relaxed-simd"),
         };
         Ok(WebEngine { inner: Rc::new(Inner { global, engine, options, info }) })
     }

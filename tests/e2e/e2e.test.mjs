@@ -20,6 +20,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { ENGINES } from "../../pkg/engines.mjs";
 import {
   REPO,
   centreOf,
@@ -69,7 +70,7 @@ function detectorOptions(env, extra = {}) {
  * Run window.runDetect(params) on the e2e page (`page`: its path, default the
  * cross-origin-isolated /e2e.html) in a fresh context (fresh Cache API).
  */
-async function runDetect(t, params, { context, page: path = "/e2e.html" } = {}) {
+async function runDetect(t, params, { context, page: path = "/e2e.html", prepare } = {}) {
   const env = await environment();
   const ctx = context ?? (await browser.newContext());
   try {
@@ -82,7 +83,8 @@ async function runDetect(t, params, { context, page: path = "/e2e.html" } = {}) 
       });
       await page.goto(`${env.base}${path}`);
       await page.waitForFunction(() => document.title === "ready", null, { timeout: 30_000 });
-      const out = await page.evaluate((p) => window.runDetect(p), params);
+      const ready = prepare ? await page.evaluate(prepare, params) : params;
+      const out = await page.evaluate((p) => window.runDetect(p), ready);
       out.log = watch.text();
       out.wasm = wasm;
       return out;
@@ -90,6 +92,24 @@ async function runDetect(t, params, { context, page: path = "/e2e.html" } = {}) 
   } finally {
     if (!context) await ctx.close();
   }
+}
+
+/**
+ * In the page (a `prepare` of runDetect): start the package's worker from a `blob:` module in
+ * which WebAssembly validates no relaxed-SIMD code (any module holding `f32x4.relaxed_madd`),
+ * as in a browser without relaxed SIMD; Chromium has it and no flag turns it off.
+ */
+function withoutRelaxedSimd(params) {
+  const worker = new URL("/pkg/worker.js", location.href).href;
+  const source = `import ${JSON.stringify(worker)};
+const validate = WebAssembly.validate;
+WebAssembly.validate = (bytes) => {
+  const b = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
+  for (let i = 0; i + 2 < b.length; i++) if (b[i] === 0xfd && b[i + 1] === 0x85 && b[i + 2] === 0x02) return false;
+  return validate(bytes);
+};`;
+  const workerUrl = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  return { ...params, detector: { ...params.detector, workerUrl } };
 }
 
 function describeFailure(out) {
@@ -222,11 +242,11 @@ describe("geodetect in Chromium", () => {
     assert.equal(browserResult.detections.features.length, native.detections.features.length, "same number of detections");
   });
 
-  test("8. the threaded engine: two threads in an isolated page match one thread; the single-threaded fallback says why", { timeout: 20 * MINUTE }, async (t) => {
+  test("8. the threaded engine: two threads in an isolated page match one thread; the single-threaded fallback says why; without relaxed SIMD the plain engines run", { timeout: 20 * MINUTE }, async (t) => {
     const env = await environment();
     const { aoi } = await cpuSmall();
-    const run = (extra, page) =>
-      runDetect(t, { detector: detectorOptions(env, extra), runs: [{ aoi, options: { zoom: ZOOM, confidence: CONFIDENCE, iou: IOU } }] }, { page });
+    const run = (extra, page, prepare) =>
+      runDetect(t, { detector: detectorOptions(env, extra), runs: [{ aoi, options: { zoom: ZOOM, confidence: CONFIDENCE, iou: IOU } }] }, { page, prepare });
     const two = await run({ threads: 2 });
     assert.ok(two.ok, describeFailure(two));
     const one = await run({ threads: 1 });
@@ -237,9 +257,12 @@ describe("geodetect in Chromium", () => {
     assert.equal(two.info.threadsNote, null);
     assert.equal(one.info.threads, 1);
     assert.equal(one.info.threadsNote, null, "one thread asked for, one running: nothing to explain");
-    // Only the engine that runs is downloaded (the threaded one's pool workers share its module).
-    assert.deepEqual([...new Set(two.wasm)], ["wasm-threads/geodetect_bg.wasm"], "threads: 2 downloads the threaded engine only");
-    assert.deepEqual(one.wasm, ["wasm/geodetect_bg.wasm"], "threads: 1 downloads the CPU engine only");
+    // Only the engine that runs is downloaded (the threaded one's pool workers share its
+    // module); Chromium has relaxed SIMD, so both are the relaxed builds.
+    assert.deepEqual([...new Set(two.wasm)], ["wasm-threads-relaxed/geodetect_bg.wasm"], "threads: 2 downloads the threaded engine only");
+    assert.deepEqual(one.wasm, ["wasm-relaxed/geodetect_bg.wasm"], "threads: 1 downloads the CPU engine only");
+    assert.equal(two.info.relaxedSimd, true);
+    assert.equal(one.info.relaxedSimd, true);
     assert.ok(one.runs[0].result.detections.features.length >= 1, "the small area has detections (else the comparison proves nothing)");
     assertMatch(t, two.runs[0].result, one.runs[0].result, ["2 threads", "1 thread"]);
     assert.equal(two.runs[0].result.detections.features.length, one.runs[0].result.detections.features.length);
@@ -250,6 +273,18 @@ describe("geodetect in Chromium", () => {
     assert.equal(plain.info.threads, 1);
     assert.match(plain.info.threadsNote ?? "", /cross-origin-isolated.*Cross-Origin-Opener-Policy/s);
     assertMatch(t, plain.runs[0].result, one.runs[0].result, ["not isolated", "1 thread"]);
+
+    // A browser without relaxed SIMD: the plain engines, one and two threads, same detections.
+    for (const [threads, engine, relaxedRun] of [[1, "wasm", one], [2, "wasm-threads", two]]) {
+      const plainSimd = await run({ threads }, undefined, withoutRelaxedSimd);
+      assert.ok(plainSimd.ok, describeFailure(plainSimd));
+      t.diagnostic(`no relaxed SIMD, threads ${threads}: ${summary(plainSimd.runs[0].result)}`);
+      assert.deepEqual([...new Set(plainSimd.wasm)], [`${engine}/geodetect_bg.wasm`], `no relaxed SIMD, threads ${threads}: ${engine}/ only`);
+      assert.equal(plainSimd.info.relaxedSimd, false);
+      assert.equal(plainSimd.info.threads, threads);
+      assertMatch(t, plainSimd.runs[0].result, relaxedRun.runs[0].result, [`SIMD128, ${threads} thread(s)`, "relaxed SIMD"]);
+      assert.equal(plainSimd.runs[0].result.detections.features.length, relaxedRun.runs[0].result.detections.features.length);
+    }
   });
 
   test("3. WebGPU backend works and matches the CPU backend on a small area", { timeout: 20 * MINUTE }, async (t) => {
@@ -522,7 +557,8 @@ describe("geodetect in Chromium", () => {
       const [pack] = JSON.parse(packJson);
       const files = pack.files.map((f) => f.path).sort();
       t.diagnostic(`npm pack: ${pack.filename}, ${(pack.size / 1e6).toFixed(1)} MB packed, files ${files.join(", ")}`);
-      for (const f of ["package.json", "index.js", "index.d.ts", "types.d.ts", "protocol.js", "worker.js", "worker-core.js", "README.md", "wasm/geodetect.js", "wasm/geodetect_bg.wasm", "wasm-webgpu/geodetect_bg.wasm", "wasm-threads/geodetect_bg.wasm"]) {
+      const engineFiles = ENGINES.flatMap((e) => [`${e.dir}/geodetect.js`, `${e.dir}/geodetect_bg.wasm`]);
+      for (const f of ["package.json", "index.js", "index.d.ts", "types.d.ts", "protocol.js", "worker.js", "worker-core.js", "README.md", ...engineFiles]) {
         assert.ok(files.includes(f), `the tarball contains ${f}`);
       }
       assert.ok(!files.some((f) => f.startsWith("types-test/") || f === "build.sh" || f.startsWith("node_modules/")), "no dev files in the tarball");

@@ -11,7 +11,7 @@
 //   index.html, 404.html, 50x.html   unhashed HTML (no-cache); error pages from www/deploy/pages
 //   healthz                          static JSON {status, name, version, build} (no-store)
 //   assets/<name>.<hash>.js|css      the demo's script and style
-//   pkg/**/<name>.<hash>.js|wasm     the package: client, worker, the three engines
+//   pkg/**/<name>.<hash>.js|wasm     the package: client, worker, every engine (pkg/engines.mjs)
 //   models/manifest.json             unhashed entry (no-cache); it names the hashed weights
 //   models/<id>.<hash>.safetensors   weights (immutable)
 //   tiles/**, aoi/*.geojson          imagery and areas as they are (tiles cached for a day)
@@ -32,6 +32,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync,
 import { dirname, join, posix, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import { ENGINES } from "../../pkg/engines.mjs";
 import { COMPRESSIBLE as COMPRESSIBLE_EXTENSIONS, CONTENT_TYPES } from "./files.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -82,7 +83,7 @@ for (const f of walk(pages)) {
   add(`/${f}`, join(pages, f), { hashed: kind !== "html", kind, site: kind === "html" ? f : `assets/${f}` });
 }
 const pkgJson = JSON.parse(readFileSync(join(root, "pkg/package.json"), "utf8"));
-const engines = ["wasm", "wasm-webgpu", "wasm-threads"];
+const engines = ENGINES.map((e) => e.dir);
 for (const f of ["index.js", "protocol.js", "worker.js", "worker-core.js"]) {
   add(`/pkg/${f}`, join(root, "pkg", f), { hashed: true, kind: "asset" });
 }

@@ -13,6 +13,7 @@ pub type Tile = [[f32; NR]; MR];
 
 /// `acc += a · b`: `a` holds `MR` weights per depth step, `b` holds `NR` input values per
 /// depth step; both are walked to the shorter one's end.
+#[cfg(not(all(target_family = "wasm", feature = "relaxed-simd")))]
 #[inline(always)]
 pub fn accumulate(a: &[f32], b: &[f32], acc: &mut Tile) {
     let (a, _) = a.as_chunks::<MR>();
@@ -26,6 +27,43 @@ pub fn accumulate(a: &[f32], b: &[f32], acc: &mut Tile) {
         }
     }
     *acc = c;
+}
+
+/// [`accumulate`] with wasm's relaxed-SIMD multiply-add (`f32x4.relaxed_madd`: one fused
+/// instruction where the CPU has FMA, as x86-64 with FMA3 and ARM64 do; a multiply and an
+/// add elsewhere). A module holding it only validates in browsers with relaxed SIMD, so it
+/// is built into engines of its own.
+#[cfg(all(target_family = "wasm", feature = "relaxed-simd"))]
+#[target_feature(enable = "relaxed-simd")]
+pub fn accumulate(a: &[f32], b: &[f32], acc: &mut Tile) {
+    use core::arch::wasm32::{f32x4, f32x4_extract_lane, f32x4_relaxed_madd, f32x4_splat, v128};
+    const HALF: usize = NR / 4;
+    let lanes = |r: &[f32; NR], h: usize| f32x4(r[4 * h], r[4 * h + 1], r[4 * h + 2], r[4 * h + 3]);
+    let (a, _) = a.as_chunks::<MR>();
+    let (b, _) = b.as_chunks::<NR>();
+    let mut c: [[v128; HALF]; MR] = [[f32x4_splat(0.0); HALF]; MR];
+    for (row, r) in c.iter_mut().zip(acc.iter()) {
+        for (h, v) in row.iter_mut().enumerate() {
+            *v = lanes(r, h);
+        }
+    }
+    for (ak, bk) in a.iter().zip(b) {
+        let x: [v128; HALF] = std::array::from_fn(|h| lanes(bk, h));
+        for (row, &w) in c.iter_mut().zip(ak) {
+            let w = f32x4_splat(w);
+            for (v, &x) in row.iter_mut().zip(&x) {
+                *v = f32x4_relaxed_madd(w, x, *v);
+            }
+        }
+    }
+    for (r, row) in acc.iter_mut().zip(c) {
+        for (h, v) in row.into_iter().enumerate() {
+            r[4 * h] = f32x4_extract_lane::<0>(v);
+            r[4 * h + 1] = f32x4_extract_lane::<1>(v);
+            r[4 * h + 2] = f32x4_extract_lane::<2>(v);
+            r[4 * h + 3] = f32x4_extract_lane::<3>(v);
+        }
+    }
 }
 
 #[cfg(test)]
