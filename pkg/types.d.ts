@@ -157,6 +157,7 @@ export interface Progress {
     /**
      * Units of this stage done: steps while the model loads (of 3), tiles while fetching
      * and while decoding them into the raster (`stitch`), model windows during inference.
+     * See `Stage` for what the browser reports.
      */
     done: number;
     /**
@@ -446,11 +447,13 @@ export interface ImageInfo {
  */
 export interface Timings {
     /**
-     * Downloading tiles.
+     * Downloading tiles: until the last download settled. In the browser each tile is
+     * decoded as soon as it arrives, so this includes the decoding that overlapped it.
      */
     fetch: number;
     /**
-     * Decoding tiles and stitching them into the raster.
+     * Decoding tiles and stitching them into the raster, after the downloads (in the
+     * browser: the last tiles' decoding and the read-back of the raster).
      */
     decode: number;
     /**

@@ -8,10 +8,10 @@ use futures::stream::{self, StreamExt};
 use crate::api::{DetectOptions, DetectResult, ImageInfo, Timings};
 use crate::detect::Engine;
 use crate::geojson::{Aoi, DetectionFeature, DetectionProperties, feature_collection};
-use crate::host::{Hooks, Stage, TileProvider};
+use crate::host::{FetchedTiles, Hooks, Stage, TileProvider};
 use crate::imagery::{GeoRaster, PixelExtent, Stitcher};
+use crate::tiles::TileSource;
 use crate::tiles::fetch::TileFailure;
-use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};
 
 /// Tiles decoded at once by [`load_raster`].
@@ -40,68 +40,27 @@ pub async fn load_raster<P: TileProvider, H: Hooks>(
 ) -> Result<LoadedRaster> {
     let start = hooks.now_ms();
     let range = extent.tiles();
-    hooks.progress(Stage::Fetch, 0, range.count() as usize);
-    let fetched = provider.fetch(source, range.iter().collect(), hooks).await?;
-    let fetch_ms = hooks.now_ms() - start;
-    hooks.checkpoint().await?;
-
-    let total = fetched.len();
+    let total = range.count() as usize;
+    hooks.progress(Stage::Fetch, 0, total);
     let mut stitcher = Stitcher::new(extent)?;
-    let mut missing = Vec::new();
-    let undecodable =
-        |tile, reason| TileFailure { tile, reason: format!("not a decodable image: {reason}"), attempts: 1 };
 
-    // All at once, where the host can (the browser: one canvas, read back once). Its
-    // progress counts the tiles it decodes: those that were downloaded.
-    let encoded: Vec<(TileId, &[u8])> =
-        fetched.iter().filter_map(|(tile, r)| r.as_ref().ok().map(|bytes| (*tile, bytes.as_slice()))).collect();
-    hooks.progress(Stage::Stitch, 0, encoded.len());
-    let composited = provider
-        .composite(&extent, &encoded, hooks, &mut |row, rgba| stitcher.put_rows(row, rgba))
+    // In one pass, where the host can (the browser: each tile decoded as it arrives, onto one
+    // canvas read back once).
+    let streamed = provider
+        .fetch_composite(source, &extent, range.iter().collect(), fail_on_missing, hooks, &mut |row, rgba| {
+            stitcher.put_rows(row, rgba)
+        })
         .await
         .transpose()?;
-    if let Some(mut failed) = composited {
-        // Failures in request order; their pixels are already black.
-        for (tile, result) in fetched {
-            let failure = match result {
-                Err(failure) => failure,
-                Ok(_) => match failed.iter().position(|(t, _)| *t == tile) {
-                    Some(i) => undecodable(tile, failed.swap_remove(i).1),
-                    None => continue,
-                },
-            };
-            if fail_on_missing {
-                return Err(failure.into());
-            }
-            missing.push(failure);
+    let (mut missing, fetch_ms) = match streamed {
+        Some(composited) => (composited.missing, composited.fetch_ms),
+        None => {
+            let fetched = provider.fetch(source, range.iter().collect(), hooks).await?;
+            let fetch_ms = hooks.now_ms() - start;
+            hooks.checkpoint().await?;
+            (decode_all(provider, fetched, &mut stitcher, fail_on_missing, hooks).await?, fetch_ms)
         }
-    } else {
-        // One by one: decode a few tiles at a time (concurrently where the host can), stitch
-        // in order; progress counts every tile, those painted black included.
-        hooks.progress(Stage::Stitch, 0, total);
-        let mut decoded = stream::iter(fetched)
-            .map(|(tile, result)| async move {
-                let decoded = match result {
-                    Ok(bytes) => provider.decode(&bytes).await.map_err(|reason| undecodable(tile, reason)),
-                    Err(failure) => Err(failure),
-                };
-                (tile, decoded)
-            })
-            .buffered(DECODE_CONCURRENCY);
-        let mut done = 0;
-        while let Some((tile, decoded)) = decoded.next().await {
-            match decoded {
-                Ok(t) => stitcher.put_tile(tile, &t.rgba, t.width, t.height)?,
-                Err(failure) if fail_on_missing => return Err(failure.into()),
-                Err(failure) => {
-                    stitcher.fill_tile(tile, [0, 0, 0])?;
-                    missing.push(failure);
-                }
-            }
-            done += 1;
-            hooks.progress(Stage::Stitch, done, total);
-        }
-    }
+    };
     if missing.len() == total {
         let first = missing.swap_remove(0);
         return Err(Error::TileFetchFailed {
@@ -112,6 +71,44 @@ pub async fn load_raster<P: TileProvider, H: Hooks>(
         });
     }
     Ok(LoadedRaster { raster: stitcher.finish(), missing, fetch_ms })
+}
+
+/// Decode downloaded tiles a few at a time (concurrently where the host can) and stitch them
+/// in order; progress counts every tile, those painted black included. Returns the tiles
+/// that could not be loaded, in request order.
+async fn decode_all<P: TileProvider, H: Hooks>(
+    provider: &P,
+    fetched: FetchedTiles,
+    stitcher: &mut Stitcher,
+    fail_on_missing: bool,
+    hooks: &H,
+) -> Result<Vec<TileFailure>> {
+    let total = fetched.len();
+    let mut missing = Vec::new();
+    hooks.progress(Stage::Stitch, 0, total);
+    let mut decoded = stream::iter(fetched)
+        .map(|(tile, result)| async move {
+            let decoded = match result {
+                Ok(bytes) => provider.decode(&bytes).await.map_err(|reason| TileFailure::undecodable(tile, &reason)),
+                Err(failure) => Err(failure),
+            };
+            (tile, decoded)
+        })
+        .buffered(DECODE_CONCURRENCY);
+    let mut done = 0;
+    while let Some((tile, decoded)) = decoded.next().await {
+        match decoded {
+            Ok(t) => stitcher.put_tile(tile, &t.rgba, t.width, t.height)?,
+            Err(failure) if fail_on_missing => return Err(failure.into()),
+            Err(failure) => {
+                stitcher.fill_tile(tile, [0, 0, 0])?;
+                missing.push(failure);
+            }
+        }
+        done += 1;
+        hooks.progress(Stage::Stitch, done, total);
+    }
+    Ok(missing)
 }
 
 /// Run detection over `aoi`.

@@ -12,6 +12,7 @@ pub struct Progress {
     pub stage: Stage,
     /// Units of this stage done: steps while the model loads (of 3), tiles while fetching
     /// and while decoding them into the raster (`stitch`), model windows during inference.
+    /// See `Stage` for what the browser reports.
     pub done: usize,
     /// Units of this stage in all.
     pub total: usize,

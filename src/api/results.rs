@@ -86,9 +86,11 @@ impl From<&PixelExtent> for ImageInfo {
 /// Milliseconds spent per stage.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, tsify::Tsify)]
 pub struct Timings {
-    /// Downloading tiles.
+    /// Downloading tiles: until the last download settled. In the browser each tile is
+    /// decoded as soon as it arrives, so this includes the decoding that overlapped it.
     pub fetch: f64,
-    /// Decoding tiles and stitching them into the raster.
+    /// Decoding tiles and stitching them into the raster, after the downloads (in the
+    /// browser: the last tiles' decoding and the read-back of the raster).
     pub decode: f64,
     /// Cutting model windows and converting them to model input.
     pub preprocess: f64,

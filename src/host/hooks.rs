@@ -11,9 +11,11 @@ pub enum Stage {
     /// Loading the model: `done`/`total` count steps (of 3: weights fetched, network built,
     /// warmed up).
     Model,
-    /// Downloading tiles; `done`/`total` count tiles.
+    /// Downloading tiles (in the browser, each is also decoded and drawn as it arrives);
+    /// `done`/`total` count tiles.
     Fetch,
-    /// Decoding tiles into the raster; `done`/`total` count tiles.
+    /// Decoding tiles into the raster; `done`/`total` count tiles (in the browser, where the
+    /// tiles were drawn as they arrived: none before the raster is read back, all after).
     Stitch,
     /// Running the network; `done`/`total` count model windows.
     Inference,

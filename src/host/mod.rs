@@ -15,4 +15,4 @@ pub mod hooks;
 pub mod provider;
 
 pub use hooks::{Hooks, Stage};
-pub use provider::{DecodedTile, FetchedTiles, TileProvider};
+pub use provider::{Composited, DecodedTile, FetchedTiles, TileProvider};

@@ -1,4 +1,5 @@
-//! Where tiles come from: a [`TileProvider`] downloads encoded tiles, then decodes them.
+//! Where tiles come from: a [`TileProvider`] downloads encoded tiles, then decodes them (or,
+//! where the host can, does both in one pass: [`TileProvider::fetch_composite`]).
 
 use crate::Result;
 use crate::imagery::PixelExtent;
@@ -21,6 +22,16 @@ pub struct DecodedTile {
 /// One entry per requested tile, in request order: the encoded image or why it failed.
 pub type FetchedTiles = Vec<(TileId, Result<Vec<u8>, TileFailure>)>;
 
+/// What [`TileProvider::fetch_composite`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct Composited {
+    /// The tiles that could not be loaded (downloaded or decoded), in request order; their
+    /// pixels are black.
+    pub missing: Vec<TileFailure>,
+    /// Milliseconds from the call until the last download settled (decoding overlapped them).
+    pub fetch_ms: f64,
+}
+
 /// Supplies tiles: downloads them, then decodes them. The two are separate stages so each
 /// can be timed on its own.
 #[allow(async_fn_in_trait)]
@@ -31,21 +42,26 @@ pub trait TileProvider {
     /// Decode one encoded tile into RGBA8.
     async fn decode(&self, bytes: &[u8]) -> Result<DecodedTile, String>;
 
-    /// Decode `tiles` (encoded, of `extent`) and composite them into the extent's pixels in
-    /// one pass, where the host has a faster way than decoding them one by one: the browser
-    /// draws every tile onto one canvas and reads it back once, in strips. Calls
-    /// `put_rows(first_row, rgba)` with whole RGBA rows of the extent, top to bottom (pixels
-    /// of no tile are black), reports [`super::Stage::Stitch`] progress per tile, fails with
-    /// [`crate::Error::ImageDecode`] on a tile of the wrong size, and returns the tiles that
-    /// could not be decoded, with why. `None` (the default): no such way; the caller decodes
-    /// each tile with [`Self::decode`].
-    async fn composite<H: Hooks>(
+    /// Download `tiles` (those of `extent`, in that order) and composite them into the
+    /// extent's pixels in one pass, where the host has a faster way than downloading every
+    /// tile and then decoding them one by one: the browser decodes each tile as soon as it
+    /// arrives and draws it onto one canvas, read back once at the end, in strips, so decoding
+    /// overlaps the downloads. Calls `put_rows(first_row, rgba)` with whole RGBA rows of the
+    /// extent, top to bottom (pixels of no tile are black); reports [`super::Stage::Fetch`]
+    /// progress per tile settled (downloaded and drawn, or failed), then
+    /// [`super::Stage::Stitch`] around the read-back; fails with [`crate::Error::ImageDecode`]
+    /// on a tile of the wrong size, with [`crate::Error::Aborted`] when cancelled, and with the
+    /// first failure when `fail_on_missing` is set. `None` (the default): no such way; the
+    /// caller uses [`Self::fetch`] and [`Self::decode`].
+    async fn fetch_composite<H: Hooks>(
         &self,
+        _source: &TileSource,
         _extent: &PixelExtent,
-        _tiles: &[(TileId, &[u8])],
+        _tiles: Vec<TileId>,
+        _fail_on_missing: bool,
         _hooks: &H,
         _put_rows: &mut dyn FnMut(u32, &[u8]) -> Result<()>,
-    ) -> Option<Result<Vec<(TileId, String)>>> {
+    ) -> Option<Result<Composited>> {
         None
     }
 }

@@ -108,6 +108,14 @@ pub struct TileFailure {
     pub attempts: u32,
 }
 
+impl TileFailure {
+    /// A tile that downloaded but is not an image the host can decode (one attempt: it would
+    /// fail again).
+    pub fn undecodable(tile: TileId, reason: &str) -> Self {
+        TileFailure { tile, reason: format!("not a decodable image: {reason}"), attempts: 1 }
+    }
+}
+
 impl From<TileFailure> for Error {
     fn from(f: TileFailure) -> Self {
         Error::TileFetchFailed {
@@ -143,8 +151,37 @@ where
     S: Fn(u32) -> SFut,
     SFut: Future<Output = ()>,
 {
-    policy.validate()?;
     let total = tiles.len();
+    let mut results = Vec::with_capacity(total);
+    let mut settled = |index, tile, outcome| {
+        results.push((index, (tile, outcome)));
+        on_done(results.len(), total);
+        Ok(())
+    };
+    fetch_tiles_each(tiles, policy, fetch_one, sleep, &mut settled, is_cancelled).await?;
+    results.sort_unstable_by_key(|(index, _)| *index);
+    Ok(results.into_iter().map(|(_, result)| result).collect())
+}
+
+/// [`fetch_tiles`] that hands each tile to `on_settled(index, tile, outcome)` as soon as it
+/// settles (in the order they settle; `index` is its place in `tiles`) instead of collecting
+/// them, so that a host can decode a tile while others download and keep none longer than
+/// it needs. An error from `on_settled` ends the call with that error.
+pub async fn fetch_tiles_each<T, F, Fut, S, SFut>(
+    tiles: Vec<TileId>,
+    policy: &FetchPolicy,
+    fetch_one: F,
+    sleep: S,
+    on_settled: &mut dyn FnMut(usize, TileId, Result<T, TileFailure>) -> Result<()>,
+    is_cancelled: &dyn Fn() -> bool,
+) -> Result<()>
+where
+    F: Fn(TileId, u32) -> Fut,
+    Fut: Future<Output = Result<T, FetchAttemptError>>,
+    S: Fn(u32) -> SFut,
+    SFut: Future<Output = ()>,
+{
+    policy.validate()?;
     let (fetch_one, sleep) = (&fetch_one, &sleep);
     let mut settled = stream::iter(tiles.into_iter().enumerate())
         .map(|(index, tile)| async move {
@@ -152,17 +189,14 @@ where
             (index, tile, outcome)
         })
         .buffer_unordered(policy.concurrency);
-    let mut results = Vec::with_capacity(total);
     while let Some((index, tile, outcome)) = settled.next().await {
         let outcome = outcome?;
         if is_cancelled() {
             return Err(Error::Aborted);
         }
-        results.push((index, (tile, outcome)));
-        on_done(results.len(), total);
+        on_settled(index, tile, outcome)?;
     }
-    results.sort_unstable_by_key(|(index, _)| *index);
-    Ok(results.into_iter().map(|(_, result)| result).collect())
+    Ok(())
 }
 
 /// One tile: [`retry`], its failure recorded as a [`TileFailure`].

@@ -1,13 +1,14 @@
-//! One HTTP GET with a time limit and the caller's AbortSignal, classified for retries.
+//! One HTTP GET with a time limit and the caller's AbortSignal, classified for retries; the
+//! body as bytes in wasm memory or as a `Blob` left on the JS side.
 
 use gloo::events::EventListener;
 use gloo::timers::callback::Timeout;
-use js_sys::Uint8Array;
+use js_sys::{Promise, Uint8Array};
 use std::cell::Cell;
 use std::rc::Rc;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, AbortSignal, Request, RequestInit, Response};
+use web_sys::{AbortController, AbortSignal, Blob, Request, RequestInit, Response};
 
 use super::error::describe;
 use super::global::Global;
@@ -21,7 +22,29 @@ pub async fn get_bytes(
     timeout_ms: u32,
     cancel: Option<&AbortSignal>,
 ) -> Result<Vec<u8>, FetchAttemptError> {
-    let url = url.as_ref();
+    let body = get(global, url.as_ref(), timeout_ms, cancel, Response::array_buffer).await?;
+    Ok(Uint8Array::new(&body).to_vec())
+}
+
+/// [`get_bytes`], the body as a `Blob` that stays on the JS side (for `createImageBitmap`).
+pub async fn get_blob(
+    global: &Global,
+    url: impl AsRef<str>,
+    timeout_ms: u32,
+    cancel: Option<&AbortSignal>,
+) -> Result<Blob, FetchAttemptError> {
+    Ok(get(global, url.as_ref(), timeout_ms, cancel, Response::blob).await?.unchecked_into())
+}
+
+/// GET `url` and read the body with `read` (`Response.arrayBuffer`, `Response.blob`), within
+/// `timeout_ms` for the whole exchange and stopping when `cancel` fires.
+async fn get(
+    global: &Global,
+    url: &str,
+    timeout_ms: u32,
+    cancel: Option<&AbortSignal>,
+    read: fn(&Response) -> Result<Promise, JsValue>,
+) -> Result<JsValue, FetchAttemptError> {
     let retryable = |what: String| FetchAttemptError::Retryable(what);
     let controller = AbortController::new().map_err(|e| retryable(describe(&e)))?;
     let timed_out = Rc::new(Cell::new(false));
@@ -44,7 +67,7 @@ pub async fn get_bytes(
     init.set_signal(Some(&controller.signal()));
     let request = Request::new_with_str_and_init(url, &init)
         .map_err(|e| FetchAttemptError::Permanent(format!("invalid URL `{url}`: {}", describe(&e))))?;
-    let failed = |e: wasm_bindgen::JsValue| {
+    let failed = |e: JsValue| {
         if timed_out.get() {
             retryable(format!("no response within {timeout_ms} ms"))
         } else {
@@ -55,7 +78,6 @@ pub async fn get_bytes(
     if !response.ok() {
         return Err(FetchAttemptError::from_http_status(response.status()));
     }
-    let body = response.array_buffer().map_err(failed)?;
-    let body = JsFuture::from(body).await.map_err(failed)?;
-    Ok(Uint8Array::new(&body).to_vec())
+    let body = read(&response).map_err(failed)?;
+    JsFuture::from(body).await.map_err(failed)
 }

@@ -1,8 +1,10 @@
-//! Tiles over HTTP, decoded by the browser (`createImageBitmap`, colour-space conversion and
-//! alpha premultiplication off so pixel values are exact) and drawn onto one
-//! `OffscreenCanvas` the size of the raster, read back once in strips.
+//! Tiles over HTTP, each decoded by the browser as soon as it arrives (`createImageBitmap` on
+//! the response's `Blob`, colour-space conversion and alpha premultiplication off so pixel
+//! values are exact) and drawn onto one `OffscreenCanvas` the size of the raster, read back
+//! once in strips.
 
-use futures::stream::{self, StreamExt};
+use std::cell::Cell;
+
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -13,10 +15,10 @@ use web_sys::{
 
 use super::error::describe;
 use super::global::Global;
-use super::http::get_bytes;
-use crate::host::{DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
+use super::http::{get_blob, get_bytes};
+use crate::host::{Composited, DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
 use crate::imagery::{PixelExtent, Stitcher};
-use crate::tiles::fetch::{FetchPolicy, fetch_tiles};
+use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, TileFailure, fetch_tiles, fetch_tiles_each};
 use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};
 
@@ -48,30 +50,28 @@ impl TileProvider for HttpTiles<'_> {
         decode(self.global, bytes).await
     }
 
-    async fn composite<H: Hooks>(
+    async fn fetch_composite<H: Hooks>(
         &self,
+        source: &TileSource,
         extent: &PixelExtent,
-        tiles: &[(TileId, &[u8])],
+        tiles: Vec<TileId>,
+        fail_on_missing: bool,
         hooks: &H,
         put_rows: &mut dyn FnMut(u32, &[u8]) -> Result<()>,
-    ) -> Option<Result<Vec<(TileId, String)>>> {
-        Some(composite(self.global, extent, tiles, hooks, put_rows).await)
+    ) -> Option<Result<Composited>> {
+        Some(self.stream(source, extent, tiles, fail_on_missing, hooks, put_rows).await)
     }
 }
 
-/// Bitmaps decoded at once by [`composite`] (each holds a decoded tile until it is drawn).
-const DECODE_CONCURRENCY: usize = 16;
-/// Most bytes of RGBA that [`composite`] reads back from the canvas at a time.
+/// Most bytes of RGBA that [`HttpTiles::stream`] reads back from the canvas at a time.
 const READBACK_BYTES: u32 = 16 << 20;
 
 /// `createImageBitmap` on an encoded image (PNG, JPEG, WebP...), exact pixel values.
-async fn bitmap(global: &Global, bytes: &[u8]) -> Result<ImageBitmap, String> {
-    let parts = Array::of1(&Uint8Array::from(bytes));
-    let blob = Blob::new_with_u8_array_sequence(&parts).map_err(|e| describe(&e))?;
+async fn bitmap(global: &Global, blob: &Blob) -> Result<ImageBitmap, String> {
     let options = ImageBitmapOptions::new();
     options.set_color_space_conversion(ColorSpaceConversion::None);
     options.set_premultiply_alpha(PremultiplyAlpha::None);
-    let promise = global.create_image_bitmap(&blob, &options).map_err(|e| describe(&e))?;
+    let promise = global.create_image_bitmap(blob, &options).map_err(|e| describe(&e))?;
     Ok(JsFuture::from(promise).await.map_err(|e| describe(&e))?.unchecked_into())
 }
 
@@ -88,7 +88,9 @@ fn canvas(width: u32, height: u32) -> Result<OffscreenCanvasRenderingContext2d, 
 
 /// Decode an encoded image (PNG, JPEG, WebP...) into RGBA8.
 pub async fn decode(global: &Global, bytes: &[u8]) -> Result<DecodedTile, String> {
-    let bitmap = bitmap(global, bytes).await?;
+    let parts = Array::of1(&Uint8Array::from(bytes));
+    let blob = Blob::new_with_u8_array_sequence(&parts).map_err(|e| describe(&e))?;
+    let bitmap = bitmap(global, &blob).await?;
     let (width, height) = (bitmap.width(), bitmap.height());
     let pixels = canvas(width, height).and_then(|ctx| {
         ctx.draw_image_with_image_bitmap(&bitmap, 0.0, 0.0)?;
@@ -99,53 +101,81 @@ pub async fn decode(global: &Global, bytes: &[u8]) -> Result<DecodedTile, String
     Ok(DecodedTile { rgba, width, height })
 }
 
-/// [`TileProvider::composite`] in the browser: each tile is decoded off the thread and drawn
-/// at its place on one canvas the size of `extent` (cropped by the canvas), which is then
-/// read back in strips of at most [`READBACK_BYTES`]. Against one canvas and one read-back
-/// per tile, this saves a canvas, a read-back and a copy into wasm memory per tile.
-async fn composite<H: Hooks>(
-    global: &Global,
-    extent: &PixelExtent,
-    tiles: &[(TileId, &[u8])],
-    hooks: &H,
-    put_rows: &mut dyn FnMut(u32, &[u8]) -> Result<()>,
-) -> Result<Vec<(TileId, String)>> {
-    let js_err = |what: &str, e: JsValue| Error::ImageDecode(format!("{what}: {}", describe(&e)));
-    let ctx = canvas(extent.width, extent.height).map_err(|e| js_err("creating the raster's canvas", e))?;
-    let total = tiles.len();
-    let mut failed = Vec::new();
-    let mut bitmaps = stream::iter(tiles)
-        .map(|&(tile, bytes)| async move { (tile, bitmap(global, bytes).await) })
-        .buffer_unordered(DECODE_CONCURRENCY);
-    let mut done = 0;
-    while let Some((tile, decoded)) = bitmaps.next().await {
-        match decoded {
-            Ok(bitmap) => {
-                let drawn = Stitcher::check_tile_size(extent, tile, bitmap.width(), bitmap.height()).and_then(|()| {
-                    let (x, y) = extent.tile_offset(tile);
-                    ctx.draw_image_with_image_bitmap(&bitmap, x as f64, y as f64)
-                        .map_err(|e| js_err(&format!("drawing tile {tile}"), e))
-                });
-                bitmap.close();
-                drawn?;
+impl HttpTiles<'_> {
+    /// [`TileProvider::fetch_composite`] in the browser: each tile's body stays a `Blob` on
+    /// the JS side, is decoded off the thread (`createImageBitmap`) as soon as it arrives,
+    /// while other tiles download, and is drawn at its place on one canvas the size of
+    /// `extent` (cropped by the canvas); the canvas is read back once, in strips of at most
+    /// [`READBACK_BYTES`]. A tile that downloads but does not decode fails like a permanent
+    /// HTTP error (no retry). At most `policy.concurrency` tiles are in flight, so at most
+    /// that many decoded bitmaps wait to be drawn.
+    async fn stream<H: Hooks>(
+        &self,
+        source: &TileSource,
+        extent: &PixelExtent,
+        tiles: Vec<TileId>,
+        fail_on_missing: bool,
+        hooks: &H,
+        put_rows: &mut dyn FnMut(u32, &[u8]) -> Result<()>,
+    ) -> Result<Composited> {
+        let js_err = |what: &str, e: JsValue| Error::ImageDecode(format!("{what}: {}", describe(&e)));
+        let start = hooks.now_ms();
+        let ctx = canvas(extent.width, extent.height).map_err(|e| js_err("creating the raster's canvas", e))?;
+        let total = tiles.len();
+        let last_download = Cell::new(start);
+        let get = |tile: TileId, _attempt: u32| {
+            let url = source.tile_url(&tile);
+            let last_download = &last_download;
+            async move {
+                let blob = get_blob(self.global, url, self.policy.timeout_ms, self.signal).await?;
+                last_download.set(last_download.get().max(hooks.now_ms()));
+                bitmap(self.global, &blob)
+                    .await
+                    .map_err(|reason| FetchAttemptError::Permanent(format!("not a decodable image: {reason}")))
             }
-            Err(reason) => failed.push((tile, reason)),
+        };
+        let mut missing = Vec::new();
+        let mut done = 0;
+        let mut settled = |index: usize, tile: TileId, outcome: Result<ImageBitmap, TileFailure>| {
+            done += 1;
+            hooks.progress(Stage::Fetch, done, total);
+            match outcome {
+                Ok(bitmap) => {
+                    let drawn =
+                        Stitcher::check_tile_size(extent, tile, bitmap.width(), bitmap.height()).and_then(|()| {
+                            let (x, y) = extent.tile_offset(tile);
+                            ctx.draw_image_with_image_bitmap(&bitmap, x as f64, y as f64)
+                                .map_err(|e| js_err(&format!("drawing tile {tile}"), e))
+                        });
+                    bitmap.close();
+                    drawn
+                }
+                Err(failure) if fail_on_missing => Err(failure.into()),
+                Err(failure) => {
+                    missing.push((index, failure));
+                    Ok(())
+                }
+            }
+        };
+        fetch_tiles_each(tiles, self.policy, get, gloo_timers::future::TimeoutFuture::new, &mut settled, &|| {
+            hooks.is_cancelled()
+        })
+        .await?;
+        let fetch_ms = last_download.get() - start;
+
+        hooks.progress(Stage::Stitch, 0, total);
+        let strip = (READBACK_BYTES / (extent.width.max(1) * 4)).max(1);
+        let mut row = 0;
+        while row < extent.height {
+            let rows = strip.min(extent.height - row);
+            let pixels = ctx
+                .get_image_data(0.0, f64::from(row), f64::from(extent.width), f64::from(rows))
+                .map_err(|e| js_err("reading the raster's canvas", e))?;
+            put_rows(row, &pixels.data().0)?;
+            row += rows;
         }
-        done += 1;
-        hooks.progress(Stage::Stitch, done, total);
-        if hooks.is_cancelled() {
-            return Err(Error::Aborted);
-        }
+        hooks.progress(Stage::Stitch, total, total);
+        missing.sort_unstable_by_key(|(index, _)| *index);
+        Ok(Composited { missing: missing.into_iter().map(|(_, failure)| failure).collect(), fetch_ms })
     }
-    let strip = (READBACK_BYTES / (extent.width.max(1) * 4)).max(1);
-    let mut row = 0;
-    while row < extent.height {
-        let rows = strip.min(extent.height - row);
-        let pixels = ctx
-            .get_image_data(0.0, f64::from(row), f64::from(extent.width), f64::from(rows))
-            .map_err(|e| js_err("reading the raster's canvas", e))?;
-        put_rows(row, &pixels.data().0)?;
-        row += rows;
-    }
-    Ok(failed)
 }
