@@ -49,6 +49,7 @@ export type {
   Backend,
   BackendChoice,
   ClassRef,
+  Clip,
   DetectionProperties,
   DetectResult,
   EngineInfo,
@@ -159,6 +160,29 @@ export interface DetectOptions extends Omit<engine.DetectOptions, "classes"> {
   signal?: AbortSignal;
   /** Called as tiles arrive and stages complete. */
   onProgress?: (progress: engine.Progress) => void;
+  /**
+   * Called with each batch of detections as soon as they are final (an area runs chunk by
+   * chunk; a detection near a chunk's edge waits until its neighbours have run), with the
+   * progress so far. Every batch is also in the final result.
+   */
+  onDetections?: (batch: DetectionBatch, progress: engine.Progress) => void;
+}
+
+/** Detections that became final together: a FeatureCollection like the result's. */
+export type DetectionBatch = DetectionCollection;
+
+/** One item of {@link Detector.detectStream}. */
+export interface DetectionBatchEvent {
+  /** The batch's detections. */
+  detections: DetectionBatch;
+  /** Progress when the batch became final: chunks, tiles, detections so far, ETA. */
+  progress: engine.Progress;
+}
+
+/** What {@link Detector.detectStream} returns: the batches, then the whole result. */
+export interface DetectStream extends AsyncIterable<DetectionBatchEvent> {
+  /** The whole result, as detect() resolves it; rejects when the run fails or is aborted. */
+  readonly result: Promise<engine.DetectResult>;
 }
 
 /** Options of {@link Detector.models} (static). */
@@ -226,6 +250,17 @@ export declare class Detector {
    * `ABORTED`, `WORKER_FAILED`, `DISPOSED`, `INTERNAL`
    */
   detect(aoi: AreaOfInterest, options: DetectOptions): Promise<engine.DetectResult>;
+
+  /**
+   * {@link Detector.detect}, its detections delivered in batches as soon as they are final.
+   * Leaving the `for await` loop early aborts the run; errors are thrown by the loop and
+   * reject `result`.
+   * @example
+   * const stream = detector.detectStream(harbour, { zoom: 18 });
+   * for await (const { detections, progress } of stream) map.addDetections(detections, progress.etaMs);
+   * const { missingTiles } = await stream.result;
+   */
+  detectStream(aoi: AreaOfInterest, options: DetectOptions): DetectStream;
 
   /**
    * Download, verify and cache (Cache API) the weights of these models.

@@ -25,6 +25,9 @@ export { GeodetectError };
 /** @typedef {import("./index.js").ModelInfo} ModelInfo */
 /** @typedef {import("./index.js").EngineInfo} EngineInfo */
 /** @typedef {import("./index.js").Backend} Backend */
+/** @typedef {import("./index.js").DetectionBatch} DetectionBatch */
+/** @typedef {import("./index.js").DetectionBatchEvent} DetectionBatchEvent */
+/** @typedef {import("./index.js").DetectStream} DetectStream */
 
 /** @param {AbortSignal | undefined} signal */
 function abortError(signal) {
@@ -49,14 +52,15 @@ function show(v) {
 }
 
 /**
- * Call a user callback without letting its exceptions break the client.
- * @template T
- * @param {(value: T) => void} fn
- * @param {T} value
+ * Call a caller's callback; an exception in it is the caller's bug: report it (as an
+ * uncaught error) without breaking geodetect's own flow.
+ * @template {unknown[]} A
+ * @param {(...args: A) => void} fn
+ * @param {A} args
  */
-function callSafely(fn, value) {
+function callSafely(fn, ...args) {
   try {
-    fn(value);
+    fn(...args);
   } catch (e) {
     if (typeof globalThis.reportError === "function") globalThis.reportError(e);
     else setTimeout(() => { throw e; });
@@ -197,13 +201,18 @@ function optionalObject(obj, key) {
 
 /**
  * @param {Record<string, unknown>} opts
- * @returns {{ signal?: AbortSignal, onProgress?: (p: Progress) => void }}
+ * @returns {{ signal?: AbortSignal, onProgress?: (p: Progress) => void, onDetections?: (batch: DetectionBatch, p: Progress) => void }}
  */
 function callbacks(opts) {
-  const { signal, onProgress } = opts;
+  const { signal, onProgress, onDetections } = opts;
   if (signal !== undefined && !isSignal(signal)) throw invalid("`signal` must be an AbortSignal");
   if (onProgress !== undefined && typeof onProgress !== "function") throw invalid("`onProgress` must be a function");
-  return { signal, onProgress: /** @type {((p: Progress) => void) | undefined} */ (onProgress) };
+  if (onDetections !== undefined && typeof onDetections !== "function") throw invalid("`onDetections` must be a function");
+  return {
+    signal,
+    onProgress: /** @type {((p: Progress) => void) | undefined} */ (onProgress),
+    onDetections: /** @type {((batch: DetectionBatch, p: Progress) => void) | undefined} */ (onDetections),
+  };
 }
 
 /**
@@ -275,7 +284,7 @@ function engineOptions(options) {
  */
 function detectOptions(options) {
   if (!isPlainObject(options)) throw invalid("detect(aoi, options): `options` must be an object with at least { zoom }");
-  const { signal, onProgress, ...rest } = options;
+  const { signal, onProgress, onDetections, ...rest } = options;
   const zoom = optional(rest, "zoom", "number");
   if (zoom === undefined) throw invalid("`zoom` is required");
   const { classes } = rest;
@@ -292,6 +301,8 @@ function detectOptions(options) {
     maxTiles: optional(rest, "maxTiles", "number"),
     classes,
     windowOverlap: optional(rest, "windowOverlap", "number"),
+    // Its allowed values are the engine's to check.
+    clip: /** @type {EngineDetectOptions["clip"]} */ (optional(rest, "clip", "string")),
   });
 }
 
@@ -301,6 +312,7 @@ function detectOptions(options) {
  * @property {(result: unknown) => void} resolve
  * @property {(error: GeodetectError) => void} reject
  * @property {((p: Progress) => void) | undefined} onProgress
+ * @property {((batch: DetectionBatch, p: Progress) => void) | undefined} [onDetections]
  * @property {() => void} cleanup
  */
 
@@ -387,10 +399,10 @@ class WorkerClient {
    * @template {RequestType} T
    * @param {T} type
    * @param {Requests[T]["payload"]} payload
-   * @param {{ signal?: AbortSignal, onProgress?: (p: Progress) => void }} [opts]
+   * @param {{ signal?: AbortSignal, onProgress?: (p: Progress) => void, onDetections?: (batch: DetectionBatch, p: Progress) => void }} [opts]
    * @returns {Promise<Requests[T]["result"]>}
    */
-  request(type, payload, { signal, onProgress } = {}) {
+  request(type, payload, { signal, onProgress, onDetections } = {}) {
     if (this.#failure) return Promise.reject(new GeodetectError(this.#failure.code, this.#failure.message));
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const id = this.#nextId++;
@@ -401,6 +413,7 @@ class WorkerClient {
         resolve: /** @type {(result: unknown) => void} */ (resolve),
         reject,
         onProgress,
+        onDetections,
         cleanup: () => {},
       };
       if (signal) {
@@ -461,6 +474,9 @@ class WorkerClient {
     switch (msg.type) {
       case MSG.PROGRESS:
         if (entry.onProgress) callSafely(entry.onProgress, msg.progress);
+        break;
+      case MSG.DETECTIONS:
+        if (entry.onDetections) callSafely(entry.onDetections, msg.batch, msg.progress);
         break;
       case MSG.RESULT:
         this.#pending.delete(msg.id);
@@ -605,7 +621,70 @@ export class Detector {
       throw new GeodetectError("INVALID_POLYGON", "`aoi` must be a GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection object");
     }
     const opts = detectOptions(options);
-    return this.#client.request(MSG.DETECT, { aoi, options: opts }, { signal: options.signal, onProgress: options.onProgress });
+    const { signal, onProgress, onDetections } = callbacks(/** @type {Record<string, unknown>} */ (/** @type {unknown} */ (options)));
+    return this.#client.request(MSG.DETECT, { aoi, options: opts }, { signal, onProgress, onDetections });
+  }
+
+  /**
+   * detect(), its detections delivered in batches as soon as they are final (an area runs
+   * chunk by chunk): `for await (const { detections, progress } of detector.detectStream(aoi,
+   * options))`. Leaving the loop early (break, return, throw) aborts the run. The whole
+   * result (every batch's detections, missing tiles, timings) is `stream.result`; an error
+   * of the run rejects it and is thrown by the loop.
+   * @param {unknown} aoi GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection of those
+   * @param {DetectOptions} options as for detect(); its `onDetections` is called too
+   * @returns {DetectStream}
+   */
+  detectStream(aoi, options) {
+    /** @type {({ batch: DetectionBatchEvent } | { end: true } | { error: unknown })[]} */
+    const queue = [];
+    /** @type {(() => void) | null} */
+    let wake = null;
+    const controller = new AbortController();
+    const outer = isPlainObject(options) ? options.signal : undefined;
+    if (isSignal(outer)) {
+      if (outer.aborted) controller.abort(outer.reason);
+      else outer.addEventListener("abort", () => controller.abort(outer.reason), { once: true });
+    }
+    const push = (/** @type {(typeof queue)[number]} */ item) => {
+      queue.push(item);
+      wake?.();
+    };
+    const own = isPlainObject(options) ? options.onDetections : undefined;
+    const result = (async () => {
+      const opts = isPlainObject(options) ? options : /** @type {DetectOptions} */ ({});
+      return this.detect(aoi, {
+        ...opts,
+        signal: controller.signal,
+        onDetections: (batch, progress) => {
+          if (typeof own === "function") callSafely(/** @type {(b: DetectionBatch, p: Progress) => void} */ (own), batch, progress);
+          push({ batch: { detections: batch, progress } });
+        },
+      });
+    })();
+    result.then(() => push({ end: true }), (error) => push({ error }));
+    // `result` may be left unread by a caller who only iterates: not an unhandled rejection.
+    result.catch(() => {});
+    return {
+      result,
+      [Symbol.asyncIterator]() {
+        return {
+          async next() {
+            while (!queue.length) await new Promise((resolve) => (wake = /** @type {() => void} */ (resolve)));
+            wake = null;
+            const item = /** @type {(typeof queue)[number]} */ (queue.shift());
+            if ("batch" in item) return { done: false, value: item.batch };
+            queue.unshift({ end: true }); // the end stays the end
+            if ("error" in item) throw item.error;
+            return { done: true, value: undefined };
+          },
+          async return() {
+            controller.abort();
+            return { done: true, value: undefined };
+          },
+        };
+      },
+    };
   }
 
   /**

@@ -9,6 +9,8 @@
 //                   controls  { type: "abort", id }   abort request `id` (no answer)
 //                             { type: "dispose" }     free the engine, close the worker
 //   worker -> main  replies   { type: "progress", id, progress }   any number, before the answer
+//                             { type: "detections", id, batch, progress }   detect only: final
+//                                 detections (a FeatureCollection) as soon as they are final
 //                             { type: "result", id, result }
 //                             { type: "error", id, error: { code, message } }
 //                             { type: "fatal", error: { code, message } }   the worker is unusable
@@ -19,7 +21,7 @@
  * Version of the message protocol. The client sends it with "init" and the worker answers
  * with its own; they must be equal (a `workerUrl` from another geodetect version is refused).
  */
-export const PROTOCOL = 1;
+export const PROTOCOL = 2;
 
 /** Message type names: requests, controls, replies. */
 export const MSG = Object.freeze(/** @type {const} */ ({
@@ -33,6 +35,7 @@ export const MSG = Object.freeze(/** @type {const} */ ({
   DISPOSE: "dispose",
   // Replies (worker -> main).
   PROGRESS: "progress",
+  DETECTIONS: "detections",
   RESULT: "result",
   ERROR: "error",
   FATAL: "fatal",
@@ -92,6 +95,8 @@ export const MSG = Object.freeze(/** @type {const} */ ({
  */
 
 /** @typedef {{ type: typeof MSG.PROGRESS, id: number, progress: Progress }} ProgressReply */
+/** @typedef {import("geojson").FeatureCollection<import("geojson").Polygon, import("./types.js").DetectionProperties>} DetectionBatch */
+/** @typedef {{ type: typeof MSG.DETECTIONS, id: number, batch: DetectionBatch, progress: Progress }} DetectionsReply */
 /**
  * @template {RequestType} [T=RequestType]
  * @typedef {{ type: typeof MSG.RESULT, id: number, result: Requests[T]["result"] }} ResultReply
@@ -99,7 +104,7 @@ export const MSG = Object.freeze(/** @type {const} */ ({
 /** @typedef {{ type: typeof MSG.ERROR, id: number, error: WireError }} ErrorReply */
 /** @typedef {{ type: typeof MSG.FATAL, error: WireError }} FatalReply */
 
-/** Everything the worker posts to the main thread. @typedef {ProgressReply | ResultReply | ErrorReply | FatalReply} FromWorker */
+/** Everything the worker posts to the main thread. @typedef {ProgressReply | DetectionsReply | ResultReply | ErrorReply | FatalReply} FromWorker */
 
 // ---------------------------------------------------------------------------------------
 // Error codes

@@ -116,7 +116,8 @@ export interface DetectOptions {
      */
     iou?: number;
     /**
-     * At most this many detections (best first), 1..=10000. Default 300.
+     * At most this many detections per model window (ultralytics' `max_det`; an area of many
+     * windows can return more), 1..=10000. Default 300.
      */
     maxDetections?: number;
     /**
@@ -125,8 +126,10 @@ export interface DetectOptions {
      */
     failOnMissingTiles?: boolean;
     /**
-     * Reject with `TOO_MANY_TILES` if the area needs more tiles than this (at least 1).
-     * Default 256.
+     * Reject with `TOO_MANY_TILES` if the area needs more tiles than this (tiles that come
+     * near the area, not its whole bounding box; at least 1): a guard against a zoom typed
+     * by accident, since areas of any size run in chunks of bounded memory. The error names
+     * the count and the zoom at which the area would fit. Default 10000.
      */
     maxTiles?: number;
     /**
@@ -139,12 +142,22 @@ export interface DetectOptions {
      * Default 128.
      */
     windowOverlap?: number;
+    /**
+     * Which detections are kept: `"centroid"` (the box's centre is in the area),
+     * `"intersects"` (any part of it) or `"within"` (all of it). Default `"centroid"`.
+     */
+    clip?: Clip;
 }
 
 /**
  * A class to keep, by id or by name.
  */
 export type ClassRef = number | string;
+
+/**
+ * Which detections count as inside the area.
+ */
+export type Clip = "centroid" | "intersects" | "within";
 
 /**
  * A progress report.
@@ -165,13 +178,35 @@ export interface Progress {
      */
     total: number;
     /**
-     * Tiles fetched so far.
+     * Tile downloads settled so far (a tile on the seam of two chunks counts twice).
      */
     tilesDone: number;
     /**
-     * Tiles needed for the area at this zoom.
+     * Tile downloads the area needs at this zoom.
      */
     tilesTotal: number;
+    /**
+     * Chunks of the area finished (an area runs as chunks of at most 2 × 2 model windows,
+     * one after the other, so that memory does not grow with the area).
+     */
+    chunksDone: number;
+    /**
+     * Chunks in all.
+     */
+    chunksTotal: number;
+    /**
+     * Detections released so far (`onDetections` batches).
+     */
+    detections: number;
+    /**
+     * Milliseconds since the call started.
+     */
+    elapsedMs: number;
+    /**
+     * Estimated milliseconds left, from the model windows run so far (null until the first
+     * one has run).
+     */
+    etaMs: number | null;
 }
 
 /**

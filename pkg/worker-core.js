@@ -19,7 +19,7 @@ import { MSG, PROTOCOL, GeodetectError, describe, errorToWire, unsupportedBrowse
  * A loaded model, as the engine module's `Engine.create` resolves to it.
  * @typedef {object} Engine
  * @property {EngineInfo} info backend, adapter and model
- * @property {(aoi: unknown, options: DetectOptions, signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<DetectResult>} detect
+ * @property {(aoi: unknown, options: DetectOptions, signal: AbortSignal, onProgress: (p: Progress) => void, onDetections: (batch: import("./protocol.js").DetectionBatch, p: Progress) => void) => Promise<DetectResult>} detect
  * @property {(ids: string[]) => Promise<unknown>} preload
  * @property {() => void} [free] releases the wasm memory
  */
@@ -163,7 +163,11 @@ export function startWorker(load, scope = globalThis) {
         });
         return;
       case MSG.DETECT:
-        enqueue(MSG.DETECT, msg.id, (signal, onProgress) => needEngine().detect(msg.payload.aoi, msg.payload.options, signal, onProgress));
+        enqueue(MSG.DETECT, msg.id, (signal, onProgress) => {
+          /** @type {(batch: import("./protocol.js").DetectionBatch, progress: Progress) => void} */
+          const onDetections = (batch, progress) => post({ type: MSG.DETECTIONS, id: msg.id, batch, progress });
+          return needEngine().detect(msg.payload.aoi, msg.payload.options, signal, onProgress, onDetections);
+        });
         return;
       case MSG.PRELOAD:
         enqueue(MSG.PRELOAD, msg.id, async () => {

@@ -14,12 +14,12 @@ pub enum Error {
     #[error("zoom {zoom} is out of range: {min}..={max} is supported here")]
     ZoomOutOfRange { zoom: i64, min: u8, max: u8 },
 
-    /// The polygon at this zoom needs more tiles than the configured cap.
-    #[error(
-        "the polygon needs {needed} tiles at zoom {zoom}, more than the limit of {limit}; \
-         lower the zoom, split the area, or raise `maxTiles`"
-    )]
-    TooManyTiles { needed: u64, limit: u64, zoom: u8 },
+    /// The area at this zoom needs more tiles than `maxTiles`. `needed` counts the tiles
+    /// that touch the area, or (`bbox_only`) those of its bounding box when that is so far
+    /// beyond the limit that they are not counted one by one; `fits` is the highest lower
+    /// zoom at which the area needs at most `limit` tiles.
+    #[error("{}", too_many_tiles(.needed, .limit, .zoom, .fits, .bbox_only))]
+    TooManyTiles { needed: u64, limit: u64, zoom: u8, fits: Option<u8>, bbox_only: bool },
 
     /// Options that do not make sense (negative thresholds, a URL template without `{x}`...).
     #[error("invalid option `{field}`: {reason}")]
@@ -61,6 +61,19 @@ pub enum Error {
     /// A violated internal invariant: a bug in geodetect, not in the caller's input.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The message of [`Error::TooManyTiles`].
+fn too_many_tiles(needed: &u64, limit: &u64, zoom: &u8, fits: &Option<u8>, bbox_only: &bool) -> String {
+    let what = if *bbox_only { "the area's bounding box covers" } else { "the area needs" };
+    let lower = match fits {
+        Some(z) => format!("at zoom {z} it fits, so lower the zoom to {z} or below"),
+        None => "no lower zoom fits either, so lower the zoom".into(),
+    };
+    format!(
+        "{what} {needed} tiles at zoom {zoom}, more than the limit of {limit} (`maxTiles`); \
+         {lower}, split the area, or raise `maxTiles`"
+    )
 }
 
 /// The stable, machine-readable code of an engine error, exposed to JS as `error.code`.
@@ -189,7 +202,7 @@ pub(crate) mod tests {
                 "zoom 30 is out of range: 0..=22",
             ),
             (
-                Error::TooManyTiles { needed: 2, limit: 1, zoom: 3 },
+                Error::TooManyTiles { needed: 2, limit: 1, zoom: 3, fits: Some(2), bbox_only: false },
                 "TOO_MANY_TILES",
                 "needs 2 tiles at zoom 3, more than the limit of 1",
             ),

@@ -60,6 +60,7 @@ fn osbs_colours_land_at_their_lon_lat() {
             &DirTiles::new(&tiles),
             &source,
             extent,
+            extent.tiles().iter().collect(),
             true,
             &NativeHooks::new(false),
         ))

@@ -86,7 +86,16 @@ async fn composited_raster_is_exact_and_missing_tiles_are_black() {
     let provider = tiles::HttpTiles { global: &global, policy: &policy, signal: None };
     let hooks = WebHooks::new(global.clone(), None, None);
     assert!(!hooks.is_cancelled());
-    let loaded = geodetect::pipeline::load_raster(&provider, &tile_source, extent, false, &hooks).await.unwrap();
+    let loaded = geodetect::pipeline::load_raster(
+        &provider,
+        &tile_source,
+        extent,
+        extent.tiles().iter().collect(),
+        false,
+        &hooks,
+    )
+    .await
+    .unwrap();
     let mut missing: Vec<_> = loaded.missing.iter().map(|f| (f.tile.x, f.tile.y)).collect();
     missing.sort();
     assert_eq!(missing, [(272961, 191176), (272961, 191177)]);

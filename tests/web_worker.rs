@@ -150,8 +150,9 @@ async fn engine_detects_boats_and_reports_errors_with_codes() {
     let small = obj(serde_json::json!({ "type": "Polygon", "coordinates": [[
         [7.4236, 43.7350], [7.4246, 43.7350], [7.4246, 43.7356], [7.4236, 43.7356], [7.4236, 43.7350]
     ]]}));
-    let result =
-        JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None)).await.unwrap();
+    let result = JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None, None))
+        .await
+        .unwrap();
     let features = js_sys::Array::from(&get(&result, &["detections", "features"]));
     assert!(features.length() > 5, "only {} detections", features.length());
     assert_eq!(get(&result, &["backend"]).as_string().as_deref(), Some("cpu"));
@@ -159,12 +160,12 @@ async fn engine_detects_boats_and_reports_errors_with_codes() {
 
     let bad_polygon = obj(serde_json::json!({ "type": "Polygon", "coordinates": [[[0, 0], [1, 1]]] }));
     expect_code(
-        JsFuture::from(engine.detect(bad_polygon, obj(serde_json::json!({ "zoom": 19 })), None, None)).await,
+        JsFuture::from(engine.detect(bad_polygon, obj(serde_json::json!({ "zoom": 19 })), None, None, None)).await,
         "INVALID_POLYGON",
     )
     .await;
     expect_code(
-        JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 30 })), None, None)).await,
+        JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 30 })), None, None, None)).await,
         "ZOOM_OUT_OF_RANGE",
     )
     .await;
@@ -174,22 +175,35 @@ async fn engine_detects_boats_and_reports_errors_with_codes() {
             obj(serde_json::json!({ "zoom": 19, "confidance": 0.5 })),
             None,
             None,
+            None,
         ))
         .await,
         "INVALID_OPTIONS",
     )
     .await;
     expect_code(
-        JsFuture::from(engine.detect(marina_aoi(), obj(serde_json::json!({ "zoom": 19, "maxTiles": 4 })), None, None))
-            .await,
+        JsFuture::from(engine.detect(
+            marina_aoi(),
+            obj(serde_json::json!({ "zoom": 19, "maxTiles": 4 })),
+            None,
+            None,
+            None,
+        ))
+        .await,
         "TOO_MANY_TILES",
     )
     .await;
     let aborted = web_sys::AbortController::new().unwrap();
     aborted.abort();
     expect_code(
-        JsFuture::from(engine.detect(small, obj(serde_json::json!({ "zoom": 19 })), Some(aborted.signal()), None))
-            .await,
+        JsFuture::from(engine.detect(
+            small,
+            obj(serde_json::json!({ "zoom": 19 })),
+            Some(aborted.signal()),
+            None,
+            None,
+        ))
+        .await,
         "ABORTED",
     )
     .await;
@@ -202,9 +216,10 @@ async fn missing_tiles_are_reported_or_fatal_on_request() {
     let straddling = obj(serde_json::json!({ "type": "Polygon", "coordinates": [[
         [7.4262, 43.7345], [7.4290, 43.7345], [7.4290, 43.7352], [7.4262, 43.7352], [7.4262, 43.7345]
     ]]}));
-    let result = JsFuture::from(engine.detect(straddling.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None))
-        .await
-        .unwrap();
+    let result =
+        JsFuture::from(engine.detect(straddling.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None, None))
+            .await
+            .unwrap();
     let missing = js_sys::Array::from(&get(&result, &["missingTiles"]));
     assert!(missing.length() > 0, "tiles east of the image must be reported missing");
     assert!(get(&missing.get(0), &["reason"]).as_string().unwrap().contains("404"));
@@ -213,6 +228,7 @@ async fn missing_tiles_are_reported_or_fatal_on_request() {
         JsFuture::from(engine.detect(
             straddling,
             obj(serde_json::json!({ "zoom": 19, "failOnMissingTiles": true })),
+            None,
             None,
             None,
         ))
@@ -227,7 +243,7 @@ async fn missing_tiles_are_reported_or_fatal_on_request() {
     ]]}));
     // All tiles missing is an error even without failOnMissingTiles.
     expect_code(
-        JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None)).await,
+        JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None, None)).await,
         "TILE_FETCH_FAILED",
     )
     .await;
@@ -235,6 +251,7 @@ async fn missing_tiles_are_reported_or_fatal_on_request() {
         JsFuture::from(engine.detect(
             small,
             obj(serde_json::json!({ "zoom": 19, "failOnMissingTiles": true })),
+            None,
             None,
             None,
         ))

@@ -4,9 +4,13 @@
 //
 //   await runDetect({
 //     detector: { source: { url }, model, backend, modelBaseUrl, cache, fetch },
-//     runs: [{ aoi, options: { zoom, confidence, ... }, abortAfterMs?: number }],
+//     runs: [{ aoi, options: { zoom, confidence, ... }, abortAfterMs?: number,
+//              stream?: boolean, breakAfter?: number }],
 //   })
-//   -> { ok, phase, backend, info, createMs, createProgress, error?, runs: [{ ok, ms, result?, error?, progress }] }
+//   -> { ok, phase, backend, info, createMs, createProgress, error?,
+//        runs: [{ ok, ms, result?, error?, progress, batches: [{ features, progress }] }] }
+// A run collects its onDetections batches; with `stream` it iterates detectStream() instead
+// (and leaves the loop after `breakAfter` batches, if set).
 import * as geodetect from "/pkg/index.js";
 
 const { Detector, GeodetectError } = geodetect;
@@ -37,7 +41,7 @@ window.runDetect = async (params) => {
     out.info = detector.info;
     out.phase = "detect";
     for (const run of params.runs ?? []) {
-      const r = { ok: false, progress: [] };
+      const r = { ok: false, progress: [], batches: [] };
       const ac = new AbortController();
       const start = performance.now();
       let abortedAt = null;
@@ -47,8 +51,19 @@ window.runDetect = async (params) => {
           ac.abort();
         }, run.abortAfterMs);
       }
+      const onProgress = (p) => r.progress.push(p);
       try {
-        r.result = await detector.detect(run.aoi, { ...run.options, signal: ac.signal, onProgress: (p) => r.progress.push(p) });
+        if (run.stream) {
+          const stream = detector.detectStream(run.aoi, { ...run.options, signal: ac.signal, onProgress });
+          for await (const { detections, progress } of stream) {
+            r.batches.push({ features: detections.features, progress });
+            if (run.breakAfter != null && r.batches.length >= run.breakAfter) break;
+          }
+          r.result = await stream.result;
+        } else {
+          const onDetections = (batch, progress) => r.batches.push({ features: batch.features, progress });
+          r.result = await detector.detect(run.aoi, { ...run.options, signal: ac.signal, onProgress, onDetections });
+        }
         r.ok = true;
       } catch (e) {
         r.error = describeError(e);

@@ -12,6 +12,6 @@ pub mod results;
 #[cfg(test)]
 mod typescript;
 
-pub use options::{BackendChoice, ClassRef, DetectOptions, EngineOptions, parse};
+pub use options::{BackendChoice, ClassRef, Clip, DetectOptions, EngineOptions, parse};
 pub use progress::Progress;
 pub use results::{AdapterInfo, DetectResult, EngineInfo, ImageInfo, Timings};

@@ -78,6 +78,19 @@ pub enum ClassRef {
     Name(String),
 }
 
+/// Which detections count as inside the area.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, tsify::Tsify)]
+#[serde(rename_all = "lowercase")]
+pub enum Clip {
+    /// The box's centre is inside the area (on its edge counts as inside).
+    #[default]
+    Centroid,
+    /// Any part of the box is inside the area.
+    Intersects,
+    /// The whole box is inside the area.
+    Within,
+}
+
 /// Options of one `detect` call.
 #[derive(Clone, Debug, PartialEq, Deserialize, tsify::Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -90,15 +103,18 @@ pub struct DetectOptions {
     /// IoU threshold of non-maximum suppression, in [0, 1]. Default 0.45.
     #[serde(default = "defaults::iou")]
     pub iou: f32,
-    /// At most this many detections (best first), 1..=10000. Default 300.
+    /// At most this many detections per model window (ultralytics' `max_det`; an area of many
+    /// windows can return more), 1..=10000. Default 300.
     #[serde(default = "defaults::max_detections")]
     pub max_detections: usize,
     /// Reject with `TILE_FETCH_FAILED` instead of reporting `missingTiles`. Default false.
     /// When no tile at all can be loaded, detect() rejects with `TILE_FETCH_FAILED` anyway.
     #[serde(default)]
     pub fail_on_missing_tiles: bool,
-    /// Reject with `TOO_MANY_TILES` if the area needs more tiles than this (at least 1).
-    /// Default 256.
+    /// Reject with `TOO_MANY_TILES` if the area needs more tiles than this (tiles that come
+    /// near the area, not its whole bounding box; at least 1): a guard against a zoom typed
+    /// by accident, since areas of any size run in chunks of bounded memory. The error names
+    /// the count and the zoom at which the area would fit. Default 10000.
     #[serde(default = "defaults::max_tiles")]
     pub max_tiles: u64,
     /// Keep only these classes (names or ids of the model's classes). Default: all.
@@ -109,6 +125,10 @@ pub struct DetectOptions {
     /// Default 128.
     #[serde(default = "defaults::window_overlap")]
     pub window_overlap: u32,
+    /// Which detections are kept: `"centroid"` (the box's centre is in the area),
+    /// `"intersects"` (any part of it) or `"within"` (all of it). Default `"centroid"`.
+    #[serde(default)]
+    pub clip: Clip,
 }
 
 mod defaults {
@@ -125,7 +145,7 @@ mod defaults {
         300
     }
     pub fn max_tiles() -> u64 {
-        256
+        10_000
     }
     pub fn window_overlap() -> u32 {
         128
@@ -144,6 +164,7 @@ impl DetectOptions {
             max_tiles: defaults::max_tiles(),
             classes: None,
             window_overlap: defaults::window_overlap(),
+            clip: Clip::default(),
         }
     }
 

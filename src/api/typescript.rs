@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use tsify::Tsify;
 
-use crate::api::{AdapterInfo, BackendChoice, ClassRef, DetectOptions, DetectResult, EngineInfo, EngineOptions};
+use crate::api::{AdapterInfo, BackendChoice, ClassRef, Clip, DetectOptions, DetectResult, EngineInfo, EngineOptions};
 use crate::api::{ImageInfo, Progress, Timings};
 use crate::detect::Backend;
 use crate::error::ErrorCode;
@@ -36,6 +36,7 @@ fn generate() -> String {
         BackendChoice::DECL,
         DetectOptions::DECL,
         ClassRef::DECL,
+        Clip::DECL,
         // Progress.
         Progress::DECL,
         Stage::DECL,

@@ -136,7 +136,8 @@ impl Engine {
 
     /// Detect over a whole RGB raster (`width * height * 3` bytes): windows of the model's
     /// input size, NMS within each, boxes cut by an inner window side dropped, NMS across
-    /// windows. Boxes come back in raster pixels, best first.
+    /// windows (at most `max_detections` in all). Boxes come back in raster pixels, best
+    /// first.
     pub async fn detect_raster<H: Hooks>(
         &self,
         rgb: &[u8],
@@ -146,48 +147,88 @@ impl Engine {
         overlap: u32,
         hooks: &H,
     ) -> Result<(Vec<Candidate>, ModelTimings)> {
+        let windows: Vec<(usize, Window)> =
+            preprocess::plan_windows(width, height, self.entry.input_size, overlap)?.into_iter().enumerate().collect();
+        let place = RasterPlace { offset: (0, 0), area: (width, height) };
+        let (mut all, mut timings) =
+            self.detect_windows(rgb, (width, height), place, &windows, params, hooks, (0, windows.len())).await?;
+        let t = hooks.now_ms();
+        nms::sort_by_score(&mut all);
+        if windows.len() > 1 {
+            all = nms::nms(all, params.iou, params.max_detections);
+        }
+        timings.postprocess += hooks.now_ms() - t;
+        Ok((all, timings))
+    }
+
+    /// Run `windows` (`(number in the area's plan, window in area pixels)`) over `rgb`, a
+    /// `width` x `height` raster lying at `place` in a larger area: NMS within each window
+    /// (at most `max_detections`), boxes cut by a window side inside the area dropped (the
+    /// neighbouring window sees them whole). Boxes come back in area pixels, unsorted, their
+    /// anchors numbered by window so that ties order the same however the area is cut.
+    /// `progress` is `(windows done before these, windows in the run)`.
+    #[allow(clippy::too_many_arguments)] // two call sites: detect_raster and the area pipeline
+    pub async fn detect_windows<H: Hooks>(
+        &self,
+        rgb: &[u8],
+        (width, height): (u32, u32),
+        place: RasterPlace,
+        windows: &[(usize, Window)],
+        params: &NmsParams,
+        hooks: &H,
+        (done, total): (usize, usize),
+    ) -> Result<(Vec<Candidate>, ModelTimings)> {
         if rgb.len() != width as usize * height as usize * 3 {
             return Err(Error::Internal(format!("raster {width}x{height} holds {} bytes", rgb.len())));
         }
-        let windows = preprocess::plan_windows(width, height, self.entry.input_size, overlap)?;
         let mut timings = ModelTimings::default();
         let mut all = Vec::new();
-        for (i, window) in windows.iter().enumerate() {
+        for (i, &(index, window)) in windows.iter().enumerate() {
             hooks.checkpoint().await?;
-            hooks.progress(Stage::Inference, i, windows.len());
+            hooks.progress(Stage::Inference, done + i, total);
+            let local = Window {
+                x: window.x.checked_sub(place.offset.0).unwrap_or(u32::MAX),
+                y: window.y.checked_sub(place.offset.1).unwrap_or(u32::MAX),
+                ..window
+            };
             let t0 = hooks.now_ms();
-            let chw = preprocess::to_chw(rgb, width, window)?;
-            let hw = window.input_hw();
+            let chw = preprocess::to_chw(rgb, width, &local)?;
+            let hw = local.input_hw();
             let t1 = hooks.now_ms();
             let decoded = self.infer(chw, hw).await?;
             let t2 = hooks.now_ms();
             let n = decoded.len() / self.config.decoded_rows();
             let kept = nms::postprocess(&decoded, n, self.config.num_classes, self.config.task, params);
-            all.extend(place_in_raster(kept, window, (width, height), windows.len() > 1, all.len()));
+            all.extend(place_in_raster(kept, &window, place.area, index * ANCHORS_PER_WINDOW));
             timings.preprocess += t1 - t0;
             timings.inference += t2 - t1;
             timings.postprocess += hooks.now_ms() - t2;
         }
-        hooks.progress(Stage::Inference, windows.len(), windows.len());
-        if windows.len() > 1 {
-            let t = hooks.now_ms();
-            nms::sort_by_score(&mut all);
-            all = nms::nms(all, params.iou, params.max_detections);
-            timings.postprocess += hooks.now_ms() - t;
-        }
+        hooks.progress(Stage::Inference, done + windows.len(), total);
         Ok((all, timings))
     }
 }
 
-/// Shift a window's detections into raster pixels. When the raster is cut into several
-/// windows (`tiled`), boxes reaching within [`SEAM_MARGIN_PX`] of a window side that lies
-/// inside the raster are dropped: the neighbouring window overlaps that side and sees the
-/// object whole. `anchor_base` keeps anchor numbers unique across windows (stable order).
+/// Where a raster lies in the area it is part of (its top-left pixel there), and the area's
+/// size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RasterPlace {
+    pub offset: (u32, u32),
+    pub area: (u32, u32),
+}
+
+/// Anchor numbers per window: more than one window's NMS can keep (`maxDetections` is at most
+/// 10,000).
+const ANCHORS_PER_WINDOW: usize = 10_000;
+
+/// Shift a window's detections (model pixels) into area pixels: boxes reaching within
+/// [`SEAM_MARGIN_PX`] of a window side that lies inside the area are dropped, since the
+/// neighbouring window overlaps that side and sees the object whole. `anchor_base` keeps
+/// anchor numbers unique across windows (stable order).
 pub fn place_in_raster(
     kept: Vec<Candidate>,
     window: &Window,
     (width, height): (u32, u32),
-    tiled: bool,
     anchor_base: usize,
 ) -> impl Iterator<Item = Candidate> {
     let inner = window.interior_sides(width, height);
@@ -202,7 +243,7 @@ pub fn place_in_raster(
             || (inner[1] && b[1] < edges[1] + SEAM_MARGIN_PX)
             || (inner[2] && b[2] > edges[2] - SEAM_MARGIN_PX)
             || (inner[3] && b[3] > edges[3] - SEAM_MARGIN_PX);
-        (!tiled || !cut).then_some(c)
+        (!cut).then_some(c)
     })
 }
 
@@ -221,12 +262,13 @@ mod tests {
         // its other sides are on the raster border.
         let window = Window { x: 776, y: 0, width: 1024, height: 600 };
         let kept = vec![at(5.0, 300.0), at(500.0, 300.0), at(1019.0, 300.0), at(500.0, 4.0)];
-        let placed: Vec<Candidate> = place_in_raster(kept.clone(), &window, (1800, 600), true, 10).collect();
+        let placed: Vec<Candidate> = place_in_raster(kept.clone(), &window, (1800, 600), 10).collect();
         // Touching the inner left side: dropped. Touching the raster's right and top border: kept.
         assert_eq!(placed.iter().map(|c| c.bbox.cx).collect::<Vec<_>>(), vec![1276.0, 1795.0, 1276.0]);
         assert_eq!(placed.iter().map(|c| c.anchor).collect::<Vec<_>>(), vec![11, 12, 13]);
         assert_eq!(placed[0].bbox.cy, 300.0);
-        // A single window keeps everything.
-        assert_eq!(place_in_raster(kept, &window, (1800, 600), false, 0).count(), 4);
+        // A window that is the whole area keeps everything.
+        let whole = Window { x: 0, y: 0, width: 1024, height: 600 };
+        assert_eq!(place_in_raster(kept, &whole, (1024, 600), 0).count(), 4);
     }
 }

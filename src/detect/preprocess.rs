@@ -33,22 +33,10 @@ impl Window {
     }
 }
 
-/// Start offsets along one axis: windows of `size` stepping by `size - overlap`, the last one
-/// flush with the end.
-fn starts(len: u32, size: u32, overlap: u32) -> Vec<u32> {
-    if len <= size {
-        return vec![0];
-    }
-    let step = size - overlap;
-    let mut out: Vec<u32> = (0..).map(|i| i * step).take_while(|&s| s + size < len).collect();
-    out.push(len - size);
-    out
-}
-
-/// Windows covering a `width` x `height` raster for a model with `size` x `size` input,
-/// neighbours overlapping by `overlap` pixels.
-pub fn plan_windows(width: u32, height: u32, size: u32, overlap: u32) -> Result<Vec<Window>> {
-    if width == 0 || height == 0 {
+/// Start offsets along one axis of `len` pixels: windows of `size` stepping by
+/// `size - overlap`, the last one flush with the end (one window when it fits).
+pub fn window_starts(len: u32, size: u32, overlap: u32) -> Result<Vec<u32>> {
+    if len == 0 {
         return Err(Error::Internal("cannot plan windows over an empty raster".into()));
     }
     if size == 0 || overlap >= size / 2 {
@@ -57,8 +45,20 @@ pub fn plan_windows(width: u32, height: u32, size: u32, overlap: u32) -> Result<
             format!("must be below half the model input ({})", size / 2),
         ));
     }
-    let xs = starts(width, size, overlap);
-    let ys = starts(height, size, overlap);
+    if len <= size {
+        return Ok(vec![0]);
+    }
+    let step = size - overlap;
+    let mut out: Vec<u32> = (0..).map(|i| i * step).take_while(|&s| s + size < len).collect();
+    out.push(len - size);
+    Ok(out)
+}
+
+/// Windows covering a `width` x `height` raster for a model with `size` x `size` input,
+/// neighbours overlapping by `overlap` pixels, row by row.
+pub fn plan_windows(width: u32, height: u32, size: u32, overlap: u32) -> Result<Vec<Window>> {
+    let xs = window_starts(width, size, overlap)?;
+    let ys = window_starts(height, size, overlap)?;
     Ok(ys
         .iter()
         .flat_map(|&y| {

@@ -3,7 +3,10 @@
 use crate::tiles::mercator::MAX_LAT;
 use crate::{Error, Result};
 use geo::orient::Direction;
-use geo::{Area, BoundingRect, Coord, Intersects, LineString, MultiPolygon, Orient, Point, Polygon, Rect, unary_union};
+use geo::{
+    Area, BoundingRect, Contains, Coord, Intersects, LineString, MultiPolygon, Orient, Point, Polygon, Rect,
+    unary_union,
+};
 use serde_json::Value;
 
 /// The area to run detection on: one or more polygons (with holes) in lon/lat degrees,
@@ -71,6 +74,22 @@ impl Aoi {
     pub fn contains_point(&self, lon: f64, lat: f64) -> bool {
         self.geometry.intersects(&Point::new(lon, lat))
     }
+
+    /// Whether any part of the polygon with outline `ring` (`[lon, lat]` corners, closed or
+    /// not) is inside the area.
+    pub fn intersects_ring(&self, ring: &[[f64; 2]]) -> bool {
+        self.geometry.intersects(&ring_polygon(ring))
+    }
+
+    /// Whether all of the polygon with outline `ring` is inside the area (its edge may lie
+    /// on the area's edge).
+    pub fn contains_ring(&self, ring: &[[f64; 2]]) -> bool {
+        self.geometry.contains(&ring_polygon(ring))
+    }
+}
+
+fn ring_polygon(ring: &[[f64; 2]]) -> Polygon<f64> {
+    Polygon::new(LineString::from(ring.to_vec()), Vec::new())
 }
 
 fn invalid(message: String) -> Error {

@@ -25,13 +25,37 @@ pub enum Stage {
     Done,
 }
 
-/// Time, progress and cancellation, as the host provides them.
+/// Where a whole run stands, beyond the current stage: reported to [`Hooks::status`]
+/// whenever it changes, for hosts to put into their progress events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStatus {
+    /// Chunks of the area finished, and in all.
+    pub chunks_done: usize,
+    pub chunks_total: usize,
+    /// Model windows run, and in all (the unit of work that dominates a run's time).
+    pub windows_done: usize,
+    pub windows_total: usize,
+    /// Tile downloads settled, and in all (a tile on a seam of two chunks counts twice).
+    pub tiles_done: usize,
+    pub tiles_total: usize,
+    /// Detections released so far.
+    pub detections: usize,
+}
+
+/// Time, progress, cancellation and streamed results, as the host provides them.
 #[allow(async_fn_in_trait)]
 pub trait Hooks {
     /// Milliseconds from an arbitrary origin.
     fn now_ms(&self) -> f64;
     /// Called as work advances.
     fn progress(&self, stage: Stage, done: usize, total: usize);
+    /// Called when the run's overall status changes (after a chunk's tiles, windows or
+    /// detections). Default: ignored.
+    fn status(&self, _status: RunStatus) {}
+    /// Detections that are final, as soon as they are (a GeoJSON FeatureCollection of the
+    /// batch), while the run goes on; every batch is also in the final result. Default:
+    /// ignored.
+    fn detections(&self, _batch: &serde_json::Value) {}
     /// True once the caller has asked to stop.
     fn is_cancelled(&self) -> bool;
     /// Give the host a turn (the browser's event loop, so an abort message can arrive).

@@ -4,7 +4,8 @@
 //! the raster's pixel extent and the error type), so hosts and the pipeline can both import
 //! it.
 //!
-//! - [`hooks`]: [`Hooks`] (clock, progress, cancellation) and the [`Stage`]s progress names.
+//! - [`hooks`]: [`Hooks`] (clock, progress, cancellation, streamed detections), the
+//!   [`Stage`]s progress names and the [`RunStatus`] of a whole run.
 //! - [`provider`]: [`TileProvider`] (download, then decode, or composite all at once) and
 //!   what it returns.
 //!
@@ -14,5 +15,5 @@
 pub mod hooks;
 pub mod provider;
 
-pub use hooks::{Hooks, Stage};
+pub use hooks::{Hooks, RunStatus, Stage};
 pub use provider::{Composited, DecodedTile, FetchedTiles, TileProvider};

@@ -134,7 +134,7 @@ impl TileRange {
     pub fn check_limit(&self, limit: u64) -> Result<()> {
         let needed = self.count();
         if needed > limit {
-            return Err(Error::TooManyTiles { needed, limit, zoom: self.z });
+            return Err(Error::TooManyTiles { needed, limit, zoom: self.z, fits: None, bbox_only: false });
         }
         Ok(())
     }
@@ -216,7 +216,7 @@ mod tests {
         let r = TileRange { z: 9, x_min: 0, x_max: 9, y_min: 0, y_max: 9 };
         assert!(r.check_limit(100).is_ok());
         let err = r.check_limit(99).unwrap_err();
-        assert!(matches!(err, Error::TooManyTiles { needed: 100, limit: 99, zoom: 9 }), "{err:?}");
+        assert!(matches!(err, Error::TooManyTiles { needed: 100, limit: 99, zoom: 9, .. }), "{err:?}");
         assert!(err.to_string().contains("lower the zoom"));
     }
 }

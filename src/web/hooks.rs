@@ -1,5 +1,6 @@
-//! [`Hooks`] in the browser: `performance.now()`, a JS progress callback, an AbortSignal,
-//! and a zero-delay timer to let the event loop deliver an abort between stages.
+//! [`Hooks`] in the browser: `performance.now()`, JS callbacks for progress and for
+//! detections as they become final, an AbortSignal, and a zero-delay timer to let the event
+//! loop deliver an abort between stages.
 
 use std::cell::Cell;
 
@@ -10,20 +11,57 @@ use web_sys::AbortSignal;
 use super::error::describe;
 use super::global::Global;
 use crate::api::Progress;
-use crate::host::{Hooks, Stage};
+use crate::host::{Hooks, RunStatus, Stage};
 
-/// [`Hooks`] for the browser: `performance.now()`, `onProgress`, an `AbortSignal`.
+/// [`Hooks`] for the browser: `performance.now()`, `onProgress(progress)`,
+/// `onDetections(featureCollection, progress)`, an `AbortSignal`.
 #[derive(Debug)]
 pub struct WebHooks {
     global: Global,
     on_progress: Option<Function>,
+    on_detections: Option<Function>,
     signal: Option<AbortSignal>,
-    tiles: Cell<(usize, usize)>,
+    start: f64,
+    status: Cell<RunStatus>,
+    last: Cell<(Stage, usize, usize)>,
 }
 
 impl WebHooks {
     pub fn new(global: Global, on_progress: Option<Function>, signal: Option<AbortSignal>) -> Self {
-        Self { global, on_progress, signal, tiles: Cell::new((0, 0)) }
+        let start = global.now_ms();
+        Self {
+            global,
+            on_progress,
+            on_detections: None,
+            signal,
+            start,
+            status: Cell::new(RunStatus::default()),
+            last: Cell::new((Stage::Model, 0, 0)),
+        }
+    }
+
+    /// Also call `on_detections` with each batch of final detections.
+    pub fn with_detections(mut self, on_detections: Option<Function>) -> Self {
+        self.on_detections = on_detections;
+        self
+    }
+
+    fn event(&self, (stage, done, total): (Stage, usize, usize)) -> JsValue {
+        let event = Progress::new(stage, (done, total), &self.status.get(), self.global.now_ms() - self.start);
+        serde_wasm_bindgen::to_value(&event).unwrap_or(JsValue::UNDEFINED)
+    }
+}
+
+/// Call a caller's callback; a throwing callback is the caller's bug: report it, don't abort
+/// the run.
+fn call(callback: &Function, name: &str, args: &[&JsValue]) {
+    let result = match args {
+        [a] => callback.call1(&JsValue::NULL, a),
+        [a, b] => callback.call2(&JsValue::NULL, a, b),
+        _ => callback.call0(&JsValue::NULL),
+    };
+    if let Err(e) = result {
+        web_sys::console::error_1(&format!("geodetect: {name} threw: {}", describe(&e)).into());
     }
 }
 
@@ -33,17 +71,22 @@ impl Hooks for WebHooks {
     }
 
     fn progress(&self, stage: Stage, done: usize, total: usize) {
-        if stage == Stage::Fetch {
-            self.tiles.set((done, total));
+        self.last.set((stage, done, total));
+        if let Some(callback) = &self.on_progress {
+            call(callback, "onProgress", &[&self.event((stage, done, total))]);
         }
-        let Some(callback) = &self.on_progress else { return };
-        let (tiles_done, tiles_total) = self.tiles.get();
-        let event = Progress { stage, done, total, tiles_done, tiles_total };
-        let value = serde_wasm_bindgen::to_value(&event).unwrap_or(JsValue::UNDEFINED);
-        // A throwing callback is the caller's bug; report it, don't abort the run.
-        if let Err(e) = callback.call1(&JsValue::NULL, &value) {
-            web_sys::console::error_1(&format!("geodetect: onProgress threw: {}", describe(&e)).into());
-        }
+    }
+
+    fn status(&self, status: RunStatus) {
+        self.status.set(status);
+    }
+
+    fn detections(&self, batch: &serde_json::Value) {
+        let Some(callback) = &self.on_detections else { return };
+        // Through JSON text, as results are (serde-wasm-bindgen builds objects one call at a
+        // time, which is slower for GeoJSON).
+        let value = js_sys::JSON::parse(&batch.to_string()).unwrap_or(JsValue::UNDEFINED);
+        call(callback, "onDetections", &[&value, &self.event(self.last.get())]);
     }
 
     fn is_cancelled(&self) -> bool {

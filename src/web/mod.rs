@@ -156,13 +156,15 @@ impl WebEngine {
     }
 
     /// Detect objects inside `aoi` (a GeoJSON Polygon/MultiPolygon, Feature or
-    /// FeatureCollection). Resolves to a `DetectResult`.
+    /// FeatureCollection). Resolves to a `DetectResult`; `on_detections(featureCollection,
+    /// progress)` receives the detections in batches as they become final.
     pub fn detect(
         &self,
         aoi: JsValue,
         options: JsValue,
         signal: Option<AbortSignal>,
         on_progress: Option<Function>,
+        on_detections: Option<Function>,
     ) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
@@ -170,7 +172,7 @@ impl WebEngine {
                 .map_err(|e| Error::InvalidPolygon(format!("the area is not a GeoJSON object: {e}")))?;
             let aoi = Aoi::from_json(&aoi)?;
             let options: DetectOptions = from_js(options, "options")?;
-            let hooks = WebHooks::new(inner.global.clone(), on_progress, signal.clone());
+            let hooks = WebHooks::new(inner.global.clone(), on_progress, signal.clone()).with_detections(on_detections);
             hooks.checkpoint().await?;
             let provider =
                 tiles::HttpTiles { global: &inner.global, policy: &inner.options.fetch, signal: signal.as_ref() };

@@ -77,9 +77,11 @@ async function runDetect(t, params, { context, page: path = "/e2e.html", prepare
     return await withPage(t, ctx, async (page, watch) => {
       // Which engines the worker downloaded (its requests are the page's in Chromium).
       const wasm = [];
+      const tiles = [];
       page.on("request", (r) => {
         const { pathname } = new URL(r.url());
         if (pathname.endsWith(".wasm")) wasm.push(pathname.replace(/^.*\/pkg\//, ""));
+        if (pathname.startsWith("/tiles/")) tiles.push(pathname);
       });
       await page.goto(`${env.base}${path}`);
       await page.waitForFunction(() => document.title === "ready", null, { timeout: 30_000 });
@@ -87,6 +89,7 @@ async function runDetect(t, params, { context, page: path = "/e2e.html", prepare
       const out = await page.evaluate((p) => window.runDetect(p), ready);
       out.log = watch.text();
       out.wasm = wasm;
+      out.tiles = tiles;
       return out;
     });
   } finally {
@@ -285,6 +288,76 @@ describe("geodetect in Chromium", () => {
       assertMatch(t, plainSimd.runs[0].result, relaxedRun.runs[0].result, [`SIMD128, ${threads} thread(s)`, "relaxed SIMD"]);
       assert.equal(plainSimd.runs[0].result.detections.features.length, relaxedRun.runs[0].result.detections.features.length);
     }
+  });
+
+  test("9. an area of several chunks streams its final detections (onDetections, detectStream) with chunk progress; clip rules; an L fetches only its tiles", { timeout: 20 * MINUTE }, async (t) => {
+    const env = await environment();
+    // Just inside the marina's 8 x 5 tiles: 3 x 2 model windows, 2 chunks of at most 2 x 2.
+    const [tx, ty] = [272953 * 256, 191175 * 256];
+    const rect = pixelRect(tx + 5, ty + 5, 8 * 256 - 10, 5 * 256 - 10);
+    // An L of the west three tile columns and the south two tile rows.
+    const [w, n] = pixelToLonLat([tx + 5, ty + 5], ZOOM);
+    const [e, s] = pixelToLonLat([tx + 8 * 256 - 5, ty + 5 * 256 - 5], ZOOM);
+    const [mx, my] = pixelToLonLat([tx + 3 * 256 - 20, ty + 3 * 256 + 20], ZOOM);
+    const l = { type: "Polygon", coordinates: [[[w, s], [e, s], [e, my], [mx, my], [mx, n], [w, n], [w, s]]] };
+    const options = { zoom: ZOOM, confidence: CONFIDENCE, iou: IOU };
+    const small = await smallSquare();
+    const out = await runDetect(t, {
+      detector: detectorOptions(env),
+      runs: [
+        { aoi: rect, options },
+        { aoi: rect, options, stream: true },
+        { aoi: rect, options, stream: true, breakAfter: 1 },
+        { aoi: small, options },
+      ],
+    });
+    const clipped = await runDetect(t, {
+      detector: detectorOptions(env),
+      runs: ["centroid", "within", "intersects"].map((clip) => ({ aoi: l, options: { ...options, confidence: 0.1, clip } })),
+    });
+    const [callbacks, stream, broken, after] = out.runs;
+    const [centroid, within, intersects] = clipped.runs;
+    for (const [name, r] of Object.entries({ callbacks, stream, after, centroid, within, intersects })) assert.ok(r.ok, `${name}: ${JSON.stringify(r.error)}\n${out.log}\n${clipped.log}`);
+    const key = (f) => JSON.stringify(f.geometry.coordinates);
+    const all = callbacks.result.detections.features;
+    t.diagnostic(`rect: ${summary(callbacks.result)}; ${callbacks.batches.length} batches of ${callbacks.batches.map((b) => b.features.length).join(", ")}`);
+    assert.ok(all.length > 10, "the rectangle has detections");
+    assert.deepEqual(validateDetections(callbacks.result.detections).slice(0, 20), [], "valid RFC 7946 output");
+
+    // The batches hold exactly the result's detections; detectStream yields the same.
+    for (const [name, r] of [["onDetections", callbacks], ["detectStream", stream]]) {
+      const batched = r.batches.flatMap((b) => b.features).map(key).sort();
+      assert.deepEqual(batched, all.map(key).sort(), `${name}: the batches are the result`);
+      assert.ok(r.batches.length >= 1);
+    }
+    assert.deepEqual(stream.result.detections, callbacks.result.detections, "detectStream's result is detect()'s");
+
+    // Progress: two chunks, every window, the detections so far, elapsed time and an ETA.
+    const last = callbacks.progress.at(-1);
+    assert.equal(last.stage, "done");
+    assert.deepEqual([last.chunksDone, last.chunksTotal], [2, 2], JSON.stringify(last));
+    assert.equal(last.detections, all.length);
+    assert.equal(last.tilesDone, last.tilesTotal);
+    assert.ok(callbacks.progress.some((p) => p.stage === "inference" && p.chunksDone === 1 && p.etaMs > 0), "an ETA once the first chunk has run");
+    for (let i = 1; i < callbacks.progress.length; i++) assert.ok(callbacks.progress[i].elapsedMs >= callbacks.progress[i - 1].elapsedMs);
+    const seen = callbacks.batches.map((b) => b.progress.detections);
+    assert.deepEqual(seen, callbacks.batches.map((_, i) => callbacks.batches.slice(0, i + 1).reduce((n, b) => n + b.features.length, 0)), "each batch's progress counts the detections so far");
+
+    // Leaving the loop early aborts the run; the detector goes on working.
+    assert.equal(broken.batches.length, 1);
+    assert.equal(broken.error?.code, "ABORTED", JSON.stringify(broken.error));
+    assert.ok(after.result.detections.features.length >= 1);
+
+    // clip: within ⊆ centroid ⊆ intersects; the L fetches only the tiles within the margin
+    // (128 px) of it: 4 of the 8 columns and 3 of the 5 rows, 32 of its box's 40.
+    const counts = [within, centroid, intersects].map((r) => r.result.detections.features.length);
+    const distinct = new Set(clipped.tiles).size;
+    t.diagnostic(`L: within ${counts[0]}, centroid ${counts[1]}, intersects ${counts[2]}; ${distinct} tiles, ${centroid.progress.at(-1).tilesTotal} fetches per run`);
+    assert.ok(counts[0] <= counts[1] && counts[1] <= counts[2] && counts[0] < counts[2], `${counts}`);
+    const keys = (r) => new Set(r.result.detections.features.map(key));
+    for (const f of keys(within)) assert.ok(keys(centroid).has(f), "within ⊆ centroid");
+    for (const f of keys(centroid)) assert.ok(keys(intersects).has(f), "centroid ⊆ intersects");
+    assert.equal(distinct, 32, `the L's tiles: ${[...new Set(clipped.tiles)].sort().join(", ")}`);
   });
 
   test("3. WebGPU backend works and matches the CPU backend on a small area", { timeout: 20 * MINUTE }, async (t) => {

@@ -1,0 +1,20 @@
+//! The whole path for one area: polygon -> the chunks that cover it -> for each chunk, its
+//! tiles -> a stitched raster -> detections -> GeoJSON, streamed as they become final. Where
+//! tiles come from ([`TileProvider`](crate::host::TileProvider)) and how time, progress,
+//! cancellation and streamed results work ([`Hooks`](crate::host::Hooks)) are the host's
+//! (see [`crate::host`]); this module only runs the stages in order, so the browser and
+//! native runs can be compared result for result.
+//!
+//! - [`plan`]: [`AreaPlan`], an area of any size as chunks of bounded rasters, the model
+//!   windows each runs and the tiles each fetches (only those near the area).
+//! - [`raster`]: [`load_raster`], one extent's tiles downloaded, decoded and stitched.
+//! - [`run`]: [`detect_area`], the chunks run one after the other in bounded memory, their
+//!   detections merged across the seams and clipped to the area.
+
+pub mod plan;
+pub mod raster;
+pub mod run;
+
+pub use plan::{AreaPlan, CHUNK_WINDOWS, Chunk, PlanParams, PlannedWindow};
+pub use raster::{LoadedRaster, load_raster};
+pub use run::{detect_area, detect_area_in_chunks};

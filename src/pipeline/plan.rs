@@ -1,0 +1,417 @@
+//! An area of any size as a sequence of chunks, each a raster of bounded size that is
+//! fetched, stitched, run and released before the next, so that memory depends on the chunk
+//! size and not on the area.
+//!
+//! The model windows are planned over the whole area's extent, exactly as for one raster of
+//! the whole area ([`crate::detect::preprocess::plan_windows`]), and grouped into blocks of at
+//! most [`CHUNK_WINDOWS`] × [`CHUNK_WINDOWS`]: a chunk is the smallest rectangle holding its
+//! windows, so neighbouring chunks overlap exactly as neighbouring windows do, and running
+//! every chunk runs the same windows on the same pixels as one raster would.
+//!
+//! Only what touches the area is planned: a window that does not intersect the area is
+//! skipped (no detection of it could be inside), a chunk with no window left is never
+//! fetched, and a chunk fetches only the tiles that come within `margin` pixels of the area
+//! (objects that straddle the area's edge keep their pixels); the rest of its raster stays
+//! black. A long diagonal, an L-shape, a MultiPolygon's far-apart parts or a large hole fetch
+//! a fraction of their bounding box's tiles.
+//!
+//! Tests are exact in lon/lat: a tile's or window's edges are lines of constant longitude and
+//! latitude, so its outline is a lon/lat rectangle, tested against the area's polygons as
+//! GeoJSON draws them.
+
+use geo::{Intersects, Rect, coord};
+
+use crate::detect::preprocess::{Window, window_starts};
+use crate::geojson::Aoi;
+use crate::imagery::PixelExtent;
+use crate::tiles::{TileId, TileRange, mercator};
+use crate::{Error, Result};
+
+/// Model windows per chunk side: a chunk's raster is at most about twice the model input
+/// per side (2048 × 2048 px, 12 MiB of RGB, for a 1024 px model).
+pub const CHUNK_WINDOWS: usize = 2;
+
+/// A bounding box of more than this many times `maxTiles` tiles is refused without testing
+/// each tile against the area (it would take too long, and could only pass for an area that
+/// fills under 1/64 of its box).
+const SCAN_FACTOR: u64 = 64;
+
+/// A model window of the area's plan: its place in the area's raster, and its number in the
+/// plan (row-major over all windows of the area, skipped ones included), which orders
+/// detections the same way however the area is cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlannedWindow {
+    pub index: usize,
+    pub window: Window,
+}
+
+/// One chunk: a sub-extent of the area, the windows it runs (in area pixels) and the tiles it
+/// fetches.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chunk {
+    /// The chunk's raster.
+    pub extent: PixelExtent,
+    /// Where the chunk's raster starts in the area's raster.
+    pub offset: (u32, u32),
+    /// The chunk's row (chunks run row by row, west to east in each).
+    pub row: usize,
+    /// The windows to run, in area pixels.
+    pub windows: Vec<PlannedWindow>,
+    /// The tiles to fetch: those of `extent` that come within the margin of the area.
+    pub tiles: Vec<TileId>,
+}
+
+/// How an area is run: its extent, and the chunks in order (rows of chunks, north to south).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AreaPlan {
+    /// The extent covering the whole area (the pixel grid every result refers to).
+    pub extent: PixelExtent,
+    /// The chunks to run, in order.
+    pub chunks: Vec<Chunk>,
+    /// Windows in all chunks.
+    pub windows: usize,
+    /// Tile fetches in all chunks (a tile on a seam between two chunks counts twice).
+    pub tile_fetches: usize,
+    /// Distinct tiles the area needs (what `maxTiles` limits).
+    pub tiles: u64,
+    /// Tiles of the area's bounding box, for comparison.
+    pub bbox_tiles: u64,
+}
+
+/// What [`AreaPlan::new`] needs besides the area.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlanParams {
+    pub zoom: u8,
+    pub tile_size: u32,
+    /// The model's input side.
+    pub input_size: u32,
+    /// Overlap of neighbouring windows, in pixels.
+    pub overlap: u32,
+    /// Tiles within this many pixels of the area are fetched.
+    pub margin: u32,
+    /// Most distinct tiles the area may need (`maxTiles`).
+    pub max_tiles: u64,
+    /// Windows per chunk side (normally [`CHUNK_WINDOWS`]; tests cut finer or coarser).
+    pub chunk_windows: usize,
+}
+
+impl AreaPlan {
+    /// Plan `aoi`. Fails with [`Error::TooManyTiles`] (naming the zoom at which the area would
+    /// fit) when the area needs more than `max_tiles` tiles.
+    pub fn new(aoi: &Aoi, p: PlanParams) -> Result<AreaPlan> {
+        let needed = NeededTiles::new(aoi, p.zoom, p.tile_size, p.margin, p.max_tiles);
+        let needed = match needed {
+            Some(n) if n.count <= p.max_tiles => n,
+            found => {
+                let count = found.map(|n| n.count);
+                return Err(Error::TooManyTiles {
+                    needed: count.unwrap_or_else(|| bbox_range(aoi, p.zoom, p.tile_size).count()),
+                    limit: p.max_tiles,
+                    zoom: p.zoom,
+                    fits: fitting_zoom(aoi, &p),
+                    bbox_only: count.is_none(),
+                });
+            }
+        };
+        let extent = PixelExtent::covering(aoi.bounds(), p.zoom, p.tile_size)?;
+        let xs = window_starts(extent.width, p.input_size, p.overlap)?;
+        let ys = window_starts(extent.height, p.input_size, p.overlap)?;
+        let window = |col: usize, row: usize| {
+            let (x, y) = (xs[col], ys[row]);
+            let w =
+                Window { x, y, width: p.input_size.min(extent.width - x), height: p.input_size.min(extent.height - y) };
+            PlannedWindow { index: row * xs.len() + col, window: w }
+        };
+        let step = p.chunk_windows.max(1);
+        let mut chunks = Vec::new();
+        for rows in (0..ys.len()).step_by(step) {
+            for cols in (0..xs.len()).step_by(step) {
+                let windows: Vec<PlannedWindow> = (rows..(rows + step).min(ys.len()))
+                    .flat_map(|row| (cols..(cols + step).min(xs.len())).map(move |col| (col, row)))
+                    .map(|(col, row)| window(col, row))
+                    .filter(|w| aoi.geometry().intersects(&lonlat_rect(&extent, &w.window, 0)))
+                    .collect();
+                if let Some(chunk) = chunk_of(&extent, windows, &needed, rows / step) {
+                    chunks.push(chunk);
+                }
+            }
+        }
+        Ok(AreaPlan {
+            extent,
+            windows: chunks.iter().map(|c| c.windows.len()).sum(),
+            tile_fetches: chunks.iter().map(|c| c.tiles.len()).sum(),
+            tiles: needed.count,
+            bbox_tiles: needed.range.count(),
+            chunks,
+        })
+    }
+
+    /// Where detections of chunks `from..` may still appear, in area pixels
+    /// (`[x0, y0, x1, y1]`), as at most two rectangles: one around the rest of chunk `from`'s
+    /// row, one around every later row. Each holds its chunks' windows, stretched to
+    /// infinity on the sides that lie on the area's border (a box there may reach past the
+    /// raster), not on the inner ones (a box cut by an inner side is dropped and left to the
+    /// neighbour). Rectangles around several windows are larger than the windows themselves,
+    /// which only makes detections wait a little longer; two keep the merge's work small on
+    /// areas of thousands of windows.
+    pub fn open_regions(&self, from: usize) -> Vec<[f64; 4]> {
+        let Some(row) = self.chunks.get(from).map(|c| c.row) else { return Vec::new() };
+        let rest = self.chunks[from..].iter();
+        let (this_row, later): (Vec<&Chunk>, Vec<&Chunk>) = rest.partition(|c| c.row == row);
+        [this_row, later].into_iter().filter_map(|chunks| self.around(&chunks)).collect()
+    }
+
+    /// The rectangle around `chunks`' windows, stretched at the area's border (none: no chunk).
+    fn around(&self, chunks: &[&Chunk]) -> Option<[f64; 4]> {
+        let (w, h) = (self.extent.width, self.extent.height);
+        chunks
+            .iter()
+            .flat_map(|c| &c.windows)
+            .map(|pw| {
+                let win = &pw.window;
+                let inner = win.interior_sides(w, h);
+                let side = |inside: bool, at: u32, out: f64| if inside { f64::from(at) } else { out };
+                [
+                    side(inner[0], win.x, f64::NEG_INFINITY),
+                    side(inner[1], win.y, f64::NEG_INFINITY),
+                    side(inner[2], win.x + win.width, f64::INFINITY),
+                    side(inner[3], win.y + win.height, f64::INFINITY),
+                ]
+            })
+            .reduce(|a, b| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])])
+    }
+}
+
+/// The tiles of the area's bounding box that come within `margin` pixels of the area.
+struct NeededTiles {
+    range: TileRange,
+    /// Row-major over `range`.
+    needed: Vec<bool>,
+    count: u64,
+}
+
+impl NeededTiles {
+    /// `None` when the bounding box has more than [`SCAN_FACTOR`] × `max_tiles` tiles.
+    fn new(aoi: &Aoi, zoom: u8, tile_size: u32, margin: u32, max_tiles: u64) -> Option<Self> {
+        let range = bbox_range(aoi, zoom, tile_size);
+        if range.count() > max_tiles.saturating_mul(SCAN_FACTOR) {
+            return None;
+        }
+        let needed: Vec<bool> =
+            range.iter().map(|t| aoi.geometry().intersects(&tile_rect(t, tile_size, margin))).collect();
+        let count = needed.iter().filter(|&&n| n).count() as u64;
+        Some(NeededTiles { range, needed, count })
+    }
+
+    fn contains(&self, t: &TileId) -> bool {
+        let cols = (self.range.x_max - self.range.x_min + 1) as usize;
+        self.range.contains(t)
+            && self.needed[(t.y - self.range.y_min) as usize * cols + (t.x - self.range.x_min) as usize]
+    }
+}
+
+/// The tiles under the area's bounding box.
+fn bbox_range(aoi: &Aoi, zoom: u8, tile_size: u32) -> TileRange {
+    let b = aoi.bounds();
+    let nw = mercator::lonlat_to_pixel(b.min().x.clamp(-180.0, 180.0), b.max().y, zoom, tile_size);
+    let se = mercator::lonlat_to_pixel(b.max().x.clamp(-180.0, 180.0), b.min().y, zoom, tile_size);
+    TileRange::covering_pixels(zoom, tile_size, nw, se)
+}
+
+/// The highest zoom below `p.zoom` at which the area needs at most `p.max_tiles` tiles.
+fn fitting_zoom(aoi: &Aoi, p: &PlanParams) -> Option<u8> {
+    (0..p.zoom)
+        .rev()
+        .find(|&z| NeededTiles::new(aoi, z, p.tile_size, p.margin, p.max_tiles).is_some_and(|n| n.count <= p.max_tiles))
+}
+
+/// The lon/lat outline of a global-pixel rectangle (clamped to the world).
+fn pixel_rect(zoom: u8, tile_size: u32, [x0, y0, x1, y1]: [f64; 4]) -> Rect<f64> {
+    let world = mercator::world_size_px(zoom, tile_size);
+    let c = |v: f64| v.clamp(0.0, world);
+    let [west, north] = mercator::pixel_to_lonlat(c(x0), c(y0), zoom, tile_size);
+    let [east, south] = mercator::pixel_to_lonlat(c(x1), c(y1), zoom, tile_size);
+    Rect::new(coord! { x: west, y: south }, coord! { x: east, y: north })
+}
+
+/// A tile's outline grown by `margin` pixels, in lon/lat.
+fn tile_rect(t: TileId, tile_size: u32, margin: u32) -> Rect<f64> {
+    let (s, m) = (f64::from(tile_size), f64::from(margin));
+    let (x, y) = (f64::from(t.x) * s, f64::from(t.y) * s);
+    pixel_rect(t.z, tile_size, [x - m, y - m, x + s + m, y + s + m])
+}
+
+/// A window of the area's raster grown by `margin` pixels, in lon/lat.
+fn lonlat_rect(extent: &PixelExtent, w: &Window, margin: u32) -> Rect<f64> {
+    let (x, y, m) = (extent.x0 as f64 + f64::from(w.x), extent.y0 as f64 + f64::from(w.y), f64::from(margin));
+    pixel_rect(extent.zoom, extent.tile_size, [x - m, y - m, x + f64::from(w.width) + m, y + f64::from(w.height) + m])
+}
+
+/// The chunk holding `windows` (none: no chunk).
+fn chunk_of(area: &PixelExtent, windows: Vec<PlannedWindow>, needed: &NeededTiles, row: usize) -> Option<Chunk> {
+    let x0 = windows.iter().map(|w| w.window.x).min()?;
+    let y0 = windows.iter().map(|w| w.window.y).min()?;
+    let x1 = windows.iter().map(|w| w.window.x + w.window.width).max()?;
+    let y1 = windows.iter().map(|w| w.window.y + w.window.height).max()?;
+    let extent = PixelExtent {
+        zoom: area.zoom,
+        tile_size: area.tile_size,
+        x0: area.x0 + i64::from(x0),
+        y0: area.y0 + i64::from(y0),
+        width: x1 - x0,
+        height: y1 - y0,
+    };
+    let tiles = extent.tiles().iter().filter(|t| needed.contains(t)).collect();
+    Some(Chunk { extent, offset: (x0, y0), row, windows, tiles })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Marina tiles at zoom 19: the area of `tests/data/aoi/marina.geojson`, a rectangle.
+    fn rect_aoi(west: f64, south: f64, east: f64, north: f64) -> Aoi {
+        Aoi::from_json(&json!({ "type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north], [west, north], [west, south]]] }))
+            .unwrap()
+    }
+
+    fn params(zoom: u8) -> PlanParams {
+        PlanParams {
+            zoom,
+            tile_size: 256,
+            input_size: 1024,
+            overlap: 128,
+            margin: 128,
+            max_tiles: 10_000,
+            chunk_windows: 2,
+        }
+    }
+
+    #[test]
+    fn chunks_run_the_windows_of_one_raster_exactly_once() {
+        // About 5000 x 3000 px at zoom 19.
+        let aoi = rect_aoi(7.40, 43.72, 7.4268, 43.7355);
+        let plan = AreaPlan::new(&aoi, params(19)).unwrap();
+        let single = crate::detect::preprocess::plan_windows(plan.extent.width, plan.extent.height, 1024, 128).unwrap();
+        let mut windows: Vec<PlannedWindow> = plan.chunks.iter().flat_map(|c| c.windows.clone()).collect();
+        windows.sort_by_key(|w| w.index);
+        assert_eq!(windows.iter().map(|w| w.window).collect::<Vec<_>>(), single, "same windows, each once");
+        assert!(plan.chunks.len() > 4, "{} chunks", plan.chunks.len());
+        for c in &plan.chunks {
+            assert!(c.windows.len() <= CHUNK_WINDOWS * CHUNK_WINDOWS);
+            assert!(c.extent.width <= 2048 && c.extent.height <= 2048, "{:?}", c.extent);
+            for w in &c.windows {
+                // Inside the chunk's raster.
+                assert!(w.window.x >= c.offset.0 && w.window.x + w.window.width <= c.offset.0 + c.extent.width);
+                assert!(w.window.y >= c.offset.1 && w.window.y + w.window.height <= c.offset.1 + c.extent.height);
+            }
+        }
+        // A rectangle needs every tile of its box.
+        assert_eq!(plan.tiles, plan.bbox_tiles);
+    }
+
+    #[test]
+    fn a_diagonal_strip_fetches_a_fraction_of_its_box() {
+        // A thin strip from south-west to north-east, about 40 px wide at zoom 18.
+        let strip = Aoi::from_json(&json!({ "type": "Polygon", "coordinates": [[
+            [7.30, 43.60], [7.3005, 43.60], [7.5005, 43.80], [7.50, 43.80], [7.30, 43.60]
+        ]] }))
+        .unwrap();
+        let plan = AreaPlan::new(&strip, params(18)).unwrap();
+        assert!(plan.tiles * 5 < plan.bbox_tiles, "{} of {} tiles", plan.tiles, plan.bbox_tiles);
+        assert!(plan.tile_fetches < plan.bbox_tiles as usize / 4);
+        let all_windows = window_starts(plan.extent.width, 1024, 128).unwrap().len()
+            * window_starts(plan.extent.height, 1024, 128).unwrap().len();
+        assert!(plan.windows * 4 < all_windows, "{} of {all_windows} windows", plan.windows);
+        // Every fetched tile is near the strip; every window touches it.
+        for c in &plan.chunks {
+            for t in &c.tiles {
+                assert!(strip.geometry().intersects(&tile_rect(*t, 256, 128)), "{t}");
+            }
+        }
+    }
+
+    #[test]
+    fn chunks_in_a_hole_or_between_parts_are_never_fetched() {
+        // Two squares 0.1° apart (a MultiPolygon), and a square with a large hole.
+        let parts = Aoi::from_json(&json!({ "type": "MultiPolygon", "coordinates": [
+            [[[7.30, 43.70], [7.31, 43.70], [7.31, 43.71], [7.30, 43.71], [7.30, 43.70]]],
+            [[[7.40, 43.70], [7.41, 43.70], [7.41, 43.71], [7.40, 43.71], [7.40, 43.70]]]
+        ] }))
+        .unwrap();
+        let plan = AreaPlan::new(&parts, params(17)).unwrap();
+        let gap = rect_aoi(7.32, 43.70, 7.39, 43.71);
+        for c in &plan.chunks {
+            for t in &c.tiles {
+                assert!(!gap.geometry().intersects(&tile_rect(*t, 256, 0)), "tile {t} lies between the parts");
+            }
+        }
+        let ring = Aoi::from_json(&json!({ "type": "Polygon", "coordinates": [
+            [[7.30, 43.60], [7.50, 43.60], [7.50, 43.80], [7.30, 43.80], [7.30, 43.60]],
+            [[7.32, 43.62], [7.32, 43.78], [7.48, 43.78], [7.48, 43.62], [7.32, 43.62]]
+        ] }))
+        .unwrap();
+        let plan = AreaPlan::new(&ring, PlanParams { max_tiles: 100_000, ..params(16) }).unwrap();
+        assert!(plan.tiles * 2 < plan.bbox_tiles, "{} of {} tiles", plan.tiles, plan.bbox_tiles);
+        let hole = rect_aoi(7.33, 43.63, 7.47, 43.77);
+        for c in &plan.chunks {
+            for w in &c.windows {
+                let r = lonlat_rect(&plan.extent, &w.window, 0);
+                assert!(!geo::Contains::contains(hole.geometry(), &r), "window {w:?} lies in the hole");
+            }
+        }
+    }
+
+    #[test]
+    fn too_many_tiles_names_the_count_and_a_zoom_that_fits() {
+        let aoi = rect_aoi(7.0, 43.5, 7.5, 44.0);
+        let err = AreaPlan::new(&aoi, params(17)).unwrap_err();
+        let Error::TooManyTiles { needed, limit, zoom, fits, bbox_only } = &err else { panic!("{err:?}") };
+        assert_eq!((*limit, *zoom, *bbox_only), (10_000, 17, false));
+        assert!(*needed > 10_000, "{needed}");
+        let fits = fits.expect("a lower zoom fits");
+        assert!(fits < 17);
+        assert!(AreaPlan::new(&aoi, params(fits)).is_ok());
+        assert!(AreaPlan::new(&aoi, params(fits + 1)).is_err());
+        let text = err.to_string();
+        assert!(text.contains(&needed.to_string()) && text.contains(&format!("zoom {fits}")), "{text}");
+        // A box far beyond the limit is refused without testing every tile.
+        let huge = rect_aoi(-10.0, 35.0, 20.0, 60.0);
+        let err = AreaPlan::new(&huge, params(19)).unwrap_err();
+        assert!(matches!(err, Error::TooManyTiles { bbox_only: true, .. }), "{err:?}");
+        assert!(err.to_string().contains("bounding box"), "{err}");
+    }
+
+    #[test]
+    fn open_regions_cover_later_windows_and_reach_out_past_the_border() {
+        let aoi = rect_aoi(7.40, 43.72, 7.4268, 43.7355);
+        let plan = AreaPlan::new(&aoi, params(19)).unwrap();
+        assert!(plan.open_regions(plan.chunks.len()).is_empty());
+        let inside = |r: &[f64; 4], w: &Window| {
+            r[0] <= f64::from(w.x)
+                && r[1] <= f64::from(w.y)
+                && r[2] >= f64::from(w.x + w.width)
+                && r[3] >= f64::from(w.y + w.height)
+        };
+        for from in 1..plan.chunks.len() {
+            let open = plan.open_regions(from);
+            assert!(!open.is_empty() && open.len() <= 2);
+            // Every later window is inside one of them; no earlier chunk's window is.
+            for c in &plan.chunks[from..] {
+                for w in &c.windows {
+                    assert!(open.iter().any(|r| inside(r, &w.window)), "chunk {from}: {w:?} is not covered");
+                }
+            }
+            for c in &plan.chunks[..from] {
+                for w in &c.windows {
+                    assert!(!open.iter().any(|r| inside(r, &w.window)), "chunk {from}: {w:?} is still open");
+                }
+            }
+        }
+        // The last rectangle reaches past the right, left and bottom borders.
+        let open = plan.open_regions(1);
+        let last = open.last().unwrap();
+        assert!(last[0].is_infinite() && last[2].is_infinite() && last[3].is_infinite() && last[1].is_finite());
+    }
+}

@@ -1,0 +1,101 @@
+//! Tiles -> one raster: download, decode and stitch the tiles of one extent (a chunk of an
+//! area), through the host's [`TileProvider`].
+
+use futures::stream::{self, StreamExt};
+
+use crate::Result;
+use crate::host::{FetchedTiles, Hooks, Stage, TileProvider};
+use crate::imagery::{GeoRaster, PixelExtent, Stitcher};
+use crate::tiles::fetch::TileFailure;
+use crate::tiles::{TileId, TileSource};
+
+/// Tiles decoded at once by [`load_raster`].
+const DECODE_CONCURRENCY: usize = 8;
+
+/// What [`load_raster`] returns.
+#[derive(Debug)]
+pub struct LoadedRaster {
+    /// The stitched raster; tiles that could not be loaded are black.
+    pub raster: GeoRaster,
+    /// The tiles that could not be loaded, and why.
+    pub missing: Vec<TileFailure>,
+    /// Milliseconds spent downloading (the rest of the call was decoding and stitching).
+    pub fetch_ms: f64,
+}
+
+/// Fetch and decode `tiles` (of `extent`; pixels of no tile stay black) and stitch them
+/// into one raster. Tiles that cannot be loaded are painted black and returned as failures,
+/// or end the run when `fail_on_missing` is set.
+pub async fn load_raster<P: TileProvider, H: Hooks>(
+    provider: &P,
+    source: &TileSource,
+    extent: PixelExtent,
+    tiles: Vec<TileId>,
+    fail_on_missing: bool,
+    hooks: &H,
+) -> Result<LoadedRaster> {
+    let start = hooks.now_ms();
+    let total = tiles.len();
+    hooks.progress(Stage::Fetch, 0, total);
+    let mut stitcher = Stitcher::new(extent)?;
+    if tiles.is_empty() {
+        return Ok(LoadedRaster { raster: stitcher.finish(), missing: Vec::new(), fetch_ms: 0.0 });
+    }
+
+    // In one pass, where the host can (the browser: each tile decoded as it arrives, onto one
+    // canvas read back once).
+    let streamed = provider
+        .fetch_composite(source, &extent, tiles.clone(), fail_on_missing, hooks, &mut |row, rgba| {
+            stitcher.put_rows(row, rgba)
+        })
+        .await
+        .transpose()?;
+    let (missing, fetch_ms) = match streamed {
+        Some(composited) => (composited.missing, composited.fetch_ms),
+        None => {
+            let fetched = provider.fetch(source, tiles, hooks).await?;
+            let fetch_ms = hooks.now_ms() - start;
+            hooks.checkpoint().await?;
+            (decode_all(provider, fetched, &mut stitcher, fail_on_missing, hooks).await?, fetch_ms)
+        }
+    };
+    Ok(LoadedRaster { raster: stitcher.finish(), missing, fetch_ms })
+}
+
+/// Decode downloaded tiles a few at a time (concurrently where the host can) and stitch them
+/// in order; progress counts every tile, those painted black included. Returns the tiles
+/// that could not be loaded, in request order.
+async fn decode_all<P: TileProvider, H: Hooks>(
+    provider: &P,
+    fetched: FetchedTiles,
+    stitcher: &mut Stitcher,
+    fail_on_missing: bool,
+    hooks: &H,
+) -> Result<Vec<TileFailure>> {
+    let total = fetched.len();
+    let mut missing = Vec::new();
+    hooks.progress(Stage::Stitch, 0, total);
+    let mut decoded = stream::iter(fetched)
+        .map(|(tile, result)| async move {
+            let decoded = match result {
+                Ok(bytes) => provider.decode(&bytes).await.map_err(|reason| TileFailure::undecodable(tile, &reason)),
+                Err(failure) => Err(failure),
+            };
+            (tile, decoded)
+        })
+        .buffered(DECODE_CONCURRENCY);
+    let mut done = 0;
+    while let Some((tile, decoded)) = decoded.next().await {
+        match decoded {
+            Ok(t) => stitcher.put_tile(tile, &t.rgba, t.width, t.height)?,
+            Err(failure) if fail_on_missing => return Err(failure.into()),
+            Err(failure) => {
+                stitcher.fill_tile(tile, [0, 0, 0])?;
+                missing.push(failure);
+            }
+        }
+        done += 1;
+        hooks.progress(Stage::Stitch, done, total);
+    }
+    Ok(missing)
+}

@@ -1,0 +1,210 @@
+//! Areas run in chunks, natively on the marina tiles: the result does not depend on how the
+//! area is cut, detections stream as they become final, clipping follows the `clip` rule,
+//! and an L-shaped area fetches only the tiles near it. Needs the setup's generated files
+//! (www/models, www/tiles/marina: `tests/setup.sh`).
+#![cfg(not(target_family = "wasm"))]
+// Tests fail by panicking: the no-panic lints are for library code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use common::MODEL_ID;
+use geodetect::api::{Clip, DetectOptions, DetectResult};
+use geodetect::detect::{Compute, Engine};
+use geodetect::geojson::Aoi;
+use geodetect::host::{DecodedTile, FetchedTiles, Hooks, RunStatus, Stage, TileProvider};
+use geodetect::model::Manifest;
+use geodetect::native::{DirTiles, NativeHooks};
+use geodetect::pipeline::detect_area_in_chunks;
+use geodetect::tiles::{TileId, TileSource};
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn need(path: &Path) -> Vec<u8> {
+    std::fs::read(path)
+        .unwrap_or_else(|e| panic!("{}: {e}. Generate the test data first: tests/setup.sh", path.display()))
+}
+
+fn engine() -> Engine {
+    let models = root().join("www/models");
+    let manifest = Manifest::from_json(&String::from_utf8(need(&models.join("manifest.json"))).unwrap()).unwrap();
+    let entry = manifest.get(MODEL_ID).unwrap().clone();
+    let weights = entry.verify(need(&models.join(&entry.weights.file))).unwrap();
+    Engine::load(entry, &weights, Compute::cpu()).unwrap()
+}
+
+/// Hooks that record the streamed batches, the run status and the tile progress.
+#[derive(Default)]
+struct Recording {
+    clock: Option<NativeHooks>,
+    batches: RefCell<Vec<Value>>,
+    status: Cell<RunStatus>,
+    statuses: Cell<usize>,
+    fetch_totals: RefCell<Vec<usize>>,
+}
+
+impl Hooks for Recording {
+    fn now_ms(&self) -> f64 {
+        self.clock.as_ref().map_or(0.0, NativeHooks::now_ms)
+    }
+    fn progress(&self, stage: Stage, _done: usize, total: usize) {
+        if stage == Stage::Fetch {
+            self.fetch_totals.borrow_mut().push(total);
+        }
+    }
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+    fn status(&self, status: RunStatus) {
+        self.status.set(status);
+        self.statuses.set(self.statuses.get() + 1);
+    }
+    fn detections(&self, batch: &Value) {
+        self.batches.borrow_mut().push(batch.clone());
+    }
+}
+
+/// Just inside the marina's tiles at zoom 19: 8 x 5 tiles (x 272953..=272960,
+/// y 191175..=191179), about 2040 x 1270 px: 3 x 2 model windows.
+const WEST: f64 = 7.421_965;
+const EAST: f64 = 7.427_430;
+const NORTH: f64 = 43.735_869;
+const SOUTH: f64 = 43.733_409;
+
+fn polygon(rings: Value) -> Aoi {
+    Aoi::from_json(&json!({ "type": "Polygon", "coordinates": rings })).unwrap()
+}
+
+/// The marina's tile directory, remembering which tiles were asked for.
+struct Counting {
+    dir: DirTiles,
+    asked: RefCell<HashSet<TileId>>,
+}
+
+impl TileProvider for Counting {
+    async fn fetch<H: Hooks>(
+        &self,
+        source: &TileSource,
+        tiles: Vec<TileId>,
+        hooks: &H,
+    ) -> geodetect::Result<FetchedTiles> {
+        self.asked.borrow_mut().extend(tiles.iter().copied());
+        self.dir.fetch(source, tiles, hooks).await
+    }
+    async fn decode(&self, bytes: &[u8]) -> Result<DecodedTile, String> {
+        self.dir.decode(bytes).await
+    }
+}
+
+/// Run `aoi`; also returns how many distinct tiles were asked for.
+fn run(engine: &Engine, aoi: &Aoi, options: &DetectOptions, chunk_windows: usize) -> (DetectResult, Recording, usize) {
+    let source: TileSource =
+        serde_json::from_value(json!({ "url": "file:///{z}/{x}/{y}.png", "maxZoom": 21 })).unwrap();
+    let tiles = Counting { dir: DirTiles::new(root().join("www/tiles/marina")), asked: RefCell::default() };
+    let hooks = Recording { clock: Some(NativeHooks::new(false)), ..Recording::default() };
+    let result = futures::executor::block_on(detect_area_in_chunks(
+        engine,
+        &source,
+        &tiles,
+        aoi,
+        options,
+        &hooks,
+        chunk_windows,
+    ))
+    .unwrap();
+    let distinct = tiles.asked.borrow().len();
+    (result, hooks, distinct)
+}
+
+fn features(v: &Value) -> Vec<Value> {
+    v["features"].as_array().unwrap().clone()
+}
+
+#[test]
+fn the_result_does_not_depend_on_how_the_area_is_cut() {
+    let engine = engine();
+    let aoi = polygon(json!([[[WEST, SOUTH], [EAST, SOUTH], [EAST, NORTH], [WEST, NORTH], [WEST, SOUTH]]]));
+    let options = DetectOptions { max_tiles: 100, ..DetectOptions::at_zoom(19) };
+    // One chunk holding every window (one raster of the whole area), then one window per
+    // chunk: the same FeatureCollection, feature for feature.
+    let (whole, whole_hooks, _) = run(&engine, &aoi, &options, 100);
+    let (cut, hooks, _) = run(&engine, &aoi, &options, 1);
+    let (w, h) = (whole.image.width, whole.image.height);
+    assert!(w > 1024 && h > 1024, "the area spans several windows: {w} x {h}");
+    assert_eq!(whole_hooks.status.get().chunks_total, 1);
+    let status = hooks.status.get();
+    assert!(status.chunks_total >= 4, "{status:?}");
+    assert_eq!((status.chunks_done, status.windows_done), (status.chunks_total, status.windows_total));
+    assert!(!features(&whole.detections).is_empty());
+    assert_eq!(cut.detections, whole.detections, "chunked and whole runs differ");
+
+    // The streamed batches hold exactly the result's features, and arrive as chunks finish.
+    let streamed: Vec<Value> = hooks.batches.borrow().iter().flat_map(features).collect();
+    assert_eq!(streamed.len(), features(&cut.detections).len());
+    assert_eq!(status.detections, streamed.len());
+    for f in features(&cut.detections) {
+        assert!(streamed.contains(&f), "{f} was never streamed");
+    }
+    assert!(hooks.batches.borrow().len() > 1, "several batches: {}", hooks.batches.borrow().len());
+    // Tile progress counts the whole run's tile fetches, not one chunk's.
+    assert!(hooks.fetch_totals.borrow().iter().all(|&t| t == status.tiles_total));
+}
+
+#[test]
+fn clip_rules_nest_and_an_l_shape_fetches_only_its_tiles() {
+    let engine = engine();
+    // An L: the west column and the south row of the marina's tiles, about 2 tiles wide.
+    let (mx, my) = (WEST + 0.0018, SOUTH + 0.0012);
+    let l = polygon(json!([[
+        [WEST, SOUTH],
+        [EAST, SOUTH],
+        [EAST, my],
+        [mx, my],
+        [mx, NORTH],
+        [WEST, NORTH],
+        [WEST, SOUTH]
+    ]]));
+    let mut options = DetectOptions { max_tiles: 100, confidence: 0.1, ..DetectOptions::at_zoom(19) };
+    let count = |clip: Clip, options: &mut DetectOptions| {
+        options.clip = clip;
+        let (result, _, distinct) = run(&engine, &l, options, 2);
+        (features(&result.detections).len(), distinct)
+    };
+    let (centroid, distinct) = count(Clip::Centroid, &mut options);
+    let (within, _) = count(Clip::Within, &mut options);
+    let (intersects, _) = count(Clip::Intersects, &mut options);
+    assert!(within <= centroid && centroid <= intersects, "{within} <= {centroid} <= {intersects}");
+    assert!(within < intersects, "the L's edges cut some boxes: {within} vs {intersects}");
+    // The L's bounding box is the marina's 8 x 5 tiles; it needs those within the margin
+    // (128 px) of the L: 4 columns and 3 rows, 32 tiles.
+    assert_eq!(distinct, 32);
+}
+
+#[test]
+fn too_many_tiles_says_which_zoom_fits() {
+    let engine = engine();
+    let aoi = polygon(json!([[[WEST, SOUTH], [EAST, SOUTH], [EAST, NORTH], [WEST, NORTH], [WEST, SOUTH]]]));
+    let options = DetectOptions { max_tiles: 20, ..DetectOptions::at_zoom(19) };
+    let source: TileSource =
+        serde_json::from_value(json!({ "url": "file:///{z}/{x}/{y}.png", "maxZoom": 21 })).unwrap();
+    let tiles = DirTiles::new(root().join("www/tiles/marina"));
+    let err = futures::executor::block_on(geodetect::pipeline::detect_area(
+        &engine,
+        &source,
+        &tiles,
+        &aoi,
+        &options,
+        &NativeHooks::new(false),
+    ))
+    .unwrap_err();
+    assert_eq!(err.code().as_str(), "TOO_MANY_TILES");
+    let text = err.to_string();
+    assert!(text.contains("at zoom 18 it fits"), "{text}");
+}
