@@ -66,6 +66,7 @@ export type {
   TileSource,
   Timings,
   WeightsFile,
+  WorkerHealth,
 } from "./types.js";
 
 /**
@@ -185,6 +186,59 @@ export interface DetectStream extends AsyncIterable<DetectionBatchEvent> {
   readonly result: Promise<engine.DetectResult>;
 }
 
+/** What {@link Detector.health} reports. */
+export interface Health {
+  /**
+   * `"healthy"`; `"degraded"` when a worker failed its self-test or the engine runs with less
+   * than was asked for (the CPU instead of WebGPU, fewer threads); `"unhealthy"` when no
+   * worker passes its self-test.
+   */
+  status: "healthy" | "degraded" | "unhealthy";
+  /** Why the status is not `"healthy"` (empty when it is). */
+  reasons: string[];
+  /** Milliseconds the check took. */
+  checkedMs: number;
+  /** geodetect's version, as a worker reports it (null when none answered). */
+  version: string | null;
+  /** The backend in use. */
+  backend: engine.Backend;
+  /** The WebGPU adapter, if the backend is WebGPU. */
+  adapter: engine.AdapterInfo | null;
+  /** The loaded model and the SHA-256 its weights were verified against. */
+  model: { id: string; weightsSha256: string };
+  /** Workers that answered, and in all. */
+  workersAlive: number;
+  workersTotal: number;
+  /** Each worker's report; a worker that did not answer has only `alive`, `ok` and `error`. */
+  workers: (({ alive: true } & engine.WorkerHealth) | { alive: boolean; ok: false; error: string })[];
+}
+
+/** A latency histogram of one stage (cumulative bucket counts, as Prometheus has them). */
+export interface StageHistogram {
+  /** Upper bounds of the buckets, in milliseconds (a last `+Inf` bucket is implied by `count`). */
+  bucketsMs: number[];
+  /** Calls that took at most each bound. */
+  counts: number[];
+  /** Milliseconds in all. */
+  sumMs: number;
+  /** Calls measured. */
+  count: number;
+}
+
+/** What {@link Detector.metrics} returns (a copy; later calls do not change it). */
+export interface MetricsSnapshot {
+  /** detect() calls that resolved (`ok`) and rejected (`failed`). */
+  areas: { ok: number; failed: number };
+  /** Detections returned in all. */
+  detections: number;
+  /** Rejections by error code. */
+  errors: Partial<Record<ErrorCode, number>>;
+  /** Tile downloads that succeeded and failed, and the retries spent on those that failed. */
+  tiles: { fetched: number; failed: number; retriesOfFailed: number };
+  /** Per stage of `DetectResult.timings`, over the calls that resolved. */
+  stages: Record<keyof engine.Timings, StageHistogram>;
+}
+
 /** Options of {@link Detector.models} (static). */
 export interface ModelsOptions {
   /** Model directory; same default as {@link DetectorOptions.modelBaseUrl}. */
@@ -270,6 +324,18 @@ export declare class Detector {
 
   /** The models of this detector's `modelBaseUrl`. */
   models(options?: SignalOptions): Promise<ModelInfo[]>;
+
+  /**
+   * Run the engine's self-test on every worker and report the detector's health. Answers
+   * while a detect() runs.
+   * @throws {GeodetectError} `DISPOSED`, `ABORTED`
+   */
+  health(options?: SignalOptions): Promise<Health>;
+
+  /** Counters and stage latency histograms of this detector's detect() calls so far. */
+  metrics(options?: { format?: "json" }): MetricsSnapshot;
+  /** The same in the Prometheus text exposition format (version 0.0.4). */
+  metrics(options: { format: "prometheus" }): string;
 
   /** Terminate the worker; pending calls reject with `DISPOSED`. Idempotent. */
   dispose(): void;

@@ -28,6 +28,8 @@ export { GeodetectError };
 /** @typedef {import("./index.js").DetectionBatch} DetectionBatch */
 /** @typedef {import("./index.js").DetectionBatchEvent} DetectionBatchEvent */
 /** @typedef {import("./index.js").DetectStream} DetectStream */
+/** @typedef {import("./index.js").Health} Health */
+/** @typedef {import("./index.js").MetricsSnapshot} MetricsSnapshot */
 
 /** @param {AbortSignal | undefined} signal */
 function abortError(signal) {
@@ -514,6 +516,104 @@ class WorkerClient {
   }
 }
 
+/** Upper bounds (ms) of the stage latency histograms' buckets (and +Inf). */
+const BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000];
+/** The stages of `DetectResult.timings`, in order. */
+const STAGES = /** @type {const} */ (["fetch", "decode", "preprocess", "inference", "postprocess", "total"]);
+
+/** A detector's counters and histograms (see {@link Detector.metrics}). */
+class Metrics {
+  areas = { ok: 0, failed: 0 };
+  detections = 0;
+  /** @type {Record<string, number>} */
+  errors = {};
+  tiles = { fetched: 0, failed: 0, retriesOfFailed: 0 };
+  /** @type {Record<string, { buckets: number[], sum: number, count: number }>} */
+  stages = Object.fromEntries(STAGES.map((s) => [s, { buckets: BUCKETS_MS.map(() => 0), sum: 0, count: 0 }]));
+
+  /**
+   * @param {DetectResult} result
+   * @param {Progress | null} last the run's last progress event
+   */
+  succeeded(result, last) {
+    this.areas.ok++;
+    // Counting must never fail the call it counts: every field is read defensively.
+    const features = result?.detections?.features;
+    this.detections += Array.isArray(features) ? features.length : 0;
+    const missing = Array.isArray(result?.missingTiles) ? result.missingTiles : [];
+    this.tiles.failed += missing.length;
+    this.tiles.fetched += Math.max(0, (last?.tilesTotal ?? 0) - missing.length);
+    this.tiles.retriesOfFailed += missing.reduce((n, t) => n + Math.max(0, (t?.attempts ?? 1) - 1), 0);
+    for (const stage of STAGES) {
+      const ms = result?.timings?.[stage];
+      if (typeof ms !== "number" || !Number.isFinite(ms)) continue;
+      const h = this.stages[stage];
+      h.sum += ms;
+      h.count++;
+      BUCKETS_MS.forEach((le, i) => {
+        if (ms <= le) h.buckets[i]++;
+      });
+    }
+  }
+
+  /**
+   * @param {unknown} error
+   * @param {Progress | null} last
+   */
+  failed(error, last) {
+    this.areas.failed++;
+    const code = error instanceof GeodetectError ? error.code : "INTERNAL";
+    this.errors[code] = (this.errors[code] ?? 0) + 1;
+    this.tiles.fetched += last?.tilesDone ?? 0;
+  }
+
+  /** @returns {MetricsSnapshot} */
+  snapshot() {
+    const copy = structuredClone({
+      areas: this.areas,
+      detections: this.detections,
+      errors: this.errors,
+      tiles: this.tiles,
+      stages: Object.fromEntries(
+        STAGES.map((s) => [s, { bucketsMs: BUCKETS_MS, counts: this.stages[s].buckets, sumMs: this.stages[s].sum, count: this.stages[s].count }]),
+      ),
+    });
+    return /** @type {MetricsSnapshot} */ (/** @type {unknown} */ (copy));
+  }
+}
+
+/**
+ * A metrics snapshot in the Prometheus text exposition format (version 0.0.4).
+ * @param {MetricsSnapshot} m
+ * @param {Record<string, string>} labels constant labels of every sample
+ */
+function prometheus(m, labels) {
+  const esc = (/** @type {string} */ v) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+  const lbl = (/** @type {Record<string, string>} */ extra = {}) => {
+    const all = { ...labels, ...extra };
+    return `{${Object.entries(all).map(([k, v]) => `${k}="${esc(v)}"`).join(",")}}`;
+  };
+  /** @type {string[]} */
+  const out = [];
+  const metric = (/** @type {string} */ name, /** @type {string} */ type, /** @type {string} */ help, /** @type {[Record<string, string>, number][]} */ samples) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [extra, v] of samples) out.push(`${name}${lbl(extra)} ${v}`);
+  };
+  metric("geodetect_areas_total", "counter", "Areas run by detect(), by outcome.", [[{ outcome: "ok" }, m.areas.ok], [{ outcome: "error" }, m.areas.failed]]);
+  metric("geodetect_detections_total", "counter", "Detections returned.", [[{}, m.detections]]);
+  metric("geodetect_errors_total", "counter", "detect() errors, by code.", Object.entries(m.errors).map(([code, n]) => [{ code }, n]));
+  metric("geodetect_tiles_total", "counter", "Tile downloads, by result.", [[{ result: "fetched" }, m.tiles.fetched], [{ result: "failed" }, m.tiles.failed]]);
+  metric("geodetect_tile_retries_total", "counter", "Retries spent on tiles that failed in the end.", [[{}, m.tiles.retriesOfFailed]]);
+  out.push("# HELP geodetect_stage_duration_seconds Time per stage of completed detect() calls.", "# TYPE geodetect_stage_duration_seconds histogram");
+  for (const [stage, h] of Object.entries(m.stages)) {
+    h.bucketsMs.forEach((le, i) => out.push(`geodetect_stage_duration_seconds_bucket${lbl({ stage, le: String(le / 1000) })} ${h.counts[i]}`));
+    out.push(`geodetect_stage_duration_seconds_bucket${lbl({ stage, le: "+Inf" })} ${h.count}`);
+    out.push(`geodetect_stage_duration_seconds_sum${lbl({ stage })} ${h.sumMs / 1000}`);
+    out.push(`geodetect_stage_duration_seconds_count${lbl({ stage })} ${h.count}`);
+  }
+  return `${out.join("\n")}\n`;
+}
+
 /** Lets the constructor refuse calls that do not come from Detector.create(). */
 const CREATE = Symbol("geodetect.create");
 
@@ -531,6 +631,7 @@ export class Detector {
   /** @type {string} */
   #modelBaseUrl;
   #disposed = false;
+  #metrics = new Metrics();
 
   /**
    * Use `Detector.create()`.
@@ -622,7 +723,20 @@ export class Detector {
     }
     const opts = detectOptions(options);
     const { signal, onProgress, onDetections } = callbacks(/** @type {Record<string, unknown>} */ (/** @type {unknown} */ (options)));
-    return this.#client.request(MSG.DETECT, { aoi, options: opts }, { signal, onProgress, onDetections });
+    /** @type {Progress | null} */
+    let last = null;
+    const track = (/** @type {Progress} */ p) => {
+      last = p;
+      if (onProgress) callSafely(onProgress, p);
+    };
+    try {
+      const result = await this.#client.request(MSG.DETECT, { aoi, options: opts }, { signal, onProgress: track, onDetections });
+      this.#metrics.succeeded(result, last);
+      return result;
+    } catch (e) {
+      this.#metrics.failed(e, last);
+      throw e;
+    }
   }
 
   /**
@@ -711,6 +825,78 @@ export class Detector {
     if (!isPlainObject(options)) throw invalid("models(options): `options` must be an object");
     const { signal } = callbacks(options);
     return this.#client.request(MSG.MODELS, { modelBaseUrl: this.#modelBaseUrl }, { signal });
+  }
+
+  /**
+   * Run the engine's self-test (two forward passes over a small synthetic image, checked for
+   * shape, finite values and determinism) on every worker, and report the detector's
+   * health: `healthy`, `degraded` (a worker failed, or the engine runs with less than was
+   * asked for: a CPU fallback from WebGPU, fewer threads) or `unhealthy` (no worker passes).
+   * Answers while a detect() is running.
+   * @param {SignalOptions} [options]
+   * @returns {Promise<Health>}
+   */
+  async health(options = {}) {
+    this.#checkUsable();
+    if (!isPlainObject(options)) throw invalid("health(options): `options` must be an object");
+    const { signal } = callbacks(options);
+    const t0 = performance.now();
+    /** @type {Health["workers"]} */
+    const workers = [];
+    try {
+      workers.push({ alive: true, ...(await this.#client.request(MSG.HEALTH, {}, { signal })) });
+    } catch (e) {
+      if (e instanceof GeodetectError && e.code === "ABORTED") throw e;
+      const err = e instanceof GeodetectError ? e : new GeodetectError("INTERNAL", describe(e));
+      workers.push({ alive: !this.#client.failed, ok: false, error: `${err.code}: ${err.message}` });
+    }
+    const passing = workers.filter((w) => w.ok).length;
+    const info = this.#info;
+    const reasons = [
+      ...workers.filter((w) => !w.ok).map((w) => `a worker failed its self-test: ${w.error}`),
+      ...(info.fallbackReason ? [`the CPU runs instead of WebGPU: ${info.fallbackReason}`] : []),
+      ...(info.threadsNote ? [`fewer threads than asked for: ${info.threadsNote}`] : []),
+    ];
+    const report = workers.find((w) => w.ok);
+    return {
+      status: passing === 0 ? "unhealthy" : reasons.length ? "degraded" : "healthy",
+      reasons,
+      checkedMs: performance.now() - t0,
+      version: report && "version" in report ? report.version : null,
+      backend: this.#backend,
+      adapter: info.adapter,
+      model: { id: info.model.id, weightsSha256: info.model.weights.sha256 },
+      workersAlive: workers.filter((w) => w.alive).length,
+      workersTotal: workers.length,
+      workers,
+    };
+  }
+
+  /**
+   * What this detector has done so far: counters (areas run, detections, errors by code,
+   * tiles fetched and failed, retries of failed tiles) and latency histograms of each stage
+   * of the detect() calls that completed; `{ format: "prometheus" }` gives the Prometheus text
+   * exposition format instead, for apps that forward it to their monitoring.
+   * @overload
+   * @param {{ format?: "json" }} [options]
+   * @returns {MetricsSnapshot}
+   */
+  /**
+   * @overload
+   * @param {{ format: "prometheus" }} options
+   * @returns {string}
+   */
+  /**
+   * @param {{ format?: "json" | "prometheus" }} [options]
+   * @returns {MetricsSnapshot | string}
+   */
+  metrics(options = {}) {
+    if (!isPlainObject(options)) throw invalid("metrics(options): `options` must be an object");
+    const format = options.format ?? "json";
+    if (format !== "json" && format !== "prometheus") throw invalid(`\`format\` must be "json" or "prometheus", got ${show(format)}`);
+    const snapshot = this.#metrics.snapshot();
+    if (format === "json") return snapshot;
+    return prometheus(snapshot, { model: this.#info.model.id, backend: this.#backend });
   }
 
   /** Terminate the worker; pending requests reject with DISPOSED. Safe to call twice. */

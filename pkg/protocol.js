@@ -4,8 +4,9 @@
 // the check that this browser can run the engine at all.
 //
 // Messages are structured clones; there is one worker per Detector.
-//   main -> worker  requests  { type: "init" | "detect" | "preload" | "models", id, payload }
+//   main -> worker  requests  { type: "init" | "detect" | "preload" | "models" | "health", id, payload }
 //                             each answered by exactly one "result" or "error" with its id
+//                             ("health" runs at once, beside a detect in progress)
 //                   controls  { type: "abort", id }   abort request `id` (no answer)
 //                             { type: "dispose" }     free the engine, close the worker
 //   worker -> main  replies   { type: "progress", id, progress }   any number, before the answer
@@ -30,6 +31,7 @@ export const MSG = Object.freeze(/** @type {const} */ ({
   DETECT: "detect",
   PRELOAD: "preload",
   MODELS: "models",
+  HEALTH: "health",
   // Controls (main -> worker), never answered.
   ABORT: "abort",
   DISPOSE: "dispose",
@@ -64,6 +66,8 @@ export const MSG = Object.freeze(/** @type {const} */ ({
  * @property {{ payload: { ids: string[] }, result: null }} preload
  * @property {{ payload: { modelBaseUrl: string }, result: ModelEntry[] }} models
  *   the manifest at an absolute directory URL (needs no "init")
+ * @property {{ payload: Record<string, never>, result: import("./types.js").WorkerHealth }} health
+ *   the engine's self-test and vital signs
  */
 
 /**

@@ -478,7 +478,9 @@ export interface ImageInfo {
 }
 
 /**
- * Milliseconds spent per stage.
+ * Milliseconds spent per stage. An area of several chunks fetches and decodes the next chunk
+ * while the model runs on the current one, so `fetch` and `decode` then overlap
+ * `inference` and the stages add up to more than `total`.
  */
 export interface Timings {
     /**
@@ -543,6 +545,44 @@ export interface TileId {
      * Row, from the north edge southwards.
      */
     y: number;
+}
+
+/**
+ * One worker's answer to `detector.health()`.
+ */
+export interface WorkerHealth {
+    /**
+     * True when the engine's self-test passed.
+     */
+    ok: boolean;
+    /**
+     * Why the self-test failed (else null).
+     */
+    error: string | null;
+    /**
+     * Milliseconds the self-test took (two forward passes over a small synthetic image).
+     */
+    selfTestMs: number;
+    /**
+     * Bytes of the engine's wasm memory (shared by the threads of the threaded engine).
+     */
+    memoryBytes: number;
+    /**
+     * The backend in use.
+     */
+    backend: Backend;
+    /**
+     * The loaded model's id.
+     */
+    modelId: string;
+    /**
+     * SHA-256 of its weights, as verified when they were loaded.
+     */
+    weightsSha256: string;
+    /**
+     * The engine's version (geodetect's).
+     */
+    version: string;
 }
 
 /**

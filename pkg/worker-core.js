@@ -21,6 +21,7 @@ import { MSG, PROTOCOL, GeodetectError, describe, errorToWire, unsupportedBrowse
  * @property {EngineInfo} info backend, adapter and model
  * @property {(aoi: unknown, options: DetectOptions, signal: AbortSignal, onProgress: (p: Progress) => void, onDetections: (batch: import("./protocol.js").DetectionBatch, p: Progress) => void) => Promise<DetectResult>} detect
  * @property {(ids: string[]) => Promise<unknown>} preload
+ * @property {() => Promise<import("./types.js").WorkerHealth>} health the self-test and vital signs
  * @property {() => void} [free] releases the wasm memory
  */
 
@@ -175,6 +176,21 @@ export function startWorker(load, scope = globalThis) {
           return null;
         });
         return;
+      case MSG.HEALTH: {
+        // Not queued: a health check answers while a long detect() runs (the self-test
+        // interleaves with it at its await points).
+        const { id } = msg;
+        Promise.resolve()
+          .then(() => {
+            if (crashed) throw new GeodetectError("INTERNAL", crashed);
+            return needEngine().health();
+          })
+          .then(
+            (result) => post({ type: MSG.RESULT, id, result }),
+            (e) => post({ type: MSG.ERROR, id, error: toWire(e) }),
+          );
+        return;
+      }
       case MSG.MODELS:
         enqueue(MSG.MODELS, msg.id, async () => (await engineModule()).listModels(msg.payload.modelBaseUrl));
         return;

@@ -37,6 +37,14 @@ fn source_image() -> (u32, u32, Vec<u8>) {
     read_rgb(&path).unwrap()
 }
 
+/// The self-test behind `detector.health()` passes on a sound engine, quickly.
+#[test]
+fn self_test_passes() {
+    let engine = engine();
+    let ms = futures::executor::block_on(engine.self_test(&NativeHooks::new(false))).unwrap();
+    assert!(ms > 0.0 && ms < 10_000.0, "{ms} ms");
+}
+
 /// The load-time warm-up runs the whole per-window path on a blank raster, reports no
 /// progress, and leaves the engine computing exactly what it did before.
 #[test]

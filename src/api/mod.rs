@@ -14,4 +14,4 @@ mod typescript;
 
 pub use options::{BackendChoice, ClassRef, Clip, DetectOptions, EngineOptions, parse};
 pub use progress::Progress;
-pub use results::{AdapterInfo, DetectResult, EngineInfo, ImageInfo, Timings};
+pub use results::{AdapterInfo, DetectResult, EngineInfo, ImageInfo, Timings, WorkerHealth};

@@ -48,6 +48,28 @@ pub struct EngineInfo {
     pub relaxed_simd: bool,
 }
 
+/// One worker's answer to `detector.health()`.
+#[derive(Clone, Debug, PartialEq, Serialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerHealth {
+    /// True when the engine's self-test passed.
+    pub ok: bool,
+    /// Why the self-test failed (else null).
+    pub error: Option<String>,
+    /// Milliseconds the self-test took (two forward passes over a small synthetic image).
+    pub self_test_ms: f64,
+    /// Bytes of the engine's wasm memory (shared by the threads of the threaded engine).
+    pub memory_bytes: f64,
+    /// The backend in use.
+    pub backend: Backend,
+    /// The loaded model's id.
+    pub model_id: String,
+    /// SHA-256 of its weights, as verified when they were loaded.
+    pub weights_sha256: String,
+    /// The engine's version (geodetect's).
+    pub version: String,
+}
+
 /// The stitched raster the model saw.
 #[derive(Clone, Debug, PartialEq, Serialize, tsify::Tsify)]
 #[serde(rename_all = "camelCase")]
@@ -83,7 +105,9 @@ impl From<&PixelExtent> for ImageInfo {
     }
 }
 
-/// Milliseconds spent per stage.
+/// Milliseconds spent per stage. An area of several chunks fetches and decodes the next chunk
+/// while the model runs on the current one, so `fetch` and `decode` then overlap
+/// `inference` and the stages add up to more than `total`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, tsify::Tsify)]
 pub struct Timings {
     /// Downloading tiles: until the last download settled. In the browser each tile is

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use tsify::Tsify;
 
 use crate::api::{AdapterInfo, BackendChoice, ClassRef, Clip, DetectOptions, DetectResult, EngineInfo, EngineOptions};
-use crate::api::{ImageInfo, Progress, Timings};
+use crate::api::{ImageInfo, Progress, Timings, WorkerHealth};
 use crate::detect::Backend;
 use crate::error::ErrorCode;
 use crate::geojson::DetectionProperties;
@@ -56,6 +56,7 @@ fn generate() -> String {
         Timings::DECL,
         TileFailure::DECL,
         TileId::DECL,
+        WorkerHealth::DECL,
         // Errors.
         ErrorCode::DECL,
     ];

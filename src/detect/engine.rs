@@ -37,6 +37,9 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Side of the synthetic image of [`Engine::self_test`].
+const SELF_TEST_PX: u32 = 96;
+
 /// Side of the blank raster [`Engine::warm_up`] runs on the CPU backend.
 const CPU_WARM_UP_PX: u32 = 64;
 
@@ -131,6 +134,45 @@ impl Engine {
         let blank = vec![0u8; side as usize * side as usize * 3];
         let params = NmsParams { confidence: 0.25, iou: 0.45, max_detections: 300, class_mask: None };
         self.detect_raster(&blank, side, side, &params, 0, &Quiet(hooks)).await?;
+        Ok(hooks.now_ms() - start)
+    }
+
+    /// Check that the network computes sanely here: two forward passes over a small synthetic
+    /// image (gradients crossed by a bright diagonal bar, so every layer sees varied values)
+    /// must give the expected number of outputs, all finite, and the same both times (a GPU
+    /// that corrupts memory, or a backend that lost its device, fails one of these). Returns
+    /// its milliseconds.
+    pub async fn self_test<H: Hooks>(&self, hooks: &H) -> Result<f64> {
+        let start = hooks.now_ms();
+        let side = SELF_TEST_PX as usize;
+        let rgb: Vec<u8> = (0..side * side)
+            .flat_map(|i| {
+                let (x, y) = (i % side, i / side);
+                let bar = x.abs_diff(y) < 6;
+                let v =
+                    |a: usize, b: usize| if bar { 240 } else { ((a * 255) / side / 2 + (b * 255) / side / 2) as u8 };
+                [v(x, y), v(y, side - 1 - x), v(side - 1 - x, side - 1 - y)]
+            })
+            .collect();
+        let window = Window { x: 0, y: 0, width: SELF_TEST_PX, height: SELF_TEST_PX };
+        let hw = window.input_hw();
+        let first = self.infer(preprocess::to_chw(&rgb, SELF_TEST_PX, &window)?, hw).await?;
+        let second = self.infer(preprocess::to_chw(&rgb, SELF_TEST_PX, &window)?, hw).await?;
+        let anchors: usize = [8, 16, 32].iter().map(|s| (hw[0] / s) * (hw[1] / s)).sum();
+        let expected = anchors * self.config.decoded_rows();
+        if first.len() != expected {
+            return Err(Error::Inference(format!(
+                "the self-test gave {} outputs, not {expected} ({anchors} anchors x {} rows)",
+                first.len(),
+                self.config.decoded_rows()
+            )));
+        }
+        if let Some(i) = first.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Inference(format!("the self-test's output {i} is {}", first[i])));
+        }
+        if first != second {
+            return Err(Error::Inference("the self-test gave different outputs for the same input".into()));
+        }
         Ok(hooks.now_ms() - start)
     }
 

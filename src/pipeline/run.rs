@@ -70,40 +70,61 @@ pub async fn detect_area_in_chunks<P: TileProvider, H: Hooks>(
     let mut kept: Vec<Candidate> = Vec::new();
     let mut missing: Vec<TileFailure> = Vec::new();
     let mut timings = Timings::default();
+    // Chunk k + 1 is fetched and decoded while chunk k runs through the model: its downloads
+    // and decoding proceed off the thread, and its tiles are drawn whenever the model yields
+    // between windows. At most two chunks' rasters exist at once.
+    let load = |k: usize, quiet: bool| {
+        let chunk = &plan.chunks[k];
+        let status = &status;
+        async move {
+            let t_load = hooks.now_ms();
+            let chunk_hooks = ChunkHooks { inner: hooks, status, quiet };
+            let loaded = load_raster(
+                provider,
+                source,
+                chunk.extent,
+                chunk.tiles.clone(),
+                options.fail_on_missing_tiles,
+                &chunk_hooks,
+            )
+            .await;
+            loaded.map(|l| (l, hooks.now_ms() - t_load))
+        }
+    };
+    let mut next = match plan.chunks.is_empty() {
+        true => None,
+        false => Some(load(0, false).await),
+    };
     for (k, chunk) in plan.chunks.iter().enumerate() {
         hooks.checkpoint().await?;
-        let t_load = hooks.now_ms();
-        let tiles_before = status.get().tiles_done;
-        let chunk_hooks = ChunkHooks { inner: hooks, status: &status, tiles_before };
-        let LoadedRaster { raster, missing: lost, fetch_ms } = load_raster(
-            provider,
-            source,
-            chunk.extent,
-            chunk.tiles.clone(),
-            options.fail_on_missing_tiles,
-            &chunk_hooks,
-        )
-        .await?;
+        let loaded = next.take().ok_or_else(|| Error::Internal(format!("chunk {k} was not loaded")))?;
+        let (LoadedRaster { raster, missing: lost, fetch_ms }, load_ms) = loaded?;
         timings.fetch += fetch_ms;
-        timings.decode += hooks.now_ms() - t_load - fetch_ms;
+        timings.decode += load_ms - fetch_ms;
         missing.extend(lost);
-        update(&status, hooks, |s| s.tiles_done = tiles_before + chunk.tiles.len());
 
         let windows: Vec<(usize, Window)> = chunk.windows.iter().map(|w| (w.index, w.window)).collect();
         let place = RasterPlace { offset: chunk.offset, area };
         let done = status.get().windows_done;
-        let (boxes, model_ms) = engine
-            .detect_windows(
-                &raster.rgb,
-                (raster.width, raster.height),
-                place,
-                &windows,
-                &params,
-                hooks,
-                (done, plan.windows),
-            )
-            .await?;
-        // The chunk's raster goes before the next is fetched: memory is one chunk's.
+        let detect = engine.detect_windows(
+            &raster.rgb,
+            (raster.width, raster.height),
+            place,
+            &windows,
+            &params,
+            hooks,
+            (done, plan.windows),
+        );
+        let prefetch = async {
+            match k + 1 < plan.chunks.len() {
+                true => Some(load(k + 1, true).await),
+                false => None,
+            }
+        };
+        let (detected, prefetched) = futures::join!(detect, prefetch);
+        next = prefetched;
+        let (boxes, model_ms) = detected?;
+        // The chunk's raster goes before the one after next is fetched.
         drop(raster);
         timings.preprocess += model_ms.preprocess;
         timings.inference += model_ms.inference;
@@ -169,12 +190,15 @@ fn update<H: Hooks>(status: &Cell<RunStatus>, hooks: &H, change: impl FnOnce(&mu
     hooks.status(s);
 }
 
-/// The run's hooks as one chunk's loading sees them: its tile progress counted into the
-/// whole run's (`Fetch` and `Stitch` events count the area's tiles, not the chunk's).
+/// The run's hooks as one chunk's loading sees them: its tiles counted into the whole run's
+/// status, and its `Fetch` and `Stitch` events counting the area's tiles, not the chunk's. A
+/// `quiet` chunk (fetched ahead while the model runs on the one before) sends no progress
+/// events of its own, so that the run's stage does not flip back and forth; its tiles still
+/// count.
 struct ChunkHooks<'a, H: Hooks> {
     inner: &'a H,
     status: &'a Cell<RunStatus>,
-    tiles_before: usize,
+    quiet: bool,
 }
 
 impl<H: Hooks> Hooks for ChunkHooks<'_, H> {
@@ -184,13 +208,22 @@ impl<H: Hooks> Hooks for ChunkHooks<'_, H> {
 
     fn progress(&self, stage: Stage, done: usize, total: usize) {
         match stage {
-            Stage::Fetch | Stage::Stitch => {
-                let run_total = self.status.get().tiles_total;
-                if stage == Stage::Fetch {
-                    update(self.status, self.inner, |s| s.tiles_done = self.tiles_before + done);
+            Stage::Fetch => {
+                // `done` counts this chunk's settled tiles; count each once into the run's.
+                if done > 0 {
+                    update(self.status, self.inner, |s| s.tiles_done += 1);
                 }
-                self.inner.progress(stage, self.tiles_before + done, run_total.max(total));
+                if !self.quiet {
+                    let s = self.status.get();
+                    self.inner.progress(stage, s.tiles_done, s.tiles_total.max(total));
+                }
             }
+            Stage::Stitch if self.quiet => {}
+            Stage::Stitch => {
+                let s = self.status.get();
+                self.inner.progress(stage, s.tiles_done, s.tiles_total.max(total));
+            }
+            _ if self.quiet => {}
             _ => self.inner.progress(stage, done, total),
         }
     }

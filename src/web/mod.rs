@@ -29,7 +29,7 @@ use web_sys::AbortSignal;
 
 use self::global::Global;
 use self::hooks::WebHooks;
-use crate::api::{DetectOptions, EngineInfo, EngineOptions, parse};
+use crate::api::{DetectOptions, EngineInfo, EngineOptions, WorkerHealth, parse};
 use crate::detect::Engine;
 use crate::geojson::Aoi;
 use crate::host::{Hooks, Stage};
@@ -181,6 +181,29 @@ impl WebEngine {
         })
     }
 
+    /// The engine's self-test ([`Engine::self_test`]) and its vital signs: resolves to a
+    /// `WorkerHealth`, whether the test passed or not (a failure is in its `error`).
+    pub fn health(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let hooks = WebHooks::new(inner.global.clone(), None, None);
+            let start = hooks.now_ms();
+            let test = inner.engine.self_test(&hooks).await;
+            let entry = inner.engine.entry();
+            let report = WorkerHealth {
+                ok: test.is_ok(),
+                self_test_ms: test.as_ref().map_or_else(|_| hooks.now_ms() - start, |ms| *ms),
+                error: test.err().map(|e| format!("{}: {e}", e.code())),
+                memory_bytes: memory_bytes(),
+                backend: inner.engine.backend(),
+                model_id: entry.id.clone(),
+                weights_sha256: entry.weights.sha256.clone(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            };
+            Ok(to_js_value(&report)?)
+        })
+    }
+
     /// Download and verify the weights of `ids` into the cache, without loading them.
     pub fn preload(&self, ids: Vec<String>) -> Promise {
         let inner = self.inner.clone();
@@ -193,6 +216,12 @@ impl WebEngine {
             Ok(JsValue::UNDEFINED)
         })
     }
+}
+
+/// Bytes of this module's wasm memory (a `SharedArrayBuffer` in the threaded engine).
+fn memory_bytes() -> f64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    js_sys::Reflect::get(&memory.buffer(), &"byteLength".into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0)
 }
 
 /// The models listed in `<modelBaseUrl>/manifest.json`.

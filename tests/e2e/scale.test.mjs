@@ -1,0 +1,169 @@
+// Areas of any size, health and metrics, through the npm package in headless Chromium:
+//
+//   cd tests/e2e && node --test --test-reporter=spec scale.test.mjs
+//
+// A loopback server serves the repository's www/ and pkg/ cross-origin isolated, and tiles
+// of any address at zoom 19 by repeating the marina's 8 x 5 tiles, so an area of thousands
+// of tiles has real imagery everywhere.
+// - A 2,025-tile area (45 x 45 tiles, 169 model windows, 49 chunks) on two threads completes;
+//   its detections are valid, and a repetition of the imagery in the middle of the area has
+//   about as many as the marina run on its own; the wasm memory after it is no larger than
+//   after a 128-tile area (memory is bounded by the chunk, not the area); the progress
+//   counts every chunk and tile.
+// - health() is "healthy" with the model's hash and the engine's version, and answers while
+//   a detect() runs; metrics() counts the areas, detections, errors and tiles, and its
+//   Prometheus text is well formed.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { REPO, launchBrowser, pixelToLonLat, startStaticServer, validateDetections, withPage } from "./helpers.mjs";
+import { MODEL } from "./setup.mjs";
+
+const MINUTE = 60_000;
+const ZOOM = 19;
+// The marina's tiles at z19 are x 272953..272960, y 191175..191179; every other address
+// repeats them.
+const MARINA = { x0: 272953, nx: 8, y0: 191175, ny: 5 };
+const wrap = (v, v0, n) => v0 + ((((v - v0) % n) + n) % n);
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startStaticServer({
+    mounts: { "/": join(REPO, "www"), "/pkg/": join(REPO, "pkg") },
+    headers: { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" },
+    rewrite: (path) => path.replace(/^\/tiles\/marina\/19\/(\d+)\/(\d+)\.png$/, (_, x, y) =>
+      `/tiles/marina/19/${wrap(Number(x), MARINA.x0, MARINA.nx)}/${wrap(Number(y), MARINA.y0, MARINA.ny)}.png`),
+  });
+  browser = await launchBrowser({ webgpu: false });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** A rectangle of whole tiles at zoom 19, inset by 4 px: `[tx, ty]` its first tile. */
+function tileRect([tx, ty], nx, ny) {
+  const [w, n] = pixelToLonLat([tx * 256 + 4, ty * 256 + 4], ZOOM);
+  const [e, s] = pixelToLonLat([(tx + nx) * 256 - 4, (ty + ny) * 256 - 4], ZOOM);
+  return { type: "Polygon", coordinates: [[[w, s], [e, s], [e, n], [w, n], [w, s]]] };
+}
+
+/** Run `script` (a function of `args`) in the e2e page, which has `window.geodetect`. */
+async function inPage(t, script, args) {
+  const ctx = await browser.newContext();
+  try {
+    return await withPage(t, ctx, async (page) => {
+      await page.goto(`${server.url}/e2e.html`);
+      await page.waitForFunction(() => document.title === "ready", null, { timeout: 30_000 });
+      assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true);
+      return await page.evaluate(script, args);
+    });
+  } finally {
+    await ctx.close();
+  }
+}
+
+describe("areas of any size, health and metrics", () => {
+  test("a 2,025-tile area runs in 49 chunks in bounded memory; health() and metrics() report it", { timeout: 20 * MINUTE }, async (t) => {
+    const origin = [MARINA.x0 - 16, MARINA.y0 - 20];
+    const args = {
+      detector: { source: { url: "/tiles/marina/{z}/{x}/{y}.png", maxZoom: 21 }, model: MODEL, backend: "cpu", threads: 2, modelBaseUrl: "/models/" },
+      marina: tileRect([MARINA.x0, MARINA.y0], 8, 5),
+      medium: tileRect([MARINA.x0, MARINA.y0], 16, 8),
+      large: tileRect(origin, 45, 45),
+      options: { zoom: ZOOM, confidence: 0.25, iou: 0.45 },
+    };
+    const out = await inPage(t, async ({ detector: opts, marina, medium, large, options }) => {
+      const { Detector } = window.geodetect;
+      const d = await Detector.create(opts);
+      const health0 = await d.health();
+      const first = await d.detect(marina, options);
+      // 128 tiles, 6 chunks (full 2 x 2 ones among them): the peak of one chunk.
+      const second = await d.detect(medium, options);
+      const memSmall = (await d.health()).workers[0].memoryBytes;
+      const progress = [];
+      let batches = 0;
+      const running = d.detect(large, { ...options, onProgress: (p) => progress.push(p), onDetections: () => batches++ });
+      // health() answers while the large area runs.
+      await new Promise((r) => setTimeout(r, 3000));
+      const during = await d.health();
+      const duringAt = progress.at(-1);
+      const big = await running;
+      const memLarge = (await d.health()).workers[0].memoryBytes;
+      const failed = await d.detect(large, { ...options, maxTiles: 100 }).then(() => null, (e) => ({ code: e.code, message: e.message }));
+      const metrics = d.metrics();
+      const text = d.metrics({ format: "prometheus" });
+      d.dispose();
+      return { health0, first, second, memSmall, big, memLarge, progress: progress.filter((p, i) => i % 50 === 0 || i === progress.length - 1), batches, during, duringAt, failed, metrics, text };
+    }, args);
+
+    // health(): healthy, the model's hash, the engine's version, one worker with memory.
+    const pkg = JSON.parse(await readFile(join(REPO, "pkg/package.json"), "utf8"));
+    const manifest = JSON.parse(await readFile(join(REPO, "www/models/manifest.json"), "utf8"));
+    const entry = manifest.models.find((m) => m.id === MODEL);
+    const h = out.health0;
+    t.diagnostic(`health: ${h.status}, self-test ${h.workers[0].selfTestMs.toFixed(0)} ms, memory ${(h.workers[0].memoryBytes / 2 ** 20).toFixed(0)} MiB, check ${h.checkedMs.toFixed(0)} ms`);
+    assert.equal(h.status, "healthy", JSON.stringify(h));
+    assert.deepEqual(h.reasons, []);
+    assert.equal(h.version, pkg.version);
+    assert.deepEqual(h.model, { id: MODEL, weightsSha256: entry.weights.sha256 });
+    assert.deepEqual([h.workersAlive, h.workersTotal], [1, 1]);
+    assert.ok(h.workers[0].ok && h.workers[0].selfTestMs > 0 && h.workers[0].memoryBytes > 16 * 2 ** 20);
+    assert.equal(out.during.status, "healthy", "health() during a detect()");
+    assert.ok(out.duringAt && out.duringAt.stage !== "done", `health() answered mid-run (at ${JSON.stringify(out.duringAt)})`);
+
+    // The large area: every chunk and tile, valid detections inside it, in bounded memory.
+    const big = out.big;
+    const last = out.progress.at(-1);
+    t.diagnostic(`large area: ${big.image.width} x ${big.image.height} px, ${big.detections.features.length} detections in ${out.batches} batches, ${last.chunksTotal} chunks, ${last.tilesTotal} tile fetches, ${(big.timings.total / 1000).toFixed(1)} s (inference ${(big.timings.inference / 1000).toFixed(1)} s)`);
+    t.diagnostic(`wasm memory after the 128-tile area ${(out.memSmall / 2 ** 20).toFixed(0)} MiB, after the 2,025-tile area ${(out.memLarge / 2 ** 20).toFixed(0)} MiB`);
+    assert.deepEqual([last.chunksDone, last.chunksTotal], [49, 49]);
+    assert.ok(last.tilesTotal >= 2025, `${last.tilesTotal} tile fetches`);
+    assert.equal(last.tilesDone, last.tilesTotal);
+    assert.equal(big.missingTiles.length, 0);
+    assert.ok(out.batches > 10, `${out.batches} batches`);
+    assert.deepEqual(validateDetections(big.detections).slice(0, 20), []);
+    assert.ok(out.memLarge <= out.memSmall * 1.1, "memory is bounded by the chunk, not the area");
+    // The imagery repeats every 8 x 5 tiles: a period in the middle of the area has about as
+    // many detections as the marina run on its own (window seams and borders differ a little).
+    const inPeriod = (f, [px, py]) => {
+      const c = f.geometry.coordinates[0].slice(0, 4).reduce((a, p) => [a[0] + p[0] / 4, a[1] + p[1] / 4], [0, 0]);
+      const [w, n] = pixelToLonLat([px * 256, py * 256], ZOOM);
+      const [e, s] = pixelToLonLat([(px + 8) * 256, (py + 5) * 256], ZOOM);
+      return c[0] >= w && c[0] < e && c[1] <= n && c[1] > s;
+    };
+    const period = [MARINA.x0 + 8, MARINA.y0 + 5];
+    const mid = big.detections.features.filter((f) => inPeriod(f, period)).length;
+    const alone = out.first.detections.features.length;
+    t.diagnostic(`detections in one repetition mid-area: ${mid}; the marina on its own: ${alone}`);
+    assert.ok(alone > 50 && Math.abs(mid - alone) <= alone * 0.2, `${mid} vs ${alone}`);
+
+    // The refused run, and metrics().
+    assert.equal(out.failed?.code, "TOO_MANY_TILES");
+    assert.match(out.failed.message, /needs 2025 tiles at zoom 19, more than the limit of 100.*at zoom 16 it fits/s);
+    const m = out.metrics;
+    assert.deepEqual(m.areas, { ok: 3, failed: 1 });
+    assert.equal(m.detections, alone + out.second.detections.features.length + big.detections.features.length);
+    assert.deepEqual(m.errors, { TOO_MANY_TILES: 1 });
+    assert.equal(m.tiles.failed, 0);
+    assert.ok(m.tiles.fetched >= 2025 + 128 + 40, `${m.tiles.fetched} tiles fetched`);
+    assert.equal(m.stages.total.count, 3);
+    assert.equal(m.stages.inference.counts.at(-1), 3, "every call is under the last bucket");
+    const totals = [out.first, out.second, big].reduce((n, r) => n + r.timings.total, 0);
+    assert.ok(Math.abs(m.stages.total.sumMs - totals) < 1);
+    // Prometheus text: HELP and TYPE for each family, labelled samples, a histogram with +Inf.
+    const lines = out.text.trim().split("\n");
+    for (const family of ["geodetect_areas_total", "geodetect_detections_total", "geodetect_errors_total", "geodetect_tiles_total", "geodetect_stage_duration_seconds"]) {
+      assert.ok(lines.includes(`# TYPE ${family} ${family.endsWith("seconds") ? "histogram" : "counter"}`), family);
+    }
+    assert.ok(lines.includes(`geodetect_areas_total{model="${MODEL}",backend="cpu",outcome="ok"} 3`), out.text.slice(0, 400));
+    assert.ok(lines.includes(`geodetect_errors_total{model="${MODEL}",backend="cpu",code="TOO_MANY_TILES"} 1`));
+    assert.ok(lines.includes(`geodetect_stage_duration_seconds_count{model="${MODEL}",backend="cpu",stage="total"} 3`));
+    assert.ok(lines.includes(`geodetect_stage_duration_seconds_bucket{model="${MODEL}",backend="cpu",stage="total",le="+Inf"} 3`));
+    for (const l of lines) assert.match(l, /^(# (HELP|TYPE) \S+ .+|[a-z_]+\{[^}]*\} [0-9.e+-]+)$/, l);
+  });
+});
