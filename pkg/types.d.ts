@@ -129,7 +129,7 @@ export interface DetectOptions {
      * Reject with `TOO_MANY_TILES` if the area needs more tiles than this (tiles that come
      * near the area, not its whole bounding box; at least 1): a guard against a zoom typed
      * by accident, since areas of any size run in chunks of bounded memory. The error names
-     * the count and the zoom at which the area would fit. Default 10000.
+     * the count and the zoom at which the area would fit. At most 1000000. Default 10000.
      */
     maxTiles?: number;
     /**

@@ -65,6 +65,10 @@ impl EngineOptions {
     }
 }
 
+/// The largest `maxTiles`: a million tiles (a 256-gigapixel area) runs for days on a laptop;
+/// the bound keeps planning an area (one test per tile of its box) from hanging the worker.
+pub const MAX_TILES_LIMIT: u64 = 1_000_000;
+
 /// The most threads `EngineOptions.threads` may ask for.
 pub const MAX_THREADS: u32 = 64;
 
@@ -114,7 +118,7 @@ pub struct DetectOptions {
     /// Reject with `TOO_MANY_TILES` if the area needs more tiles than this (tiles that come
     /// near the area, not its whole bounding box; at least 1): a guard against a zoom typed
     /// by accident, since areas of any size run in chunks of bounded memory. The error names
-    /// the count and the zoom at which the area would fit. Default 10000.
+    /// the count and the zoom at which the area would fit. At most 1000000. Default 10000.
     #[serde(default = "defaults::max_tiles")]
     pub max_tiles: u64,
     /// Keep only these classes (names or ids of the model's classes). Default: all.
@@ -185,8 +189,11 @@ impl DetectOptions {
                 format!("must be in 1..=10000, got {}", self.max_detections),
             ));
         }
-        if self.max_tiles == 0 {
-            return Err(Error::invalid_option("maxTiles", "must be at least 1"));
+        if !(1..=MAX_TILES_LIMIT).contains(&self.max_tiles) {
+            return Err(Error::invalid_option(
+                "maxTiles",
+                format!("must be in 1..={MAX_TILES_LIMIT}, got {}", self.max_tiles),
+            ));
         }
         Ok(())
     }
@@ -312,7 +319,8 @@ mod tests {
             (json!({ "zoom": 3, "iou": -0.1 }), "iou", "got -0.1"),
             (json!({ "zoom": 3, "maxDetections": 0 }), "maxDetections", "got 0"),
             (json!({ "zoom": 3, "maxDetections": 20000 }), "maxDetections", "got 20000"),
-            (json!({ "zoom": 3, "maxTiles": 0 }), "maxTiles", "at least 1"),
+            (json!({ "zoom": 3, "maxTiles": 0 }), "maxTiles", "got 0"),
+            (json!({ "zoom": 3, "maxTiles": 2_000_000 }), "maxTiles", "1..=1000000, got 2000000"),
             (json!({ "zoom": 3, "classes": "ship" }), "classes", "ship"),
             (json!({ "zoom": 3, "confidance": 0.5 }), "confidance", "unknown field"),
             (json!({}), "options", "missing field `zoom`"),

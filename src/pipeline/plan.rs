@@ -31,10 +31,13 @@ use crate::{Error, Result};
 /// per side (2048 × 2048 px, 12 MiB of RGB, for a 1024 px model).
 pub const CHUNK_WINDOWS: usize = 2;
 
-/// A bounding box of more than this many times `maxTiles` tiles is refused without testing
-/// each tile against the area (it would take too long, and could only pass for an area that
-/// fills under 1/64 of its box).
+/// A bounding box of more than this many times `maxTiles` tiles (and more than
+/// [`SCAN_TILES`]) is refused without testing each tile against the area: it would take too
+/// long, and could only pass for an area that fills under 1/64 of its box.
 const SCAN_FACTOR: u64 = 64;
+/// Tiles of a bounding box tested one by one at most, whatever `maxTiles` (a few seconds in
+/// wasm for a simple polygon), unless `maxTiles` itself is larger.
+const SCAN_TILES: u64 = 4 << 20;
 
 /// A model window of the area's plan: its place in the area's raster, and its number in the
 /// plan (row-major over all windows of the area, skipped ones included), which orders
@@ -191,10 +194,13 @@ struct NeededTiles {
 }
 
 impl NeededTiles {
-    /// `None` when the bounding box has more than [`SCAN_FACTOR`] × `max_tiles` tiles.
+    /// `None` when the bounding box has too many tiles to test one by one: more than
+    /// [`SCAN_FACTOR`] × `max_tiles` or [`SCAN_TILES`], whichever is smaller (but never fewer
+    /// than `max_tiles`).
     fn new(aoi: &Aoi, zoom: u8, tile_size: u32, margin: u32, max_tiles: u64) -> Option<Self> {
         let range = bbox_range(aoi, zoom, tile_size);
-        if range.count() > max_tiles.saturating_mul(SCAN_FACTOR) {
+        let scan = max_tiles.saturating_mul(SCAN_FACTOR).min(SCAN_TILES).max(max_tiles);
+        if range.count() > scan {
             return None;
         }
         let needed: Vec<bool> =
@@ -376,11 +382,14 @@ mod tests {
         assert!(AreaPlan::new(&aoi, params(fits + 1)).is_err());
         let text = err.to_string();
         assert!(text.contains(&needed.to_string()) && text.contains(&format!("zoom {fits}")), "{text}");
-        // A box far beyond the limit is refused without testing every tile.
+        // A box far beyond the limit is refused without testing every tile, also when
+        // `maxTiles` is at its largest (a country at zoom 19: 10^10 tiles).
         let huge = rect_aoi(-10.0, 35.0, 20.0, 60.0);
-        let err = AreaPlan::new(&huge, params(19)).unwrap_err();
-        assert!(matches!(err, Error::TooManyTiles { bbox_only: true, .. }), "{err:?}");
-        assert!(err.to_string().contains("bounding box"), "{err}");
+        for max_tiles in [10_000, crate::api::options::MAX_TILES_LIMIT] {
+            let err = AreaPlan::new(&huge, PlanParams { max_tiles, ..params(19) }).unwrap_err();
+            assert!(matches!(err, Error::TooManyTiles { bbox_only: true, .. }), "{err:?}");
+            assert!(err.to_string().contains("bounding box"), "{err}");
+        }
     }
 
     #[test]
