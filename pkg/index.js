@@ -756,9 +756,10 @@ export class Detector {
     let wake = null;
     const controller = new AbortController();
     const outer = isPlainObject(options) ? options.signal : undefined;
+    const forward = () => controller.abort(isSignal(outer) ? outer.reason : undefined);
     if (isSignal(outer)) {
-      if (outer.aborted) controller.abort(outer.reason);
-      else outer.addEventListener("abort", () => controller.abort(outer.reason), { once: true });
+      if (outer.aborted) forward();
+      else outer.addEventListener("abort", forward, { once: true });
     }
     const push = (/** @type {(typeof queue)[number]} */ item) => {
       queue.push(item);
@@ -766,9 +767,10 @@ export class Detector {
     };
     const own = isPlainObject(options) ? options.onDetections : undefined;
     const result = (async () => {
-      const opts = isPlainObject(options) ? options : /** @type {DetectOptions} */ ({});
+      // Options that are not an object go to detect() as they are, for its error.
+      if (!isPlainObject(options)) return this.detect(aoi, options);
       return this.detect(aoi, {
-        ...opts,
+        ...options,
         signal: controller.signal,
         onDetections: (batch, progress) => {
           if (typeof own === "function") callSafely(/** @type {(b: DetectionBatch, p: Progress) => void} */ (own), batch, progress);
@@ -777,6 +779,7 @@ export class Detector {
       });
     })();
     result.then(() => push({ end: true }), (error) => push({ error }));
+    result.finally(() => (isSignal(outer) ? outer.removeEventListener("abort", forward) : undefined)).catch(() => {});
     // `result` may be left unread by a caller who only iterates: not an unhandled rejection.
     result.catch(() => {});
     return {
