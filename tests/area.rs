@@ -10,35 +10,16 @@ mod common;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
 
-use common::MODEL_ID;
+use common::{engine, root};
 use geodetect::api::{Clip, DetectOptions, DetectResult};
-use geodetect::detect::{Compute, Engine};
+use geodetect::detect::Engine;
 use geodetect::geojson::Aoi;
 use geodetect::host::{DecodedTile, FetchedTiles, Hooks, RunStatus, Stage, TileProvider};
-use geodetect::model::Manifest;
 use geodetect::native::{DirTiles, NativeHooks};
 use geodetect::pipeline::detect_area_in_chunks;
 use geodetect::tiles::{TileId, TileSource};
 use serde_json::{Value, json};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn need(path: &Path) -> Vec<u8> {
-    std::fs::read(path)
-        .unwrap_or_else(|e| panic!("{}: {e}. Generate the test data first: tests/setup.sh", path.display()))
-}
-
-fn engine() -> Engine {
-    let models = root().join("www/models");
-    let manifest = Manifest::from_json(&String::from_utf8(need(&models.join("manifest.json"))).unwrap()).unwrap();
-    let entry = manifest.get(MODEL_ID).unwrap().clone();
-    let weights = entry.verify(need(&models.join(&entry.weights.file))).unwrap();
-    Engine::load(entry, &weights, Compute::cpu()).unwrap()
-}
 
 /// Hooks that record the streamed batches, the run status and the tile progress.
 #[derive(Default)]

@@ -7,29 +7,9 @@
 
 mod common;
 
-use common::{MODEL_ID, Reference, check_parity};
-use geodetect::detect::{Compute, Engine, nms};
-use geodetect::model::Manifest;
+use common::{Reference, check_parity, engine, need, root};
+use geodetect::detect::nms;
 use geodetect::native::{NativeHooks, read_rgb};
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn need(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| {
-        panic!("{}: {e}. Generate the test data first: tests/setup.sh (or tests/data/prepare.sh, models/fetch.sh and `geodetect convert`)", path.display())
-    })
-}
-
-fn engine() -> Engine {
-    let models = root().join("www/models");
-    let manifest = Manifest::from_json(&String::from_utf8(need(&models.join("manifest.json"))).unwrap()).unwrap();
-    let entry = manifest.get(MODEL_ID).unwrap().clone();
-    let weights = entry.verify(need(&models.join(&entry.weights.file))).unwrap();
-    Engine::load(entry, &weights, Compute::cpu()).unwrap()
-}
 
 fn source_image() -> (u32, u32, Vec<u8>) {
     let path = root().join("www/tiles/marina/source.png");

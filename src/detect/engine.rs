@@ -158,7 +158,7 @@ impl Engine {
         let hw = window.input_hw();
         let first = self.infer(preprocess::to_chw(&rgb, SELF_TEST_PX, &window)?, hw).await?;
         let second = self.infer(preprocess::to_chw(&rgb, SELF_TEST_PX, &window)?, hw).await?;
-        let anchors: usize = [8, 16, 32].iter().map(|s| (hw[0] / s) * (hw[1] / s)).sum();
+        let anchors = crate::model::yolo::anchor_count(hw);
         let expected = anchors * self.config.decoded_rows();
         if first.len() != expected {
             return Err(Error::Inference(format!(

@@ -600,6 +600,12 @@ fn upsample2(x: Tensor<4>) -> Tensor<4> {
     interpolate(x, InterpolateOptions::new(InterpolateMode::Nearest).with_output_size([2 * h, 2 * w]))
 }
 
+/// Anchors (grid cells of the three levels) of an input of `[height, width]` pixels, each a
+/// multiple of [`STRIDE_MULTIPLE`].
+pub fn anchor_count([h, w]: [usize; 2]) -> usize {
+    STRIDES.iter().map(|s| (h / s) * (w / s)).sum()
+}
+
 /// Anchor points (grid cell centres, in grid units) as `[2, N]` row-major (x row, y row) and
 /// the stride of each anchor, for an input of `[height, width]` pixels.
 pub fn anchor_grid(input_hw: [usize; 2]) -> Result<(Vec<f32>, Vec<f32>)> {
@@ -607,7 +613,7 @@ pub fn anchor_grid(input_hw: [usize; 2]) -> Result<(Vec<f32>, Vec<f32>)> {
     if h == 0 || w == 0 || h % STRIDE_MULTIPLE != 0 || w % STRIDE_MULTIPLE != 0 {
         return Err(Error::Internal(format!("model input {w}x{h} is not a positive multiple of {STRIDE_MULTIPLE}")));
     }
-    let n: usize = STRIDES.iter().map(|s| (h / s) * (w / s)).sum();
+    let n = anchor_count(input_hw);
     let (mut xs, mut ys, mut strides) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     for s in STRIDES {
         for gy in 0..h / s {

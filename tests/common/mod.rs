@@ -11,12 +11,34 @@
 #![allow(dead_code)]
 
 use geodetect::detect::preprocess::{Window, to_chw};
-use geodetect::detect::{Candidate, Engine, RotatedBox, nms};
-use geodetect::model::sha256_hex;
+use geodetect::detect::{Candidate, Compute, Engine, RotatedBox, nms};
+use geodetect::model::{Manifest, sha256_hex};
 use serde::Deserialize;
+use std::path::{Path, PathBuf};
 
 /// The weights every reference was made with.
 pub const MODEL_ID: &str = "yolov8n-obb-dota";
+
+/// The repository.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A file the setup generates, or a panic that says how to make it.
+pub fn need(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| {
+        panic!("{}: {e}. Generate the test data first: tests/setup.sh (or tests/data/prepare.sh, models/fetch.sh and `geodetect convert`)", path.display())
+    })
+}
+
+/// [`MODEL_ID`] from `www/models`, verified and loaded on the CPU (natively).
+pub fn engine() -> Engine {
+    let models = root().join("www/models");
+    let manifest = Manifest::from_json(&String::from_utf8(need(&models.join("manifest.json"))).unwrap()).unwrap();
+    let entry = manifest.get(MODEL_ID).unwrap().clone();
+    let weights = entry.verify(need(&models.join(&entry.weights.file))).unwrap();
+    Engine::load(entry, &weights, Compute::cpu()).unwrap()
+}
 
 #[derive(Debug, Deserialize)]
 pub struct RefDetection {
