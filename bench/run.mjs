@@ -24,7 +24,7 @@ import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { launchBrowser, startStaticServer } from "../tests/e2e/helpers.mjs";
+import { launchBrowser, repeatMarinaTiles, startStaticServer } from "../tests/e2e/helpers.mjs";
 import { ENGINES } from "../pkg/engines.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -107,13 +107,10 @@ const crossOriginIsolation = {
 // Everything but the tiles may stay in the HTTP cache, as production hosting allows (the
 // cold-start case with weights cached then also finds both sides' wasm there, and Chromium
 // its compiled code); tiles are fetched from the server every time.
-// The marina's tiles at z19 are x 272953..272960, y 191175..191179; tiles1024 repeats them.
-const MARINA = { x0: 272953, nx: 8, y0: 191175, ny: 5 };
-const wrap = (v, v0, n) => v0 + ((((v - v0) % n) + n) % n);
+// tiles1024 repeats the marina's 8 x 5 tiles at z19.
 const server = await startStaticServer({
   headers: crossOriginIsolation,
-  rewrite: (path) => path.replace(/^\/www\/tiles\/marina\/19\/(\d+)\/(\d+)\.png$/, (_, x, y) =>
-    `/www/tiles/marina/19/${wrap(Number(x), MARINA.x0, MARINA.nx)}/${wrap(Number(y), MARINA.y0, MARINA.ny)}.png`),
+  rewrite: repeatMarinaTiles("/www/tiles/marina/19/"),
   headersFor: (path) => (path.startsWith("/www/tiles/") ? {} : { "cache-control": "public, max-age=600" }),
 });
 const browser = await launchBrowser({ webgpu: opts.webgpu });

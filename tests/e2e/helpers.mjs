@@ -30,6 +30,23 @@ export async function launchBrowser({ webgpu = true } = {}) {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args, timeout: 60_000 });
 }
 
+/** The marina's tiles at zoom 19: x 272953..272960, y 191175..191179. */
+export const MARINA_TILES = Object.freeze({ x0: 272953, nx: 8, y0: 191175, ny: 5 });
+
+/**
+ * A `rewrite` for startStaticServer: any zoom-19 tile address under `prefix` (e.g.
+ * "/tiles/marina/19/") becomes the marina tile at the same place modulo its 8 x 5 tiles, so
+ * that an area of any size has real imagery everywhere.
+ * @param {string} prefix
+ */
+export function repeatMarinaTiles(prefix) {
+  const wrap = (v, v0, n) => v0 + ((((v - v0) % n) + n) % n);
+  const { x0, nx, y0, ny } = MARINA_TILES;
+  const escaped = prefix.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  const pattern = new RegExp(`^${escaped}(\\d+)/(\\d+)\\.png$`);
+  return (path) => path.replace(pattern, (_, x, y) => `${prefix}${wrap(Number(x), x0, nx)}/${wrap(Number(y), y0, ny)}.png`);
+}
+
 /**
  * Collect what a page says (console, including its workers; uncaught errors; failed and
  * HTTP-error requests) so a failing test can print it.

@@ -17,15 +17,12 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { REPO, launchBrowser, pixelToLonLat, startStaticServer, validateDetections, withPage } from "./helpers.mjs";
+import { MARINA_TILES, REPO, launchBrowser, pixelToLonLat, repeatMarinaTiles, startStaticServer, validateDetections, withPage } from "./helpers.mjs";
 import { MODEL } from "./setup.mjs";
 
 const MINUTE = 60_000;
 const ZOOM = 19;
-// The marina's tiles at z19 are x 272953..272960, y 191175..191179; every other address
-// repeats them.
-const MARINA = { x0: 272953, nx: 8, y0: 191175, ny: 5 };
-const wrap = (v, v0, n) => v0 + ((((v - v0) % n) + n) % n);
+const MARINA = MARINA_TILES;
 
 let server;
 let browser;
@@ -34,8 +31,7 @@ before(async () => {
   server = await startStaticServer({
     mounts: { "/": join(REPO, "www"), "/pkg/": join(REPO, "pkg") },
     headers: { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" },
-    rewrite: (path) => path.replace(/^\/tiles\/marina\/19\/(\d+)\/(\d+)\.png$/, (_, x, y) =>
-      `/tiles/marina/19/${wrap(Number(x), MARINA.x0, MARINA.nx)}/${wrap(Number(y), MARINA.y0, MARINA.ny)}.png`),
+    rewrite: repeatMarinaTiles("/tiles/marina/19/"),
   });
   browser = await launchBrowser({ webgpu: false });
 });
