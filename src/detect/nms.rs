@@ -70,7 +70,12 @@ pub fn candidates(decoded: &[f32], n: usize, num_classes: usize, task: Task, par
 
 /// Score descending, then anchor ascending.
 pub fn sort_by_score(c: &mut [Candidate]) {
-    c.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.anchor.cmp(&b.anchor)));
+    c.sort_by(best_first);
+}
+
+/// The order of [`sort_by_score`]: score descending, then anchor ascending.
+pub fn best_first(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+    b.score.total_cmp(&a.score).then(a.anchor.cmp(&b.anchor))
 }
 
 /// Greedy class-aware NMS over candidates already sorted by [`sort_by_score`].

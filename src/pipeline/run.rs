@@ -8,6 +8,7 @@ use std::cell::Cell;
 use super::plan::{AreaPlan, PlanParams};
 use super::raster::{LoadedRaster, load_raster};
 use crate::api::{Clip, DetectOptions, DetectResult, ImageInfo, Timings};
+use crate::detect::nms::best_first;
 use crate::detect::{Candidate, Engine, RasterPlace, SeamMerge, Window};
 use crate::geojson::{Aoi, DetectionFeature, DetectionProperties, feature_collection};
 use crate::host::{Hooks, RunStatus, Stage, TileProvider};
@@ -67,7 +68,8 @@ pub async fn detect_area_in_chunks<P: TileProvider, H: Hooks>(
     let features = Features { entry, extent: &plan.extent, aoi, clip: options.clip };
 
     let mut merge = SeamMerge::new(params.iou);
-    let mut kept: Vec<Candidate> = Vec::new();
+    // Every detection released so far, with its feature (built and clipped once).
+    let mut kept: Vec<(Candidate, DetectionFeature)> = Vec::new();
     let mut missing: Vec<TileFailure> = Vec::new();
     let mut timings = Timings::default();
     // Chunk k + 1 is fetched and decoded while chunk k runs through the model: its downloads
@@ -164,8 +166,8 @@ pub async fn detect_area_in_chunks<P: TileProvider, H: Hooks>(
         update(&status, hooks, |s| s.detections += batch.len());
         hooks.detections(&feature_collection(&batch));
     }
-    crate::detect::nms::sort_by_score(&mut kept);
-    let all: Vec<DetectionFeature> = kept.iter().filter_map(|c| features.of(c)).collect();
+    kept.sort_by(|a, b| best_first(&a.0, &b.0));
+    let all: Vec<DetectionFeature> = kept.into_iter().map(|(_, f)| f).collect();
     let detections = feature_collection(&all);
     let end = hooks.now_ms();
     timings.postprocess += end - t_post;
@@ -250,38 +252,33 @@ impl Features<'_> {
         c.bbox.corners().iter().map(|p| self.extent.pixel_to_lonlat(p[0], p[1])).collect()
     }
 
-    fn inside(&self, c: &Candidate) -> bool {
-        match self.clip {
+    /// The features of the boxes inside the area; each goes to `kept` with its box.
+    fn keep(&self, settled: Vec<Candidate>, kept: &mut Vec<(Candidate, DetectionFeature)>) -> Vec<DetectionFeature> {
+        let batch: Vec<(Candidate, DetectionFeature)> =
+            settled.into_iter().filter_map(|c| self.of(&c).map(|f| (c, f))).collect();
+        let features = batch.iter().map(|(_, f)| f.clone()).collect();
+        kept.extend(batch);
+        features
+    }
+
+    /// The feature of `c`, if it is inside the area (its outline is projected once).
+    fn of(&self, c: &Candidate) -> Option<DetectionFeature> {
+        let ring = self.ring(c);
+        let inside = match self.clip {
             Clip::Centroid => {
                 let [lon, lat] = self.extent.pixel_to_lonlat(c.bbox.cx, c.bbox.cy);
                 self.aoi.contains_point(lon, lat)
             }
-            Clip::Intersects => self.aoi.intersects_ring(&self.ring(c)),
-            Clip::Within => self.aoi.contains_ring(&self.ring(c)),
-        }
-    }
-
-    /// The features of the boxes inside the area; those boxes go to `kept`.
-    fn keep(&self, settled: Vec<Candidate>, kept: &mut Vec<Candidate>) -> Vec<DetectionFeature> {
-        let mut batch = Vec::new();
-        for c in settled {
-            if let Some(f) = self.of(&c) {
-                batch.push(f);
-                kept.push(c);
-            }
-        }
-        batch
-    }
-
-    /// The feature of `c`, if it is inside the area.
-    fn of(&self, c: &Candidate) -> Option<DetectionFeature> {
-        self.inside(c).then(|| DetectionFeature {
+            Clip::Intersects => self.aoi.intersects_ring(&ring),
+            Clip::Within => self.aoi.contains_ring(&ring),
+        };
+        inside.then(|| DetectionFeature {
             properties: DetectionProperties {
                 class: self.entry.classes.get(c.class_id).cloned().unwrap_or_else(|| c.class_id.to_string()),
                 class_id: c.class_id as u32,
                 score: c.score,
             },
-            ring: self.ring(c),
+            ring,
         })
     }
 }
