@@ -53,6 +53,7 @@ export type {
   DetectionProperties,
   DetectResult,
   EngineInfo,
+  FailedChunk,
   FetchPolicy,
   ImageInfo,
   ModelEntry,
@@ -64,6 +65,7 @@ export type {
   TileFailure,
   TileId,
   TileSource,
+  TileStats,
   Timings,
   WeightsFile,
   WorkerHealth,
@@ -97,12 +99,18 @@ export type DetectionCollection = FeatureCollection<Polygon, engine.DetectionPro
 
 /**
  * The codes the JS client adds to the engine's (`pkg/protocol.js` lists them at run time):
- * - `WORKER_FAILED`: the worker could not start, threw, or died; the detector is unusable.
+ * - `WORKER_FAILED`: no worker could be started (the script or its wasm could not be
+ *   loaded, a CSP forbids it), or it threw or died; when no worker can be started any more
+ *   the detector is unusable.
+ * - `WORKER_CRASHED`: the engine crashed (a wasm trap: a bug, or out of memory) or ran past
+ *   `chunkTimeoutMs`, on a fresh worker too (the first time, the pool replaces the worker
+ *   and runs the work again). A chunk of a larger area that fails twice is listed in the
+ *   result's `failedChunks` instead; the area fails only when none of its chunks ran.
  * - `DISPOSED`: the detector was disposed (pending requests, and any use afterwards).
  * - `UNSUPPORTED_BROWSER`: the browser lacks WebAssembly SIMD (or WebAssembly, or Web
  *   Workers); the message names what is missing. No worker is started.
  */
-export type ClientErrorCode = "WORKER_FAILED" | "DISPOSED" | "UNSUPPORTED_BROWSER";
+export type ClientErrorCode = "WORKER_FAILED" | "WORKER_CRASHED" | "DISPOSED" | "UNSUPPORTED_BROWSER";
 
 /**
  * Stable, machine-readable error codes (`GeodetectError.code`): the engine's (generated
@@ -169,6 +177,25 @@ export interface DetectOptions extends Omit<engine.DetectOptions, "classes"> {
   onDetections?: (batch: DetectionBatch, progress: engine.Progress) => void;
 }
 
+/** Options of {@link Detector.detectMany}: detect()'s, for every area, and the batch's own. */
+export interface DetectManyOptions extends Omit<DetectOptions, "onProgress" | "onDetections"> {
+  /** Most areas in one call, 1..=10000 (more is `INVALID_OPTIONS`). Default 50. */
+  maxAreas?: number;
+  /** Areas run at once, 1..=10000 (each shares the pool). Default: the pool's `workers`. */
+  concurrency?: number;
+  /** Called as each area settles, with its index in `areas`. */
+  onArea?: (settled: SettledDetection, index: number) => void;
+  /** detect()'s `onProgress`, with the area's index. */
+  onProgress?: (progress: engine.Progress, index: number) => void;
+  /** detect()'s `onDetections`, with the area's index. */
+  onDetections?: (batch: DetectionBatch, progress: engine.Progress, index: number) => void;
+}
+
+/** One area's outcome in {@link Detector.detectMany}, as `Promise.allSettled` gives it. */
+export type SettledDetection =
+  | { status: "fulfilled"; value: engine.DetectResult }
+  | { status: "rejected"; reason: GeodetectError };
+
 /** Detections that became final together: a FeatureCollection like the result's. */
 export type DetectionBatch = DetectionCollection;
 
@@ -206,9 +233,12 @@ export interface Health {
   adapter: engine.AdapterInfo | null;
   /** The loaded model and the SHA-256 its weights were verified against. */
   model: { id: string; weightsSha256: string };
-  /** Workers that answered, and in all. */
+  /** Workers that answered, and started so far. */
   workersAlive: number;
   workersTotal: number;
+  /** Workers the pool grows to (the `workers` option): it starts one, and the rest with the
+   * first area of several chunks. */
+  workersWanted: number;
   /** Each worker's report; a worker that did not answer has only `alive`, `ok` and `error`. */
   workers: (({ alive: true } & engine.WorkerHealth) | { alive: boolean; ok: false; error: string })[];
 }
@@ -227,14 +257,22 @@ export interface StageHistogram {
 
 /** What {@link Detector.metrics} returns (a copy; later calls do not change it). */
 export interface MetricsSnapshot {
+  /** Workers started (replacements included), and replaced after a crash, death or timeout. */
+  workers: { started: number; replaced: number };
+  /** Chunks (or whole areas of one chunk) that a lost worker left: run again, and given up. */
+  chunks: { retried: number; failed: number };
   /** detect() calls that resolved (`ok`) and rejected (`failed`). */
   areas: { ok: number; failed: number };
   /** Detections returned in all. */
   detections: number;
   /** Rejections by error code. */
   errors: Partial<Record<ErrorCode, number>>;
-  /** Tile downloads that succeeded and failed, and the retries spent on those that failed. */
-  tiles: { fetched: number; failed: number; retriesOfFailed: number };
+  /**
+   * Tiles of the calls that resolved: loads needed, downloaded, taken from the workers' tile
+   * caches, failed, download retries, and bytes downloaded (a call that failed adds the
+   * tiles it had loaded to `requested` only).
+   */
+  tiles: { requested: number; downloaded: number; fromCache: number; failed: number; retries: number; bytes: number };
   /** Per stage of `DetectResult.timings`, over the calls that resolved. */
   stages: Record<keyof engine.Timings, StageHistogram>;
 }
@@ -260,8 +298,9 @@ export interface SignalOptions {
 // ---------------------------------------------------------------------------------------
 
 /**
- * Detects objects on map imagery inside a polygon. Each detector owns one dedicated
- * worker with the wasm engine and one loaded model.
+ * Detects objects on map imagery inside a polygon. Each detector owns a pool of dedicated
+ * workers (option `workers`), each with the wasm engine and the loaded model: an area of
+ * several chunks runs on all of them at once.
  *
  * @example
  * const detector = await Detector.create({
@@ -275,7 +314,8 @@ export declare class Detector {
   private constructor();
 
   /**
-   * Start a worker, load the wasm engine and the model, and pick the backend.
+   * Start the first worker, load the wasm engine and the model, and pick the backend. The
+   * rest of the pool starts with the first area of several chunks.
    * @throws {GeodetectError} `INVALID_OPTIONS`, `UNKNOWN_MODEL`, `MODEL_LOAD_FAILED`,
    * `MODEL_INTEGRITY`, `BACKEND_UNAVAILABLE`, `UNSUPPORTED_BROWSER`, `WORKER_FAILED`, `ABORTED`
    */
@@ -293,17 +333,33 @@ export declare class Detector {
   /** Backend, WebGPU adapter and loaded model. */
   readonly info: engine.EngineInfo;
 
-  /** True after {@link Detector.dispose} or after the worker failed. */
+  /** True after {@link Detector.dispose}, or once no worker can be started any more. */
   readonly disposed: boolean;
+
+  /** Workers in the pool: the `workers` option or its default. */
+  readonly workers: number;
 
   /**
    * Fetch the tiles that cover `aoi` at `options.zoom`, stitch them, run the model and
-   * return the detections inside the AOI. Calls on one detector run one after another.
+   * return the detections inside the AOI. An area of several chunks runs on every worker of
+   * the pool; calls share the pool's workers in the order they were made.
    * @throws {GeodetectError} `INVALID_POLYGON`, `ZOOM_OUT_OF_RANGE`, `TOO_MANY_TILES`,
    * `INVALID_OPTIONS`, `TILE_FETCH_FAILED`, `IMAGE_DECODE_FAILED`, `INFERENCE_FAILED`,
-   * `ABORTED`, `WORKER_FAILED`, `DISPOSED`, `INTERNAL`
+   * `ABORTED`, `WORKER_CRASHED`, `WORKER_FAILED`, `DISPOSED`, `INTERNAL`
    */
   detect(aoi: AreaOfInterest, options: DetectOptions): Promise<engine.DetectResult>;
+
+  /**
+   * {@link Detector.detect} on each of `areas` with the same options, sharing the pool, and
+   * one settled result per area in input order (an area that fails is a `rejected` entry
+   * with its error; it never fails the batch).
+   * @throws {GeodetectError} `INVALID_OPTIONS` (not an array, more than `maxAreas`, options
+   * of the wrong shape), `ABORTED`, `DISPOSED`
+   * @example
+   * const settled = await detector.detectMany(parcels, { zoom: 18 });
+   * settled.forEach((s, i) => s.status === "fulfilled" ? show(i, s.value) : warn(i, s.reason.code));
+   */
+  detectMany(areas: readonly AreaOfInterest[], options: DetectManyOptions): Promise<SettledDetection[]>;
 
   /**
    * {@link Detector.detect}, its detections delivered in batches as soon as they are final.
@@ -337,6 +393,6 @@ export declare class Detector {
   /** The same in the Prometheus text exposition format (version 0.0.4). */
   metrics(options: { format: "prometheus" }): string;
 
-  /** Terminate the worker; pending calls reject with `DISPOSED`. Idempotent. */
+  /** Terminate every worker; pending calls reject with `DISPOSED`. Idempotent. */
   dispose(): void;
 }

@@ -1,11 +1,14 @@
 // geodetect: main-thread client.
 //
 // Everything heavy (tile fetching, decoding, the burn/wasm network, WebGPU) happens in a
-// dedicated module worker (./worker.js). This module only checks the shape of the options,
-// posts messages and turns the worker's answers back into promises. The messages, the
-// protocol version and the error codes are defined in ./protocol.js; the engine checks
-// every option's range and names the field when one is wrong.
-import { MSG, PROTOCOL, GeodetectError, describe, errorFromWire, unsupportedBrowser } from "./protocol.js";
+// pool of dedicated module workers (./worker.js; the pool: ./pool.js, one worker's requests:
+// ./client.js). This module only checks the shape of the options and hands the work to the
+// pool. The messages, the protocol version and the error codes are defined in ./protocol.js;
+// the engine checks every option's range and names the field when one is wrong.
+import { MSG, GeodetectError, describe } from "./protocol.js";
+import { WorkerClient, abortError, baseUrl, callSafely, resolveUrl } from "./client.js";
+import { Metrics, prometheus } from "./metrics.js";
+import { Pool, runArea } from "./pool.js";
 
 export { GeodetectError };
 
@@ -30,11 +33,8 @@ export { GeodetectError };
 /** @typedef {import("./index.js").DetectStream} DetectStream */
 /** @typedef {import("./index.js").Health} Health */
 /** @typedef {import("./index.js").MetricsSnapshot} MetricsSnapshot */
-
-/** @param {AbortSignal | undefined} signal */
-function abortError(signal) {
-  return new GeodetectError("ABORTED", "the operation was aborted", { cause: signal?.reason });
-}
+/** @typedef {import("./index.js").DetectManyOptions} DetectManyOptions */
+/** @typedef {import("./index.js").SettledDetection} SettledDetection */
 
 /** @param {string} message */
 function invalid(message) {
@@ -50,22 +50,6 @@ function show(v) {
     return JSON.stringify(v) ?? String(v);
   } catch {
     return String(v);
-  }
-}
-
-/**
- * Call a caller's callback; an exception in it is the caller's bug: report it (as an
- * uncaught error) without breaking geodetect's own flow.
- * @template {unknown[]} A
- * @param {(...args: A) => void} fn
- * @param {A} args
- */
-function callSafely(fn, ...args) {
-  try {
-    fn(...args);
-  } catch (e) {
-    if (typeof globalThis.reportError === "function") globalThis.reportError(e);
-    else setTimeout(() => { throw e; });
   }
 }
 
@@ -118,26 +102,6 @@ function isClassRef(v) {
  */
 function isUrlLike(v) {
   return typeof v === "string" || v instanceof URL;
-}
-
-/** @returns {string | undefined} */
-function baseUrl() {
-  return globalThis.document?.baseURI ?? globalThis.location?.href;
-}
-
-/**
- * Resolve a URL given by the caller against the page, not against the worker script
- * (a relative URL inside the worker would resolve against ./worker.js).
- * @param {string | URL} url
- * @param {string} what the option, for the error message
- * @returns {string}
- */
-function resolveUrl(url, what) {
-  try {
-    return new URL(url instanceof URL ? url.href : String(url), baseUrl()).href;
-  } catch {
-    throw invalid(`\`${what}\` is not a valid URL: ${String(url)}`);
-  }
 }
 
 /**
@@ -250,6 +214,7 @@ function engineOptions(options) {
   if (modelBaseUrl !== undefined && !isUrlLike(modelBaseUrl)) throw invalid("`modelBaseUrl` must be a string or a URL");
   if (workerUrl !== undefined && !isUrlLike(workerUrl)) throw invalid("`workerUrl` must be a string or a URL");
   const fetch = optionalObject(options, "fetch");
+  const workers = optional(options, "workers", "number");
   callbacks(options);
   return compact({
     ...rest,
@@ -273,9 +238,27 @@ function engineOptions(options) {
       retryDelayMs: optional(fetch, "retryDelayMs", "number", "fetch."),
     }),
     cache: optional(options, "cache", "boolean"),
-    // Its range (1..=64) is the engine's to check; the worker reads it to pick an engine.
-    threads: optional(options, "threads", "number"),
+    // Their ranges are the engine's to check (the first worker's init refuses them).
+    workers,
+    // The worker reads it to pick an engine.
+    threads: optional(options, "threads", "number") ?? defaultThreads(workers),
+    chunkTimeoutMs: optional(options, "chunkTimeoutMs", "number"),
   });
+}
+
+/** `min(navigator.hardwareConcurrency, 4)`: the default of `workers` on the CPU path. */
+function cores() {
+  return Math.min(globalThis.navigator?.hardwareConcurrency || 1, 4);
+}
+
+/**
+ * The default of `threads`: the cores shared among the workers (every worker runs at once on
+ * a large area). Undefined for a `workers` the engine will refuse.
+ * @param {number | undefined} workers
+ */
+function defaultThreads(workers) {
+  const n = workers ?? cores();
+  return Number.isInteger(n) && n >= 1 ? Math.max(1, Math.floor(cores() / n)) : undefined;
 }
 
 /**
@@ -308,322 +291,21 @@ function detectOptions(options) {
   });
 }
 
-/**
- * A request waiting for its answer.
- * @typedef {object} Pending
- * @property {(result: unknown) => void} resolve
- * @property {(error: GeodetectError) => void} reject
- * @property {((p: Progress) => void) | undefined} onProgress
- * @property {((batch: DetectionBatch, p: Progress) => void) | undefined} [onDetections]
- * @property {() => void} cleanup
- */
-
-/**
- * @param {string} url
- * @returns {boolean} whether `url` has the page's origin (true outside a page or worker)
- */
-function isSameOrigin(url) {
-  const origin = globalThis.location?.origin;
-  return origin === undefined || new URL(url).origin === origin;
-}
-
-/**
- * Start the module worker at `url` (absolute). Browsers refuse `new Worker()` for a script of
- * another origin, as with the package on jsDelivr, unpkg or a CloudFront domain of its own;
- * such a worker starts from a same-origin blob module that imports the real one. Module
- * scripts are fetched with CORS, so that host must send `Access-Control-Allow-Origin` (the
- * public CDNs and www/deploy's configs do), and a page with a CSP needs `worker-src blob:`.
- * Inside, `import.meta.url` is the real worker's URL, so the engines and their wasm still
- * load from that host.
- * @param {string} url
- * @returns {Worker}
- */
-function startWorker(url) {
-  if (isSameOrigin(url)) return new Worker(url, { type: "module" });
-  const bootstrap = URL.createObjectURL(new Blob([`import ${JSON.stringify(url)};\n`], { type: "text/javascript" }));
-  const worker = new Worker(bootstrap, { type: "module" });
-  const revoke = () => URL.revokeObjectURL(bootstrap);
-  worker.addEventListener("message", revoke, { once: true });
-  worker.addEventListener("error", revoke, { once: true });
-  return worker;
-}
-
-/**
- * One worker and its pending requests. Detector talks to the engine only through
- * `request()`, so a pool of these can later sit behind the same Detector API.
- */
-class WorkerClient {
-  /** @type {Worker} */
-  #worker;
-  /** @type {Map<number, Pending>} */
-  #pending = new Map();
-  #nextId = 1;
-  /** @type {GeodetectError | null} set once the worker is unusable (failed or disposed) */
-  #failure = null;
-
-  /** @param {string | URL | undefined} workerUrl */
-  constructor(workerUrl) {
-    // Before any worker exists: a browser without wasm SIMD would only fail inside it.
-    const unsupported = unsupportedBrowser({ workers: true });
-    if (unsupported) throw unsupported;
-    try {
-      // Keep this expression literal: bundlers (Vite, webpack 5, Parcel) recognise
-      // `new Worker(new URL("./worker.js", import.meta.url), { type: "module" })`
-      // and emit the worker and the wasm it imports.
-      // From another origin (a CDN), the worker starts through a same-origin bootstrap.
-      const file = "./worker.js";
-      this.#worker = workerUrl !== undefined
-        ? startWorker(resolveUrl(workerUrl, "workerUrl"))
-        : isSameOrigin(import.meta.url)
-          ? new Worker(new URL("./worker.js", import.meta.url), { type: "module" })
-          : startWorker(new URL(file, import.meta.url).href);
-    } catch (e) {
-      if (e instanceof GeodetectError) throw e;
-      throw new GeodetectError("WORKER_FAILED", `could not start the geodetect worker: ${describe(e)}`, { cause: e });
-    }
-    this.#worker.addEventListener("message", (ev) => this.#onMessage(ev.data));
-    this.#worker.addEventListener("error", (ev) => {
-      ev.preventDefault?.();
-      const detail = ev.message ? `: ${ev.message}${ev.filename ? ` (${ev.filename}:${ev.lineno})` : ""}` : " (the worker script or one of its imports, e.g. wasm/geodetect.js, could not be loaded, or it threw an uncaught error)";
-      this.#fail("WORKER_FAILED", `the geodetect worker failed${detail}`);
-    });
-    this.#worker.addEventListener("messageerror", () => {
-      this.#fail("WORKER_FAILED", "a message from the geodetect worker could not be deserialized");
-    });
-  }
-
-  get failed() {
-    return this.#failure !== null;
-  }
-
-  /**
-   * Send a request and wait for its result.
-   * @template {RequestType} T
-   * @param {T} type
-   * @param {Requests[T]["payload"]} payload
-   * @param {{ signal?: AbortSignal, onProgress?: (p: Progress) => void, onDetections?: (batch: DetectionBatch, p: Progress) => void }} [opts]
-   * @returns {Promise<Requests[T]["result"]>}
-   */
-  request(type, payload, { signal, onProgress, onDetections } = {}) {
-    if (this.#failure) return Promise.reject(new GeodetectError(this.#failure.code, this.#failure.message));
-    if (signal?.aborted) return Promise.reject(abortError(signal));
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      /** @type {Pending} */
-      const entry = {
-        // The worker answers request `id` with the result of a `type` request.
-        resolve: /** @type {(result: unknown) => void} */ (resolve),
-        reject,
-        onProgress,
-        onDetections,
-        cleanup: () => {},
-      };
-      if (signal) {
-        const onAbort = () => {
-          if (this.#pending.get(id) !== entry) return;
-          this.#pending.delete(id);
-          entry.cleanup();
-          reject(abortError(signal));
-          this.#post({ type: MSG.ABORT, id });
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-        entry.cleanup = () => signal.removeEventListener("abort", onAbort);
-      }
-      this.#pending.set(id, entry);
-      try {
-        /** @type {import("./protocol.js").Request<T>} */
-        const msg = { type, id, payload };
-        this.#worker.postMessage(msg);
-      } catch (e) {
-        this.#pending.delete(id);
-        entry.cleanup();
-        reject(new GeodetectError("INVALID_OPTIONS", `the ${type} request could not be sent to the worker (not structured-cloneable?): ${describe(e)}`, { cause: e }));
-      }
-    });
-  }
-
-  /**
-   * Terminate the worker and reject everything pending with `code`. Idempotent.
-   * @param {ErrorCode} [code]
-   * @param {string} [message]
-   */
-  terminate(code = "DISPOSED", message = "the detector was disposed") {
-    this.#fail(code, message);
-  }
-
-  /** @param {import("./protocol.js").AbortControl | import("./protocol.js").DisposeControl} msg */
-  #post(msg) {
-    if (this.#failure) return;
-    try {
-      this.#worker.postMessage(msg);
-    } catch {
-      // The worker is going away; nothing to tell it.
-    }
-  }
-
-  /** @param {unknown} data */
-  #onMessage(data) {
-    if (data === null || typeof data !== "object" || !("type" in data)) return;
-    // From our own worker (errors are still re-checked: errorFromWire trusts nothing).
-    const msg = /** @type {import("./protocol.js").FromWorker} */ (data);
-    if (msg.type === MSG.FATAL) {
-      const err = errorFromWire(msg.error);
-      this.#fail("WORKER_FAILED", `the geodetect worker failed: ${err.message}`);
-      return;
-    }
-    const entry = this.#pending.get(msg.id);
-    if (!entry) return; // aborted or unknown: a late answer, dropped
-    switch (msg.type) {
-      case MSG.PROGRESS:
-        if (entry.onProgress) callSafely(entry.onProgress, msg.progress);
-        break;
-      case MSG.DETECTIONS:
-        if (entry.onDetections) callSafely(entry.onDetections, msg.batch, msg.progress);
-        break;
-      case MSG.RESULT:
-        this.#pending.delete(msg.id);
-        entry.cleanup();
-        entry.resolve(msg.result);
-        break;
-      case MSG.ERROR:
-        this.#pending.delete(msg.id);
-        entry.cleanup();
-        entry.reject(errorFromWire(msg.error));
-        break;
-      default:
-        break;
-    }
-  }
-
-  /**
-   * @param {ErrorCode} code
-   * @param {string} message
-   */
-  #fail(code, message) {
-    if (this.#failure) return;
-    this.#failure = new GeodetectError(code, message);
-    try {
-      this.#worker.terminate();
-    } catch {
-      // already gone
-    }
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const entry of pending) {
-      entry.cleanup();
-      entry.reject(new GeodetectError(code, message));
-    }
-  }
-}
-
-/** Upper bounds (ms) of the stage latency histograms' buckets (and +Inf). */
-const BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000];
-/** The stages of `DetectResult.timings`, in order. */
-const STAGES = /** @type {const} */ (["fetch", "decode", "preprocess", "inference", "postprocess", "total"]);
-
-/** A detector's counters and histograms (see {@link Detector.metrics}). */
-class Metrics {
-  areas = { ok: 0, failed: 0 };
-  detections = 0;
-  /** @type {Record<string, number>} */
-  errors = {};
-  tiles = { fetched: 0, failed: 0, retriesOfFailed: 0 };
-  /** @type {Record<string, { buckets: number[], sum: number, count: number }>} */
-  stages = Object.fromEntries(STAGES.map((s) => [s, { buckets: BUCKETS_MS.map(() => 0), sum: 0, count: 0 }]));
-
-  /**
-   * @param {DetectResult} result
-   * @param {Progress | null} last the run's last progress event
-   */
-  succeeded(result, last) {
-    this.areas.ok++;
-    // Counting must never fail the call it counts: every field is read defensively.
-    const features = result?.detections?.features;
-    this.detections += Array.isArray(features) ? features.length : 0;
-    const missing = Array.isArray(result?.missingTiles) ? result.missingTiles : [];
-    this.tiles.failed += missing.length;
-    this.tiles.fetched += Math.max(0, (last?.tilesTotal ?? 0) - missing.length);
-    this.tiles.retriesOfFailed += missing.reduce((n, t) => n + Math.max(0, (t?.attempts ?? 1) - 1), 0);
-    for (const stage of STAGES) {
-      const ms = result?.timings?.[stage];
-      if (typeof ms !== "number" || !Number.isFinite(ms)) continue;
-      const h = this.stages[stage];
-      h.sum += ms;
-      h.count++;
-      BUCKETS_MS.forEach((le, i) => {
-        if (ms <= le) h.buckets[i]++;
-      });
-    }
-  }
-
-  /**
-   * @param {unknown} error
-   * @param {Progress | null} last
-   */
-  failed(error, last) {
-    this.areas.failed++;
-    const code = error instanceof GeodetectError ? error.code : "INTERNAL";
-    this.errors[code] = (this.errors[code] ?? 0) + 1;
-    this.tiles.fetched += last?.tilesDone ?? 0;
-  }
-
-  /** @returns {MetricsSnapshot} */
-  snapshot() {
-    const copy = structuredClone({
-      areas: this.areas,
-      detections: this.detections,
-      errors: this.errors,
-      tiles: this.tiles,
-      stages: Object.fromEntries(
-        STAGES.map((s) => [s, { bucketsMs: BUCKETS_MS, counts: this.stages[s].buckets, sumMs: this.stages[s].sum, count: this.stages[s].count }]),
-      ),
-    });
-    return /** @type {MetricsSnapshot} */ (/** @type {unknown} */ (copy));
-  }
-}
-
-/**
- * A metrics snapshot in the Prometheus text exposition format (version 0.0.4).
- * @param {MetricsSnapshot} m
- * @param {Record<string, string>} labels constant labels of every sample
- */
-function prometheus(m, labels) {
-  const esc = (/** @type {string} */ v) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-  const lbl = (/** @type {Record<string, string>} */ extra = {}) => {
-    const all = { ...labels, ...extra };
-    return `{${Object.entries(all).map(([k, v]) => `${k}="${esc(v)}"`).join(",")}}`;
-  };
-  /** @type {string[]} */
-  const out = [];
-  const metric = (/** @type {string} */ name, /** @type {string} */ type, /** @type {string} */ help, /** @type {[Record<string, string>, number][]} */ samples) => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [extra, v] of samples) out.push(`${name}${lbl(extra)} ${v}`);
-  };
-  metric("geodetect_areas_total", "counter", "Areas run by detect(), by outcome.", [[{ outcome: "ok" }, m.areas.ok], [{ outcome: "error" }, m.areas.failed]]);
-  metric("geodetect_detections_total", "counter", "Detections returned.", [[{}, m.detections]]);
-  metric("geodetect_errors_total", "counter", "detect() errors, by code.", Object.entries(m.errors).map(([code, n]) => [{ code }, n]));
-  metric("geodetect_tiles_total", "counter", "Tile downloads, by result.", [[{ result: "fetched" }, m.tiles.fetched], [{ result: "failed" }, m.tiles.failed]]);
-  metric("geodetect_tile_retries_total", "counter", "Retries spent on tiles that failed in the end.", [[{}, m.tiles.retriesOfFailed]]);
-  out.push("# HELP geodetect_stage_duration_seconds Time per stage of completed detect() calls.", "# TYPE geodetect_stage_duration_seconds histogram");
-  for (const [stage, h] of Object.entries(m.stages)) {
-    h.bucketsMs.forEach((le, i) => out.push(`geodetect_stage_duration_seconds_bucket${lbl({ stage, le: String(le / 1000) })} ${h.counts[i]}`));
-    out.push(`geodetect_stage_duration_seconds_bucket${lbl({ stage, le: "+Inf" })} ${h.count}`);
-    out.push(`geodetect_stage_duration_seconds_sum${lbl({ stage })} ${h.sumMs / 1000}`);
-    out.push(`geodetect_stage_duration_seconds_count${lbl({ stage })} ${h.count}`);
-  }
-  return `${out.join("\n")}\n`;
-}
+/** `maxAreas` of detectMany(): its default and its largest value. */
+const DEFAULT_MAX_AREAS = 50;
+const MAX_AREAS = 10_000;
 
 /** Lets the constructor refuse calls that do not come from Detector.create(). */
 const CREATE = Symbol("geodetect.create");
 
 /**
  * Detects objects on map imagery inside a polygon. Create one with `Detector.create()`;
- * it owns one dedicated worker with the wasm engine and the loaded model.
+ * it owns a pool of dedicated workers (`workers`), each with the wasm engine and the loaded
+ * model.
  */
 export class Detector {
-  /** @type {WorkerClient} */
-  #client;
+  /** @type {Pool} */
+  #pool;
   /** @type {Backend} */
   #backend;
   /** @type {EngineInfo} */
@@ -636,20 +318,21 @@ export class Detector {
   /**
    * Use `Detector.create()`.
    * @param {symbol} token
-   * @param {WorkerClient} client
+   * @param {Pool} pool
    * @param {InitResult} init
    * @param {string} modelBaseUrl
    */
-  constructor(token, client, init, modelBaseUrl) {
+  constructor(token, pool, init, modelBaseUrl) {
     if (token !== CREATE) throw new TypeError("use `await Detector.create(options)` to make a Detector");
-    this.#client = client;
+    this.#pool = pool;
     this.#backend = init.backend;
     this.#info = init.info;
     this.#modelBaseUrl = modelBaseUrl;
   }
 
   /**
-   * Start a worker, load the wasm engine and the model, pick the backend.
+   * Start the first worker, load the wasm engine and the model, pick the backend. The rest
+   * of the pool starts with the first area of several chunks.
    * @param {DetectorOptions} options
    * @returns {Promise<Detector>}
    */
@@ -657,16 +340,13 @@ export class Detector {
     const engine = engineOptions(options);
     const { signal, onProgress, workerUrl } = options;
     if (signal?.aborted) throw abortError(signal);
-    const client = new WorkerClient(workerUrl);
+    const pool = new Pool(workerUrl, engine, engine.workers ?? cores());
     try {
-      const init = await client.request(MSG.INIT, { protocol: PROTOCOL, options: engine }, { signal, onProgress });
-      if (!init || init.protocol !== PROTOCOL) {
-        throw new GeodetectError("WORKER_FAILED", `the worker speaks protocol ${init?.protocol}, this client ${PROTOCOL}: workerUrl points at a different geodetect version`);
-      }
-      return new Detector(CREATE, client, init, engine.modelBaseUrl);
+      const init = await pool.start({ signal, onProgress });
+      return new Detector(CREATE, pool, init, engine.modelBaseUrl);
     } catch (e) {
       // Aborting or failing create() must not leave a worker (and a loaded model) behind.
-      client.terminate("DISPOSED", "Detector.create() did not complete");
+      pool.dispose();
       throw e;
     }
   }
@@ -701,9 +381,14 @@ export class Detector {
     return this.#info;
   }
 
-  /** True after dispose() or after the worker failed. */
+  /** True after dispose(), or once no worker can be started any more. */
   get disposed() {
-    return this.#disposed || this.#client.failed;
+    return this.#disposed || this.#pool.broken !== null;
+  }
+
+  /** Workers in the pool (the `workers` option, or its default). */
+  get workers() {
+    return this.#pool.size;
   }
 
   #checkUsable() {
@@ -730,13 +415,71 @@ export class Detector {
       if (onProgress) callSafely(onProgress, p);
     };
     try {
-      const result = await this.#client.request(MSG.DETECT, { aoi, options: opts }, { signal, onProgress: track, onDetections });
+      const result = await runArea(this.#pool, aoi, opts, this.#info.chunkTimeoutMs, { signal, onProgress: track, onDetections });
       this.#metrics.succeeded(result, last);
       return result;
     } catch (e) {
       this.#metrics.failed(e, last);
       throw e;
     }
+  }
+
+  /**
+   * detect() on each of `areas` with the same options, sharing the pool (up to
+   * `concurrency` areas at once, default: the pool's size), and one settled result per area
+   * in input order, as `Promise.allSettled` gives them: an area that fails (an invalid
+   * polygon, every tile missing, ...) is a `rejected` entry with its GeodetectError, and never
+   * fails the batch. The call itself rejects only for a batch it cannot start (`areas` not an
+   * array, more than `maxAreas`, options of the wrong shape), an abort, or a disposed detector.
+   * @param {readonly unknown[]} areas GeoJSON areas, as detect() takes them
+   * @param {DetectManyOptions} options detect()'s options, plus `maxAreas`, `concurrency` and
+   *   `onArea`; `onProgress` and `onDetections` also receive the area's index
+   * @returns {Promise<SettledDetection[]>}
+   */
+  async detectMany(areas, options) {
+    this.#checkUsable();
+    if (!Array.isArray(areas)) throw invalid("detectMany(areas, options): `areas` must be an array of GeoJSON areas");
+    if (!isPlainObject(options)) throw invalid("detectMany(areas, options): `options` must be an object with at least { zoom }");
+    const { maxAreas, concurrency, onArea, onProgress, onDetections, signal, ...rest } = options;
+    // These never reach the engine: their ranges are checked here.
+    const limit = optional(options, "maxAreas", "number") ?? DEFAULT_MAX_AREAS;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_AREAS) throw invalid(`\`maxAreas\` must be an integer in 1..=${MAX_AREAS}, got ${show(maxAreas)}`);
+    if (areas.length > limit) throw invalid(`${areas.length} areas are more than \`maxAreas\` (${limit}): raise it, or split the batch`);
+    const lanes = optional(options, "concurrency", "number") ?? this.#pool.size;
+    if (!Number.isInteger(lanes) || lanes < 1 || lanes > MAX_AREAS) throw invalid(`\`concurrency\` must be an integer in 1..=${MAX_AREAS}, got ${show(concurrency)}`);
+    if (onArea !== undefined && typeof onArea !== "function") throw invalid("`onArea` must be a function");
+    // The shared options' shape, once for the batch (their ranges: each area's engine call).
+    detectOptions({ ...rest, signal, onProgress, onDetections });
+    if (isSignal(signal) && signal.aborted) throw abortError(signal);
+    /** @type {SettledDetection[]} */
+    const settled = new Array(areas.length);
+    let next = 0;
+    const lane = async () => {
+      while (next < areas.length && !(isSignal(signal) && signal.aborted)) {
+        const i = next++;
+        /** @type {DetectOptions} */
+        const opts = /** @type {DetectOptions} */ ({
+          ...rest,
+          signal,
+          onProgress: typeof onProgress === "function" ? (/** @type {Progress} */ p) => onProgress(p, i) : undefined,
+          onDetections: typeof onDetections === "function" ? (/** @type {DetectionBatch} */ b, /** @type {Progress} */ p) => onDetections(b, p, i) : undefined,
+        });
+        /** @type {SettledDetection} */
+        let entry;
+        try {
+          entry = { status: "fulfilled", value: await this.detect(areas[i], opts) };
+        } catch (e) {
+          entry = { status: "rejected", reason: e instanceof GeodetectError ? e : new GeodetectError("INTERNAL", describe(e), { cause: e }) };
+          // A disposed detector ends the batch (the call rejects below).
+          if (this.#disposed) throw entry.reason;
+        }
+        settled[i] = entry;
+        if (typeof onArea === "function") callSafely(/** @type {(s: SettledDetection, i: number) => void} */ (onArea), entry, i);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(lanes, areas.length) }, lane));
+    if (isSignal(signal) && signal.aborted) throw abortError(signal);
+    return settled;
   }
 
   /**
@@ -815,7 +558,8 @@ export class Detector {
     if (!isArrayOf(ids, isString) || !ids.every((id) => id)) throw invalid("preload(ids): `ids` must be an array of model ids");
     if (!isPlainObject(options)) throw invalid("preload(ids, options): `options` must be an object");
     const { signal } = callbacks(options);
-    await this.#client.request(MSG.PRELOAD, { ids: [...ids] }, { signal });
+    const w = await this.#pool.merger(signal);
+    await w.client.request(MSG.PRELOAD, { ids: [...ids] }, { signal });
   }
 
   /**
@@ -827,12 +571,14 @@ export class Detector {
     this.#checkUsable();
     if (!isPlainObject(options)) throw invalid("models(options): `options` must be an object");
     const { signal } = callbacks(options);
-    return this.#client.request(MSG.MODELS, { modelBaseUrl: this.#modelBaseUrl }, { signal });
+    const w = await this.#pool.merger(signal);
+    return w.client.request(MSG.MODELS, { modelBaseUrl: this.#modelBaseUrl }, { signal });
   }
 
   /**
    * Run the engine's self-test (two forward passes over a small synthetic image, checked for
-   * shape, finite values and determinism) on every worker, and report the detector's
+   * shape, finite values and determinism) on every worker started so far (the pool grows to
+   * `workersWanted` with the first area of several chunks), and report the detector's
    * health: `healthy`, `degraded` (a worker failed, or the engine runs with less than was
    * asked for: a CPU fallback from WebGPU, fewer threads) or `unhealthy` (no worker passes).
    * Answers while a detect() is running.
@@ -844,15 +590,19 @@ export class Detector {
     if (!isPlainObject(options)) throw invalid("health(options): `options` must be an object");
     const { signal } = callbacks(options);
     const t0 = performance.now();
+    // Every worker started so far, once it is up (or its start failed).
+    const started = this.#pool.workers;
+    await Promise.all(started.map((w) => w.ready));
     /** @type {Health["workers"]} */
-    const workers = [];
-    try {
-      workers.push({ alive: true, ...(await this.#client.request(MSG.HEALTH, {}, { signal })) });
-    } catch (e) {
-      if (e instanceof GeodetectError && e.code === "ABORTED") throw e;
-      const err = e instanceof GeodetectError ? e : new GeodetectError("INTERNAL", describe(e));
-      workers.push({ alive: !this.#client.failed, ok: false, error: `${err.code}: ${err.message}` });
-    }
+    const workers = await Promise.all(started.map(async (w) => {
+      try {
+        return { alive: true, ...(await w.client.request(MSG.HEALTH, {}, { signal })) };
+      } catch (e) {
+        if (e instanceof GeodetectError && e.code === "ABORTED") throw e;
+        const err = e instanceof GeodetectError ? e : new GeodetectError("INTERNAL", describe(e));
+        return { alive: !w.client.failed, ok: false, error: `${err.code}: ${err.message}` };
+      }
+    }));
     const passing = workers.filter((w) => w.ok).length;
     const info = this.#info;
     const reasons = [
@@ -871,13 +621,15 @@ export class Detector {
       model: { id: info.model.id, weightsSha256: info.model.weights.sha256 },
       workersAlive: workers.filter((w) => w.alive).length,
       workersTotal: workers.length,
+      workersWanted: this.#pool.size,
       workers,
     };
   }
 
   /**
    * What this detector has done so far: counters (areas run, detections, errors by code,
-   * tiles fetched and failed, retries of failed tiles) and latency histograms of each stage
+   * tiles loaded, downloaded, from the cache, failed, retried and bytes; the pool's workers
+   * and chunks) and latency histograms of each stage
    * of the detect() calls that completed; `{ format: "prometheus" }` gives the Prometheus text
    * exposition format instead, for apps that forward it to their monitoring.
    * @overload
@@ -897,7 +649,7 @@ export class Detector {
     if (!isPlainObject(options)) throw invalid("metrics(options): `options` must be an object");
     const format = options.format ?? "json";
     if (format !== "json" && format !== "prometheus") throw invalid(`\`format\` must be "json" or "prometheus", got ${show(format)}`);
-    const snapshot = this.#metrics.snapshot();
+    const snapshot = this.#metrics.snapshot(this.#pool.stats);
     if (format === "json") return snapshot;
     return prometheus(snapshot, { model: this.#info.model.id, backend: this.#backend });
   }
@@ -906,6 +658,6 @@ export class Detector {
   dispose() {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.#client.terminate("DISPOSED", "the detector was disposed");
+    this.#pool.dispose();
   }
 }

@@ -3,11 +3,16 @@
 // their shapes, the error codes, GeodetectError and how an error crosses postMessage, and
 // the check that this browser can run the engine at all.
 //
-// Messages are structured clones; there is one worker per Detector.
-//   main -> worker  requests  { type: "init" | "detect" | "preload" | "models" | "health", id, payload }
+// Messages are structured clones; a Detector has a pool of workers (./pool.js), each of which
+// loads the engine and the model once.
+//   main -> worker  requests  { type: "init" | "detect" | "preload" | "models" | "health"
+//                                 | "runChunk" | "startRun" | "mergeChunk" | "failChunk"
+//                                 | "finishRun", id, payload }
 //                             each answered by exactly one "result" or "error" with its id
-//                             ("health" runs at once, beside a detect in progress)
+//                             ("health" and the merge requests, startRun to finishRun, run at
+//                             once, beside a detect or runChunk in progress)
 //                   controls  { type: "abort", id }   abort request `id` (no answer)
+//                             { type: "dropRun", run }   forget a pool run's merge and plan
 //                             { type: "dispose" }     free the engine, close the worker
 //   worker -> main  replies   { type: "progress", id, progress }   any number, before the answer
 //                             { type: "detections", id, batch, progress }   detect only: final
@@ -15,14 +20,17 @@
 //                             { type: "result", id, result }
 //                             { type: "error", id, error: { code, message } }
 //                             { type: "fatal", error: { code, message } }   the worker is unusable
-// Requests run one at a time, in order. Answers for ids that are no longer pending
+// An area of several chunks runs on the whole pool: one worker plans it and keeps its merge
+// (startRun), every worker runs chunks (runChunk), and each chunk's boxes go to the merging
+// worker (mergeChunk, or failChunk when no worker could run it) until finishRun.
+// Queued requests (init, detect, runChunk, preload, models) run one at a time, in order. Answers for ids that are no longer pending
 // (aborted, disposed) are dropped by the client.
 
 /**
  * Version of the message protocol. The client sends it with "init" and the worker answers
  * with its own; they must be equal (a `workerUrl` from another geodetect version is refused).
  */
-export const PROTOCOL = 2;
+export const PROTOCOL = 3;
 
 /** Message type names: requests, controls, replies. */
 export const MSG = Object.freeze(/** @type {const} */ ({
@@ -32,8 +40,14 @@ export const MSG = Object.freeze(/** @type {const} */ ({
   PRELOAD: "preload",
   MODELS: "models",
   HEALTH: "health",
+  RUN_CHUNK: "runChunk",
+  START_RUN: "startRun",
+  MERGE_CHUNK: "mergeChunk",
+  FAIL_CHUNK: "failChunk",
+  FINISH_RUN: "finishRun",
   // Controls (main -> worker), never answered.
   ABORT: "abort",
+  DROP_RUN: "dropRun",
   DISPOSE: "dispose",
   // Replies (worker -> main).
   PROGRESS: "progress",
@@ -61,13 +75,24 @@ export const MSG = Object.freeze(/** @type {const} */ ({
  * @typedef {object} Requests
  * @property {{ payload: { protocol: number, options: EngineOptions }, result: InitResult }} init
  *   load the engine and the model; `protocol` is the client's {@link PROTOCOL}
- * @property {{ payload: { aoi: unknown, options: EngineDetectOptions }, result: DetectResult }} detect
- *   `aoi` is the caller's GeoJSON, checked by the engine
+ * @property {{ payload: { aoi: unknown, options: EngineDetectOptions }, result: import("./types.js").FinishedRun }} detect
+ *   `aoi` is the caller's GeoJSON, checked by the engine; the detections come in "detections"
+ *   replies, the result without them, with their order
  * @property {{ payload: { ids: string[] }, result: null }} preload
  * @property {{ payload: { modelBaseUrl: string }, result: ModelEntry[] }} models
  *   the manifest at an absolute directory URL (needs no "init")
  * @property {{ payload: Record<string, never>, result: import("./types.js").WorkerHealth }} health
  *   the engine's self-test and vital signs
+ * @property {{ payload: { run: number, aoi: unknown, options: EngineDetectOptions }, result: import("./types.js").RunPlan }} startRun
+ *   plan pool run `run` (an id unique per client) and keep its merge on this worker
+ * @property {{ payload: { run: number, aoi: unknown, options: EngineDetectOptions, chunk: number }, result: import("./types.js").ChunkOutput }} runChunk
+ *   run one chunk of pool run `run` (any worker; the area and options as given to startRun)
+ * @property {{ payload: { run: number, output: import("./types.js").ChunkOutput }, result: import("./types.js").MergeUpdate }} mergeChunk
+ *   merge a chunk's output into the run (on the worker that started it)
+ * @property {{ payload: { run: number, failure: import("./types.js").ChunkFailure }, result: import("./types.js").MergeUpdate }} failChunk
+ *   give up a chunk no worker could run
+ * @property {{ payload: { run: number, totalMs: number }, result: import("./types.js").FinishedRun }} finishRun
+ *   the run's result, once every chunk is merged or given up
  */
 
 /**
@@ -87,9 +112,10 @@ export const MSG = Object.freeze(/** @type {const} */ ({
  */
 
 /** @typedef {{ type: typeof MSG.ABORT, id: number }} AbortControl */
+/** @typedef {{ type: typeof MSG.DROP_RUN, run: number }} DropRunControl */
 /** @typedef {{ type: typeof MSG.DISPOSE }} DisposeControl */
 
-/** Everything the main thread posts to the worker. @typedef {Request | AbortControl | DisposeControl} ToWorker */
+/** Everything the main thread posts to the worker. @typedef {Request | AbortControl | DropRunControl | DisposeControl} ToWorker */
 
 /**
  * An error as it crosses postMessage.
@@ -138,6 +164,9 @@ export const ENGINE_ERROR_CODES = Object.freeze(/** @type {const} */ ([
 export const CLIENT_ERROR_CODES = Object.freeze(/** @type {const} */ ([
   // The worker could not start, threw, or died; or it speaks another protocol version.
   "WORKER_FAILED",
+  // The engine crashed (a wasm trap: a bug, or out of memory) or a chunk ran past
+  // `chunkTimeoutMs`, on a fresh worker too (the first crash is retried on a new worker).
+  "WORKER_CRASHED",
   // The detector was disposed.
   "DISPOSED",
   // This browser lacks something the engine needs (WebAssembly SIMD, workers).

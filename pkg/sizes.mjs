@@ -31,7 +31,8 @@ if (jsonAt >= 0 && !jsonFile) {
 }
 
 const MB = 1_000_000;
-const CLIENT = ["index.js", "protocol.js"];
+// The main thread's modules (the script tag bundles them but protocol.js, which the worker imports).
+const CLIENT = ["index.js", "client.js", "pool.js", "metrics.js", "protocol.js"];
 const WORKER = ["worker.js", "worker-core.js"];
 const LABELS = {
   cpu: "CPU",

@@ -32,12 +32,28 @@ export interface EngineOptions {
      */
     cache?: boolean;
     /**
-     * Threads for the CPU path, 1..=64: more than 1 runs the threaded engine (a pool of web
-     * workers sharing its memory), which needs a cross-origin-isolated page; elsewhere the
-     * single-threaded engine runs and `info.threadsNote` says why. Default (null):
-     * `min(navigator.hardwareConcurrency, 4)`.
+     * Threads for the CPU path of each worker, 1..=64: more than 1 runs the threaded
+     * engine (a pool of web workers sharing its memory), which needs a cross-origin-isolated
+     * page; elsewhere the single-threaded engine runs and `info.threadsNote` says why.
+     * Default (null): the cores shared among the workers,
+     * `max(1, floor(min(navigator.hardwareConcurrency, 4) / workers))`.
      */
     threads?: number | null;
+    /**
+     * Workers in the detector's pool, 1..=16. Each loads the engine and the model once (the
+     * weights are downloaded once and read from the Cache API by the others) and runs chunks
+     * of an area; more workers run more chunks at once, and hold more memory (about 100 MiB
+     * each on the CPU path). Default (null): `min(navigator.hardwareConcurrency, 4)` on the
+     * CPU path, 1 on WebGPU (one GPU gains nothing from several workers).
+     */
+    workers?: number | null;
+    /**
+     * Milliseconds one chunk of an area may run on a pool's worker, 1000..=3600000: a worker
+     * past it (stuck, or far too slow) is replaced and the chunk retried once on a fresh
+     * one. Default 120000. (A `workers: 1` detector runs an area of several chunks as one
+     * request, without this limit.)
+     */
+    chunkTimeoutMs?: number;
 }
 
 /**
@@ -92,6 +108,11 @@ export interface FetchPolicy {
      * further retry, up to 8000. Default 250.
      */
     retryDelayMs?: number;
+    /**
+     * Bytes of tile bodies each worker keeps in memory for tiles asked for again (a chunk's
+     * seam, overlapping areas), `0..=1073741824` (0: none). Default 67108864 (64 MiB).
+     */
+    cacheBytes?: number;
 }
 
 /**
@@ -255,6 +276,10 @@ export interface EngineInfo {
      * in the convolutions), which the worker loads where the browser validates it.
      */
     relaxedSimd: boolean;
+    /**
+     * The `chunkTimeoutMs` in force.
+     */
+    chunkTimeoutMs: number;
 }
 
 /**
@@ -420,6 +445,16 @@ export interface DetectResult {
      */
     missingTiles: TileFailure[];
     /**
+     * What loading the tiles took: loads, downloads, tiles from the cache, retries, bytes.
+     */
+    tiles: TileStats;
+    /**
+     * Chunks of the area that no worker could run (empty when all ran): with a pool of
+     * workers, a chunk whose worker crashed or timed out is retried once on a fresh worker,
+     * and reported here if that fails too. Their area was treated as empty.
+     */
+    failedChunks: FailedChunk[];
+    /**
      * The backend that ran the network.
      */
     backend: Backend;
@@ -530,6 +565,36 @@ export interface TileFailure {
 }
 
 /**
+ * What loading a run's tiles took.
+ */
+export interface TileStats {
+    /**
+     * Tile loads the run needed (a tile on the seam of two chunks counts twice).
+     */
+    requested: number;
+    /**
+     * Of those, downloaded from the tile server.
+     */
+    downloaded: number;
+    /**
+     * Of those, taken from the worker's tile cache (`fetch.cacheBytes`).
+     */
+    fromCache: number;
+    /**
+     * Of those, not loaded (they are in `missingTiles`).
+     */
+    failed: number;
+    /**
+     * Download attempts beyond each tile's first.
+     */
+    retries: number;
+    /**
+     * Bytes of tile bodies downloaded.
+     */
+    bytes: number;
+}
+
+/**
  * One XYZ ("slippy map") tile: `x` grows eastwards, `y` southwards, both in `0..2^z`.
  */
 export interface TileId {
@@ -545,6 +610,28 @@ export interface TileId {
      * Row, from the north edge southwards.
      */
     y: number;
+}
+
+/**
+ * A chunk of an area that was not run (see `DetectResult.failedChunks`).
+ */
+export interface FailedChunk {
+    /**
+     * The chunk's number in the area's plan.
+     */
+    chunk: number;
+    /**
+     * `[west, south, east, north]` of the chunk's raster, in lon/lat degrees.
+     */
+    bounds: [number, number, number, number];
+    /**
+     * Why its last attempt failed.
+     */
+    reason: string;
+    /**
+     * Attempts made, including the first.
+     */
+    attempts: number;
 }
 
 /**
@@ -583,6 +670,121 @@ export interface WorkerHealth {
      * The engine's version (geodetect's).
      */
     version: string;
+}
+
+/**
+ * An area's plan as the pool needs it (`startRun`): what to share out among the workers.
+ */
+export interface RunPlan {
+    /**
+     * Chunks in the plan (numbered from 0, in the order a single worker runs them).
+     */
+    chunks: number;
+    /**
+     * Model windows in all chunks.
+     */
+    windows: number;
+    /**
+     * Tile fetches in all chunks (a tile on the seam of two chunks counts twice).
+     */
+    tiles: number;
+    /**
+     * The raster of the whole area.
+     */
+    image: ImageInfo;
+}
+
+/**
+ * One chunk run by a worker (`runChunk`): its boxes before the seam merge, which the
+ * worker that merges the area's chunks takes as they are (`mergeChunk`).
+ */
+export interface ChunkOutput {
+    /**
+     * The chunk's number in the area's plan.
+     */
+    chunk: number;
+    /**
+     * Its boxes, in the area's pixels, after NMS within each window (opaque to JS: only
+     * passed on to the merge).
+     */
+    boxes: unknown[];
+    /**
+     * Its tiles that failed.
+     */
+    missingTiles: TileFailure[];
+    /**
+     * What loading its tiles took.
+     */
+    tiles: TileStats;
+    /**
+     * Time per stage on the worker that ran it (`total`: the whole chunk).
+     */
+    timings: Timings;
+    /**
+     * Model windows run.
+     */
+    windows: number;
+}
+
+/**
+ * A chunk that no worker could run, as the pool reports it to the run's merge.
+ */
+export interface ChunkFailure {
+    /**
+     * The chunk's number in the area's plan.
+     */
+    chunk: number;
+    /**
+     * Why its last attempt failed.
+     */
+    reason: string;
+    /**
+     * Attempts made, including the first.
+     */
+    attempts: number;
+}
+
+/**
+ * What merging a chunk (or giving one up) releases: the detections that became final, and
+ * where the area's merge stands.
+ */
+export interface MergeUpdate {
+    /**
+     * The detections that became final (possibly none).
+     */
+    batch: import("geojson").FeatureCollection<import("geojson").Polygon, DetectionProperties>;
+    /**
+     * Chunks merged or given up, of the area's.
+     */
+    chunksDone: number;
+    /**
+     * Model windows of those chunks.
+     */
+    windowsDone: number;
+    /**
+     * Detections released so far.
+     */
+    detections: number;
+}
+
+/**
+ * The end of an area's run in a worker (`detect`, `finishRun`): its result without the
+ * detections, which left the worker in batches, and their order in the result.
+ */
+export interface FinishedRun {
+    /**
+     * The result; its `detections` are empty here.
+     */
+    result: DetectResult;
+    /**
+     * Detections released by the end (`finishRun`; empty for `detect`, which streamed them).
+     */
+    batch: import("geojson").FeatureCollection<import("geojson").Polygon, DetectionProperties>;
+    /**
+     * The result's detections, best first, as indices into every detection released (the
+     * batches in the order they were released, `batch` last).
+     */
+    order: number[];
 }
 
 /**

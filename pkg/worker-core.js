@@ -1,6 +1,8 @@
 // geodetect: the worker half of the main <-> worker protocol (./protocol.js defines the
 // messages). `startWorker(load)` serves requests with whatever engine module `load()`
-// returns: ./worker.js passes the wasm build. Requests run one at a time, in order.
+// returns: ./worker.js passes the wasm build. Queued requests run one at a time, in order.
+// After a wasm trap the engine is never used again: the request gets WORKER_CRASHED and the
+// client a "fatal" message, on which it replaces the worker.
 import { MSG, PROTOCOL, GeodetectError, describe, errorToWire, unsupportedBrowser } from "./protocol.js";
 
 /** @typedef {import("./protocol.js").RequestType} RequestType */
@@ -19,9 +21,15 @@ import { MSG, PROTOCOL, GeodetectError, describe, errorToWire, unsupportedBrowse
  * A loaded model, as the engine module's `Engine.create` resolves to it.
  * @typedef {object} Engine
  * @property {EngineInfo} info backend, adapter and model
- * @property {(aoi: unknown, options: DetectOptions, signal: AbortSignal, onProgress: (p: Progress) => void, onDetections: (batch: import("./protocol.js").DetectionBatch, p: Progress) => void) => Promise<DetectResult>} detect
+ * @property {(aoi: unknown, options: DetectOptions, signal: AbortSignal, onProgress: (p: Progress) => void, onDetections: (batch: import("./protocol.js").DetectionBatch, p: Progress) => void) => Promise<import("./types.js").FinishedRun>} detect
  * @property {(ids: string[]) => Promise<unknown>} preload
  * @property {() => Promise<import("./types.js").WorkerHealth>} health the self-test and vital signs
+ * @property {(run: number, aoi: unknown, options: DetectOptions) => import("./types.js").RunPlan} startRun
+ * @property {(run: number, aoi: unknown, options: DetectOptions, chunk: number, signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<import("./types.js").ChunkOutput>} runChunk
+ * @property {(run: number, output: import("./types.js").ChunkOutput) => import("./types.js").MergeUpdate | Promise<import("./types.js").MergeUpdate>} mergeChunk
+ * @property {(run: number, failure: import("./types.js").ChunkFailure) => import("./types.js").MergeUpdate} failChunk
+ * @property {(run: number, totalMs: number) => import("./types.js").FinishedRun} finishRun
+ * @property {(run: number) => void} dropRun
  * @property {() => void} [free] releases the wasm memory
  */
 
@@ -80,8 +88,12 @@ export function startWorker(load, scope = globalThis) {
    */
   function toWire(e) {
     if (typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError) {
-      crashed = `the wasm engine crashed (${e.message}); create a new Detector`;
-      return { code: "INTERNAL", message: crashed };
+      if (!crashed) {
+        crashed = `the wasm engine crashed (${e.message})`;
+        // After this request's answer: the client replaces this worker.
+        queueMicrotask(() => post({ type: MSG.FATAL, error: { code: "WORKER_CRASHED", message: crashed ?? "" } }));
+      }
+      return { code: "WORKER_CRASHED", message: crashed };
     }
     return errorToWire(e);
   }
@@ -109,7 +121,7 @@ export function startWorker(load, scope = globalThis) {
         let result;
         try {
           if (controller.signal.aborted) throw new GeodetectError("ABORTED", "the operation was aborted");
-          if (crashed) throw new GeodetectError("INTERNAL", crashed);
+          if (crashed) throw new GeodetectError("WORKER_CRASHED", crashed);
           result = await task(controller.signal, onProgress);
         } catch (e) {
           post({ type: MSG.ERROR, id, error: toWire(e) });
@@ -130,6 +142,23 @@ export function startWorker(load, scope = globalThis) {
       }
     };
     queue = queue.then(run, run);
+  }
+
+  /**
+   * Answer request `id` with `task()` at once, beside whatever the queue is running.
+   * @param {number} id
+   * @param {() => unknown} task
+   */
+  function now(id, task) {
+    Promise.resolve()
+      .then(() => {
+        if (crashed) throw new GeodetectError("WORKER_CRASHED", crashed);
+        return task();
+      })
+      .then(
+        (result) => post(/** @type {FromWorker} */ ({ type: MSG.RESULT, id, result })),
+        (e) => post({ type: MSG.ERROR, id, error: toWire(e) }),
+      );
   }
 
   scope.addEventListener("message", (ev) => {
@@ -176,21 +205,38 @@ export function startWorker(load, scope = globalThis) {
           return null;
         });
         return;
-      case MSG.HEALTH: {
-        // Not queued: a health check answers while a long detect() runs (the self-test
-        // interleaves with it at its await points).
-        const { id } = msg;
-        Promise.resolve()
-          .then(() => {
-            if (crashed) throw new GeodetectError("INTERNAL", crashed);
-            return needEngine().health();
-          })
-          .then(
-            (result) => post({ type: MSG.RESULT, id, result }),
-            (e) => post({ type: MSG.ERROR, id, error: toWire(e) }),
-          );
+      case MSG.RUN_CHUNK: {
+        const { run, aoi, options, chunk } = msg.payload;
+        enqueue(MSG.RUN_CHUNK, msg.id, (signal, onProgress) => needEngine().runChunk(run, aoi, options, chunk, signal, onProgress));
         return;
       }
+      // Not queued: a health check answers while a long detect() runs (the self-test
+      // interleaves with it at its await points), and a pool's merge keeps up with the chunks
+      // that other workers finish while this one runs its own.
+      case MSG.HEALTH:
+        now(msg.id, () => needEngine().health());
+        return;
+      case MSG.START_RUN: {
+        const { run, aoi, options } = msg.payload;
+        now(msg.id, () => needEngine().startRun(run, aoi, options));
+        return;
+      }
+      case MSG.MERGE_CHUNK:
+        now(msg.id, () => needEngine().mergeChunk(msg.payload.run, msg.payload.output));
+        return;
+      case MSG.FAIL_CHUNK:
+        now(msg.id, () => needEngine().failChunk(msg.payload.run, msg.payload.failure));
+        return;
+      case MSG.FINISH_RUN:
+        now(msg.id, () => needEngine().finishRun(msg.payload.run, msg.payload.totalMs));
+        return;
+      case MSG.DROP_RUN:
+        try {
+          engine?.dropRun(msg.run);
+        } catch (e) {
+          console.error("geodetect worker: dropRun:", e);
+        }
+        return;
       case MSG.MODELS:
         enqueue(MSG.MODELS, msg.id, async () => (await engineModule()).listModels(msg.payload.modelBaseUrl));
         return;

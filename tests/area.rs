@@ -12,12 +12,13 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 
 use common::{engine, root};
+use geodetect::api::{ChunkFailure, ChunkOutput};
 use geodetect::api::{Clip, DetectOptions, DetectResult};
 use geodetect::detect::Engine;
 use geodetect::geojson::Aoi;
 use geodetect::host::{DecodedTile, FetchedTiles, Hooks, RunStatus, Stage, TileProvider};
 use geodetect::native::{DirTiles, NativeHooks};
-use geodetect::pipeline::detect_area_in_chunks;
+use geodetect::pipeline::{AreaRun, detect_area_in_chunks, run_chunk};
 use geodetect::tiles::{TileId, TileSource};
 use serde_json::{Value, json};
 
@@ -136,6 +137,86 @@ fn the_result_does_not_depend_on_how_the_area_is_cut() {
     assert!(hooks.batches.borrow().len() > 1, "several batches: {}", hooks.batches.borrow().len());
     // Tile progress counts the whole run's tile fetches, not one chunk's.
     assert!(hooks.fetch_totals.borrow().iter().all(|&t| t == status.tiles_total));
+}
+
+/// As a pool of workers runs an area: every chunk on its own (`run_chunk`), its output
+/// crossing to the merging worker as JSON, merged in whatever order the chunks finish.
+#[test]
+fn chunks_merged_in_any_order_give_the_one_raster_result() {
+    let engine = engine();
+    let aoi = polygon(json!([[[WEST, SOUTH], [EAST, SOUTH], [EAST, NORTH], [WEST, NORTH], [WEST, SOUTH]]]));
+    let options = DetectOptions { max_tiles: 100, ..DetectOptions::at_zoom(19) };
+    let (whole, _, _) = run(&engine, &aoi, &options, 100);
+    let source: TileSource =
+        serde_json::from_value(json!({ "url": "file:///{z}/{x}/{y}.png", "maxZoom": 21 })).unwrap();
+    let tiles = DirTiles::new(root().join("www/tiles/marina"));
+    let hooks = Recording { clock: Some(NativeHooks::new(false)), ..Recording::default() };
+    let planned = AreaRun::new(engine.entry(), &source, &aoi, &options, 1).unwrap();
+    let plan = planned.plan().clone();
+    let n = plan.chunks.len();
+    assert!(n >= 4, "{n} chunks");
+    // Each chunk once, through JSON, as runChunk answers and mergeChunk reads it.
+    let outputs: Vec<String> = (0..n)
+        .map(|k| {
+            let out = futures::executor::block_on(run_chunk(
+                &engine,
+                &source,
+                &tiles,
+                &plan,
+                k,
+                planned.params(),
+                false,
+                &hooks,
+            ))
+            .unwrap();
+            serde_json::to_string(&out).unwrap()
+        })
+        .collect();
+    let orders: [Vec<usize>; 3] =
+        [(0..n).rev().collect(), (0..n).filter(|k| k % 2 == 1).chain((0..n).filter(|k| k % 2 == 0)).collect(), {
+            let mut middle_out: Vec<usize> = (0..n).collect();
+            middle_out.rotate_left(n / 2);
+            middle_out
+        }];
+    for order in orders {
+        let mut area = AreaRun::new(engine.entry(), &source, &aoi, &options, 1).unwrap();
+        let mut streamed = Vec::new();
+        for &k in &order {
+            let out: ChunkOutput = serde_json::from_str(&outputs[k]).unwrap();
+            streamed.extend(area.add(out, &hooks).unwrap());
+        }
+        // A chunk merged twice is refused, and so is one the plan does not have.
+        let again: ChunkOutput = serde_json::from_str(&outputs[order[0]]).unwrap();
+        assert!(area.add(again, &hooks).is_err());
+        let finished = area.finish(1.0, engine.backend()).unwrap();
+        assert_eq!(features(&finished.result.detections), Vec::<Value>::new(), "the end keeps no detection");
+        streamed.extend(finished.last.iter().cloned());
+        assert_eq!(finished.order.len(), streamed.len(), "{order:?}");
+        let result = finished.with_detections(&streamed).unwrap();
+        assert_eq!(result.detections, whole.detections, "merged in the order {order:?}");
+        assert!(result.failed_chunks.is_empty());
+    }
+
+    // A chunk given up (its worker crashed twice): listed with its bounds; the detections of
+    // the others that do not reach into it are kept.
+    let mut area = AreaRun::new(engine.entry(), &source, &aoi, &options, 1).unwrap();
+    let mut released = Vec::new();
+    for (k, out) in outputs.iter().enumerate() {
+        released.extend(match k {
+            1 => area.fail(ChunkFailure { chunk: 1, reason: "the wasm engine crashed".into(), attempts: 2 }).unwrap(),
+            _ => area.add(serde_json::from_str(out).unwrap(), &hooks).unwrap(),
+        });
+    }
+    let finished = area.finish(1.0, engine.backend()).unwrap();
+    released.extend(finished.last.iter().cloned());
+    let partial = finished.with_detections(&released).unwrap();
+    assert_eq!(partial.failed_chunks.len(), 1);
+    let failed = &partial.failed_chunks[0];
+    assert_eq!((failed.chunk, failed.attempts), (1, 2));
+    let [w, s, e, n] = failed.bounds;
+    assert!(WEST - 0.01 < w && w < e && e < EAST + 0.01 && SOUTH - 0.01 < s && s < n && n < NORTH + 0.01, "{failed:?}");
+    let (all, some) = (features(&whole.detections), features(&partial.detections));
+    assert!(some.len() < all.len() && !some.is_empty(), "{} of {}", some.len(), all.len());
 }
 
 #[test]

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use geodetect::web::global::Global;
+use geodetect::web::tile_cache::TileCache;
 use geodetect::web::{http, list_models, tiles};
 use js_sys::Reflect;
 use wasm_bindgen::JsCast;
@@ -24,6 +25,37 @@ fn errors_are_geodetect_errors_with_codes() {
     assert_eq!(js.name(), "GeodetectError");
     assert_eq!(Reflect::get(&js, &"code".into()).unwrap().as_string().as_deref(), Some("ABORTED"));
     assert_eq!(String::from(js.message()), "the operation was aborted");
+}
+
+/// A blob of `n` bytes.
+fn blob(n: usize) -> web_sys::Blob {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(vec![7u8; n].as_slice()));
+    web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn the_tile_cache_keeps_the_most_recently_used_bodies_within_its_bytes() {
+    let cache = TileCache::new(300);
+    cache.put("a".into(), &blob(100));
+    cache.put("b".into(), &blob(100));
+    cache.put("c".into(), &blob(100));
+    assert_eq!(cache.bytes(), 300);
+    // "a" becomes the most recently used; "d" then pushes out the least recently used, "b".
+    assert_eq!(cache.get("a").unwrap().size(), 100.0);
+    cache.put("d".into(), &blob(50));
+    assert!(cache.get("b").is_none());
+    assert!(cache.get("a").is_some() && cache.get("c").is_some() && cache.get("d").is_some());
+    assert_eq!(cache.bytes(), 250);
+    // The same URL again replaces its body; a body larger than the whole cache is not kept.
+    cache.put("d".into(), &blob(80));
+    assert_eq!(cache.bytes(), 280);
+    cache.put("huge".into(), &blob(301));
+    assert!(cache.get("huge").is_none());
+    assert_eq!(cache.bytes(), 280);
+    // Nothing is kept by a cache of 0 bytes.
+    let none = TileCache::new(0);
+    none.put("a".into(), &blob(1));
+    assert!(none.get("a").is_none());
 }
 
 #[wasm_bindgen_test]
@@ -83,7 +115,7 @@ async fn composited_raster_is_exact_and_missing_tiles_are_black() {
     )
     .unwrap();
     let policy = FetchPolicy { retries: 0, ..FetchPolicy::default() };
-    let provider = tiles::HttpTiles { global: &global, policy: &policy, signal: None };
+    let provider = tiles::HttpTiles { global: &global, policy: &policy, signal: None, cache: None };
     let hooks = WebHooks::new(global.clone(), None, None);
     assert!(!hooks.is_cancelled());
     let loaded = geodetect::pipeline::load_raster(

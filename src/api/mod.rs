@@ -14,4 +14,7 @@ mod typescript;
 
 pub use options::{BackendChoice, ClassRef, Clip, DetectOptions, EngineOptions, parse};
 pub use progress::Progress;
-pub use results::{AdapterInfo, DetectResult, EngineInfo, ImageInfo, Timings, WorkerHealth};
+pub use results::{
+    AdapterInfo, ChunkFailure, ChunkOutput, DetectResult, EngineInfo, FailedChunk, FinishedRun, ImageInfo, MergeUpdate,
+    RunPlan, Timings, WorkerHealth,
+};

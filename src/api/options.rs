@@ -43,12 +43,26 @@ pub struct EngineOptions {
     /// Keep verified weights in the Cache API for the next visit. Default true.
     #[serde(default = "defaults::cache")]
     pub cache: bool,
-    /// Threads for the CPU path, 1..=64: more than 1 runs the threaded engine (a pool of web
-    /// workers sharing its memory), which needs a cross-origin-isolated page; elsewhere the
-    /// single-threaded engine runs and `info.threadsNote` says why. Default (null):
-    /// `min(navigator.hardwareConcurrency, 4)`.
+    /// Threads for the CPU path of each worker, 1..=64: more than 1 runs the threaded
+    /// engine (a pool of web workers sharing its memory), which needs a cross-origin-isolated
+    /// page; elsewhere the single-threaded engine runs and `info.threadsNote` says why.
+    /// Default (null): the cores shared among the workers,
+    /// `max(1, floor(min(navigator.hardwareConcurrency, 4) / workers))`.
     #[serde(default)]
     pub threads: Option<u32>,
+    /// Workers in the detector's pool, 1..=16. Each loads the engine and the model once (the
+    /// weights are downloaded once and read from the Cache API by the others) and runs chunks
+    /// of an area; more workers run more chunks at once, and hold more memory (about 100 MiB
+    /// each on the CPU path). Default (null): `min(navigator.hardwareConcurrency, 4)` on the
+    /// CPU path, 1 on WebGPU (one GPU gains nothing from several workers).
+    #[serde(default)]
+    pub workers: Option<u32>,
+    /// Milliseconds one chunk of an area may run on a pool's worker, 1000..=3600000: a worker
+    /// past it (stuck, or far too slow) is replaced and the chunk retried once on a fresh
+    /// one. Default 120000. (A `workers: 1` detector runs an area of several chunks as one
+    /// request, without this limit.)
+    #[serde(default = "defaults::chunk_timeout_ms")]
+    pub chunk_timeout_ms: u32,
 }
 
 impl EngineOptions {
@@ -56,12 +70,19 @@ impl EngineOptions {
     pub fn validate(&self) -> Result<()> {
         self.source.validate().map_err(|e| e.in_field("source"))?;
         self.fetch.validate().map_err(|e| e.in_field("fetch"))?;
-        match self.threads {
-            Some(t) if !(1..=MAX_THREADS).contains(&t) => {
-                Err(Error::invalid_option("threads", format!("must be in 1..={MAX_THREADS}, got {t}")))
-            }
-            _ => Ok(()),
+        if let Some(t) = self.threads.filter(|t| !(1..=MAX_THREADS).contains(t)) {
+            return Err(Error::invalid_option("threads", format!("must be in 1..={MAX_THREADS}, got {t}")));
         }
+        if let Some(w) = self.workers.filter(|w| !(1..=MAX_WORKERS).contains(w)) {
+            return Err(Error::invalid_option("workers", format!("must be in 1..={MAX_WORKERS}, got {w}")));
+        }
+        if !(1_000..=3_600_000).contains(&self.chunk_timeout_ms) {
+            return Err(Error::invalid_option(
+                "chunkTimeoutMs",
+                format!("must be in 1000..=3600000, got {}", self.chunk_timeout_ms),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -71,6 +92,9 @@ pub const MAX_TILES_LIMIT: u64 = 1_000_000;
 
 /// The most threads `EngineOptions.threads` may ask for.
 pub const MAX_THREADS: u32 = 64;
+
+/// The most workers `EngineOptions.workers` may ask for.
+pub const MAX_WORKERS: u32 = 16;
 
 /// A class to keep, by id or by name.
 #[derive(Clone, Debug, PartialEq, Deserialize, tsify::Tsify)]
@@ -138,6 +162,9 @@ pub struct DetectOptions {
 mod defaults {
     pub fn cache() -> bool {
         true
+    }
+    pub fn chunk_timeout_ms() -> u32 {
+        120_000
     }
     pub fn confidence() -> f32 {
         0.25

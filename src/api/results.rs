@@ -1,11 +1,11 @@
 //! What `Detector.create` and `detector.detect` resolve to.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::detect::Backend;
+use crate::detect::{Backend, Candidate};
 use crate::imagery::PixelExtent;
 use crate::model::ModelEntry;
-use crate::tiles::fetch::TileFailure;
+use crate::tiles::fetch::{TileFailure, TileStats};
 
 /// The WebGPU adapter in use, as the browser describes it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, tsify::Tsify)]
@@ -46,6 +46,8 @@ pub struct EngineInfo {
     /// True when this engine's CPU path was built with wasm relaxed SIMD (fused multiply-add
     /// in the convolutions), which the worker loads where the browser validates it.
     pub relaxed_simd: bool,
+    /// The `chunkTimeoutMs` in force.
+    pub chunk_timeout_ms: u32,
 }
 
 /// One worker's answer to `detector.health()`.
@@ -108,7 +110,7 @@ impl From<&PixelExtent> for ImageInfo {
 /// Milliseconds spent per stage. An area of several chunks fetches and decodes the next chunk
 /// while the model runs on the current one, so `fetch` and `decode` then overlap
 /// `inference` and the stages add up to more than `total`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, tsify::Tsify)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, tsify::Tsify)]
 pub struct Timings {
     /// Downloading tiles: until the last download settled. In the browser each tile is
     /// decoded as soon as it arrives, so this includes the decoding that overlapped it.
@@ -126,6 +128,98 @@ pub struct Timings {
     pub total: f64,
 }
 
+/// A chunk of an area that was not run (see `DetectResult.failedChunks`).
+#[derive(Clone, Debug, PartialEq, Serialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedChunk {
+    /// The chunk's number in the area's plan.
+    pub chunk: usize,
+    /// `[west, south, east, north]` of the chunk's raster, in lon/lat degrees.
+    pub bounds: [f64; 4],
+    /// Why its last attempt failed.
+    pub reason: String,
+    /// Attempts made, including the first.
+    pub attempts: u32,
+}
+
+/// A chunk that no worker could run, as the pool reports it to the run's merge.
+#[derive(Clone, Debug, PartialEq, Deserialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChunkFailure {
+    /// The chunk's number in the area's plan.
+    pub chunk: usize,
+    /// Why its last attempt failed.
+    pub reason: String,
+    /// Attempts made, including the first.
+    pub attempts: u32,
+}
+
+/// An area's plan as the pool needs it (`startRun`): what to share out among the workers.
+#[derive(Clone, Debug, PartialEq, Serialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct RunPlan {
+    /// Chunks in the plan (numbered from 0, in the order a single worker runs them).
+    pub chunks: usize,
+    /// Model windows in all chunks.
+    pub windows: usize,
+    /// Tile fetches in all chunks (a tile on the seam of two chunks counts twice).
+    pub tiles: usize,
+    /// The raster of the whole area.
+    pub image: ImageInfo,
+}
+
+/// One chunk run by a worker (`runChunk`): its boxes before the seam merge, which the
+/// worker that merges the area's chunks takes as they are (`mergeChunk`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChunkOutput {
+    /// The chunk's number in the area's plan.
+    pub chunk: usize,
+    /// Its boxes, in the area's pixels, after NMS within each window (opaque to JS: only
+    /// passed on to the merge).
+    #[tsify(type = "unknown[]")]
+    pub boxes: Vec<Candidate>,
+    /// Its tiles that failed.
+    pub missing_tiles: Vec<TileFailure>,
+    /// What loading its tiles took.
+    pub tiles: TileStats,
+    /// Time per stage on the worker that ran it (`total`: the whole chunk).
+    pub timings: Timings,
+    /// Model windows run.
+    pub windows: usize,
+}
+
+/// What merging a chunk (or giving one up) releases: the detections that became final, and
+/// where the area's merge stands.
+#[derive(Clone, Debug, Serialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct MergeUpdate {
+    /// The detections that became final (possibly none).
+    #[tsify(type = "import(\"geojson\").FeatureCollection<import(\"geojson\").Polygon, DetectionProperties>")]
+    pub batch: serde_json::Value,
+    /// Chunks merged or given up, of the area's.
+    pub chunks_done: usize,
+    /// Model windows of those chunks.
+    pub windows_done: usize,
+    /// Detections released so far.
+    pub detections: usize,
+}
+
+/// The end of an area's run in a worker (`detect`, `finishRun`): its result without the
+/// detections, which left the worker in batches, and their order in the result.
+#[derive(Clone, Debug, Serialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct FinishedRun {
+    /// The result; its `detections` are empty here.
+    pub result: DetectResult,
+    /// Detections released by the end (`finishRun`; empty for `detect`, which streamed them).
+    #[tsify(type = "import(\"geojson\").FeatureCollection<import(\"geojson\").Polygon, DetectionProperties>")]
+    pub batch: serde_json::Value,
+    /// The result's detections, best first, as indices into every detection released (the
+    /// batches in the order they were released, `batch` last).
+    pub order: Vec<u32>,
+}
+
 /// What `detect` resolves to.
 #[derive(Clone, Debug, Serialize, tsify::Tsify)]
 #[serde(rename_all = "camelCase")]
@@ -140,6 +234,12 @@ pub struct DetectResult {
     pub timings: Timings,
     /// Tiles that failed (empty when all loaded); their area was treated as empty.
     pub missing_tiles: Vec<TileFailure>,
+    /// What loading the tiles took: loads, downloads, tiles from the cache, retries, bytes.
+    pub tiles: TileStats,
+    /// Chunks of the area that no worker could run (empty when all ran): with a pool of
+    /// workers, a chunk whose worker crashed or timed out is retried once on a fresh worker,
+    /// and reported here if that fails too. Their area was treated as empty.
+    pub failed_chunks: Vec<FailedChunk>,
     /// The backend that ran the network.
     pub backend: Backend,
 }

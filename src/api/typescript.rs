@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use tsify::Tsify;
 
 use crate::api::{AdapterInfo, BackendChoice, ClassRef, Clip, DetectOptions, DetectResult, EngineInfo, EngineOptions};
-use crate::api::{ImageInfo, Progress, Timings, WorkerHealth};
+use crate::api::{ChunkFailure, ChunkOutput, FailedChunk, FinishedRun, ImageInfo, MergeUpdate, Progress, RunPlan};
+use crate::api::{Timings, WorkerHealth};
 use crate::detect::Backend;
 use crate::error::ErrorCode;
 use crate::geojson::DetectionProperties;
@@ -17,7 +18,7 @@ use crate::model::manifest::{Architecture, ModelEntry, ModelSource, WeightsFile}
 use crate::model::{Scale, Task};
 use crate::tiles::TileId;
 use crate::tiles::TileSource;
-use crate::tiles::fetch::{FetchPolicy, TileFailure};
+use crate::tiles::fetch::{FetchPolicy, TileFailure, TileStats};
 
 const HEADER: &str = "\
 // Generated from the Rust serde structs (src/api, src/tiles, src/model, ...) by
@@ -55,8 +56,16 @@ fn generate() -> String {
         ImageInfo::DECL,
         Timings::DECL,
         TileFailure::DECL,
+        TileStats::DECL,
         TileId::DECL,
+        FailedChunk::DECL,
         WorkerHealth::DECL,
+        // The pool's messages.
+        RunPlan::DECL,
+        ChunkOutput::DECL,
+        ChunkFailure::DECL,
+        MergeUpdate::DECL,
+        FinishedRun::DECL,
         // Errors.
         ErrorCode::DECL,
     ];

@@ -1,13 +1,13 @@
 //! Boxes in raster pixels: rotated rectangles (OBB) with axis-aligned boxes as angle 0.
 
 use geo::{Area, BooleanOps, Coord, LineString, Polygon};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::f64::consts::{FRAC_PI_2, PI};
 
 /// A rectangle centred at (`cx`, `cy`), `w` wide along its own x axis and `h` tall, rotated
 /// by `angle` radians (clockwise on screen, since raster y grows downwards; ultralytics'
 /// convention).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RotatedBox {
     pub cx: f64,
     pub cy: f64,

@@ -9,14 +9,19 @@
 //!    class is above the IoU threshold (exact rotated IoU for OBB); stop at `max_detections`;
 //! 4. OBB boxes are then regularized (angle in `[0, π/2)`).
 
+use serde::{Deserialize, Serialize};
+
 use super::boxes::RotatedBox;
 use crate::model::Task;
 
 /// Most candidates considered by NMS (ultralytics' `max_nms`).
 pub const MAX_CANDIDATES: usize = 30_000;
 
-/// A scored box before or after NMS, in model-input pixels until mapped.
-#[derive(Clone, Debug, PartialEq)]
+/// A scored box before or after NMS, in model-input pixels until mapped. It crosses between
+/// workers as JSON (a chunk's boxes, run on one worker and merged on another); `f32` and
+/// `f64` round-trip exactly through serde_json's shortest representation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Candidate {
     /// Anchor index in the head output (used for stable ordering).
     pub anchor: usize,

@@ -3,7 +3,7 @@
 
 use crate::Result;
 use crate::imagery::PixelExtent;
-use crate::tiles::fetch::TileFailure;
+use crate::tiles::fetch::{TileFailure, TileStats};
 use crate::tiles::{TileId, TileSource};
 
 use super::Hooks;
@@ -30,6 +30,8 @@ pub struct Composited {
     pub missing: Vec<TileFailure>,
     /// Milliseconds from the call until the last download settled (decoding overlapped them).
     pub fetch_ms: f64,
+    /// What loading the tiles took.
+    pub stats: TileStats,
 }
 
 /// Supplies tiles: downloads them, then decodes them. The two are separate stages so each

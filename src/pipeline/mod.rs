@@ -8,13 +8,21 @@
 //! - [`plan`]: [`AreaPlan`], an area of any size as chunks of bounded rasters, the model
 //!   windows each runs and the tiles each fetches (only those near the area).
 //! - [`raster`]: [`load_raster`], one extent's tiles downloaded, decoded and stitched.
-//! - [`run`]: [`detect_area`], the chunks run one after the other in bounded memory, their
-//!   detections merged across the seams and clipped to the area.
+//! - [`chunk`]: [`run_chunk`], one chunk's raster loaded and its windows run, giving its
+//!   boxes before the merge (what a pool's worker returns).
+//! - [`area`]: [`AreaRun`], the chunks' boxes merged across the seams as they finish, in any
+//!   order, clipped to the area; the result.
+//! - [`run`]: [`detect_area`], the chunks run one after the other on one worker in bounded
+//!   memory, each fetched while the one before runs.
 
+pub mod area;
+pub mod chunk;
 pub mod plan;
 pub mod raster;
 pub mod run;
 
+pub use area::{AreaRun, Finished};
+pub use chunk::{LoadedChunk, detect_chunk, load_chunk, run_chunk};
 pub use plan::{AreaPlan, CHUNK_WINDOWS, Chunk, PlanParams, PlannedWindow};
 pub use raster::{LoadedRaster, load_raster};
-pub use run::{detect_area, detect_area_in_chunks};
+pub use run::{detect_area, detect_area_in_chunks, detect_area_streamed};

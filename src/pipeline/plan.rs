@@ -149,19 +149,30 @@ impl AreaPlan {
         })
     }
 
-    /// Where detections of chunks `from..` may still appear, in area pixels
-    /// (`[x0, y0, x1, y1]`), as at most two rectangles: one around the rest of chunk `from`'s
-    /// row, one around every later row. Each holds its chunks' windows, stretched to
-    /// infinity on the sides that lie on the area's border (a box there may reach past the
-    /// raster), not on the inner ones (a box cut by an inner side is dropped and left to the
-    /// neighbour). Rectangles around several windows are larger than the windows themselves,
-    /// which only makes detections wait a little longer; two keep the merge's work small on
-    /// areas of thousands of windows.
-    pub fn open_regions(&self, from: usize) -> Vec<[f64; 4]> {
-        let Some(row) = self.chunks.get(from).map(|c| c.row) else { return Vec::new() };
-        let rest = self.chunks[from..].iter();
-        let (this_row, later): (Vec<&Chunk>, Vec<&Chunk>) = rest.partition(|c| c.row == row);
-        [this_row, later].into_iter().filter_map(|chunks| self.around(&chunks)).collect()
+    /// Where detections of the chunks not yet `done` (one flag per chunk) may still appear,
+    /// in area pixels (`[x0, y0, x1, y1]`): one rectangle per run of consecutive such chunks
+    /// in a row (chunks may finish in any order on a pool of workers; one after the other,
+    /// that is the rest of the current row and one per later row). Each holds its chunks'
+    /// windows, stretched to infinity on the sides that lie on the area's border (a box there
+    /// may reach past the raster), not on the inner ones (a box cut by an inner side is
+    /// dropped and left to the neighbour). A rectangle around several windows is larger than
+    /// the windows themselves, which only makes detections wait a little longer; one per run
+    /// keeps the merge's work small on areas of thousands of windows.
+    pub fn open_regions(&self, done: &[bool]) -> Vec<[f64; 4]> {
+        let mut regions = Vec::new();
+        let mut run: Vec<&Chunk> = Vec::new();
+        for (k, chunk) in self.chunks.iter().enumerate() {
+            let open = !done.get(k).copied().unwrap_or(false);
+            if !open || run.last().is_some_and(|last| last.row != chunk.row) {
+                regions.extend(self.around(&run));
+                run.clear();
+            }
+            if open {
+                run.push(chunk);
+            }
+        }
+        regions.extend(self.around(&run));
+        regions
     }
 
     /// The rectangle around `chunks`' windows, stretched at the area's border (none: no chunk).
@@ -396,7 +407,9 @@ mod tests {
     fn open_regions_cover_later_windows_and_reach_out_past_the_border() {
         let aoi = rect_aoi(7.40, 43.72, 7.4268, 43.7355);
         let plan = AreaPlan::new(&aoi, params(19)).unwrap();
-        assert!(plan.open_regions(plan.chunks.len()).is_empty());
+        let n = plan.chunks.len();
+        assert!(plan.open_regions(&vec![true; n]).is_empty());
+        let first = |from: usize| (0..n).map(|k| k < from).collect::<Vec<bool>>();
         let inside = |r: &[f64; 4], w: &Window| {
             r[0] <= f64::from(w.x)
                 && r[1] <= f64::from(w.y)
@@ -404,8 +417,9 @@ mod tests {
                 && r[3] >= f64::from(w.y + w.height)
         };
         for from in 1..plan.chunks.len() {
-            let open = plan.open_regions(from);
-            assert!(!open.is_empty() && open.len() <= 2);
+            let open = plan.open_regions(&first(from));
+            let rows_left = plan.chunks[from..].iter().map(|c| c.row).collect::<std::collections::BTreeSet<_>>().len();
+            assert_eq!(open.len(), rows_left, "one rectangle per row left, from chunk {from}");
             // Every later window is inside one of them; no earlier chunk's window is.
             for c in &plan.chunks[from..] {
                 for w in &c.windows {
@@ -418,9 +432,19 @@ mod tests {
                 }
             }
         }
-        // The last rectangle reaches past the right, left and bottom borders.
-        let open = plan.open_regions(1);
+        // The last row's rectangle reaches past the right, left and bottom borders.
+        let open = plan.open_regions(&first(1));
         let last = open.last().unwrap();
         assert!(last[0].is_infinite() && last[2].is_infinite() && last[3].is_infinite() && last[1].is_finite());
+        // Chunks done out of order (every other one, as a pool may finish them): each open
+        // chunk's windows are covered, no done chunk's window is.
+        let done: Vec<bool> = (0..n).map(|k| k % 2 == 0).collect();
+        let open = plan.open_regions(&done);
+        for (k, c) in plan.chunks.iter().enumerate() {
+            for w in &c.windows {
+                let covered = open.iter().any(|r| inside(r, &w.window));
+                assert_eq!(covered, !done[k], "chunk {k} (done: {}): {w:?}", done[k]);
+            }
+        }
     }
 }

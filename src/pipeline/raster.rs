@@ -6,7 +6,7 @@ use futures::stream::{self, StreamExt};
 use crate::Result;
 use crate::host::{FetchedTiles, Hooks, Stage, TileProvider};
 use crate::imagery::{GeoRaster, PixelExtent, Stitcher};
-use crate::tiles::fetch::TileFailure;
+use crate::tiles::fetch::{TileFailure, TileStats};
 use crate::tiles::{TileId, TileSource};
 
 /// Tiles decoded at once by [`load_raster`].
@@ -21,6 +21,8 @@ pub struct LoadedRaster {
     pub missing: Vec<TileFailure>,
     /// Milliseconds spent downloading (the rest of the call was decoding and stitching).
     pub fetch_ms: f64,
+    /// What loading the tiles took.
+    pub stats: TileStats,
 }
 
 /// Fetch and decode `tiles` (of `extent`; pixels of no tile stay black) and stitch them
@@ -39,7 +41,12 @@ pub async fn load_raster<P: TileProvider, H: Hooks>(
     hooks.progress(Stage::Fetch, 0, total);
     let mut stitcher = Stitcher::new(extent)?;
     if tiles.is_empty() {
-        return Ok(LoadedRaster { raster: stitcher.finish(), missing: Vec::new(), fetch_ms: 0.0 });
+        return Ok(LoadedRaster {
+            raster: stitcher.finish(),
+            missing: Vec::new(),
+            fetch_ms: 0.0,
+            stats: TileStats::default(),
+        });
     }
 
     // In one pass, where the host can (the browser: each tile decoded as it arrives, onto one
@@ -50,16 +57,28 @@ pub async fn load_raster<P: TileProvider, H: Hooks>(
         })
         .await
         .transpose()?;
-    let (missing, fetch_ms) = match streamed {
-        Some(composited) => (composited.missing, composited.fetch_ms),
+    let (missing, fetch_ms, stats) = match streamed {
+        Some(composited) => (composited.missing, composited.fetch_ms, composited.stats),
         None => {
             let fetched = provider.fetch(source, tiles, hooks).await?;
             let fetch_ms = hooks.now_ms() - start;
+            let mut stats = TileStats { requested: total, ..TileStats::default() };
+            for (_, result) in &fetched {
+                match result {
+                    Ok(bytes) => {
+                        stats.downloaded += 1;
+                        stats.bytes += bytes.len() as f64;
+                    }
+                    Err(failure) => stats.retries += failure.attempts.saturating_sub(1) as usize,
+                }
+            }
             hooks.checkpoint().await?;
-            (decode_all(provider, fetched, &mut stitcher, fail_on_missing, hooks).await?, fetch_ms)
+            let missing = decode_all(provider, fetched, &mut stitcher, fail_on_missing, hooks).await?;
+            stats.failed = missing.len();
+            (missing, fetch_ms, stats)
         }
     };
-    Ok(LoadedRaster { raster: stitcher.finish(), missing, fetch_ms })
+    Ok(LoadedRaster { raster: stitcher.finish(), missing, fetch_ms, stats })
 }
 
 /// Decode downloaded tiles a few at a time (concurrently where the host can) and stitch them

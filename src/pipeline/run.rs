@@ -1,21 +1,18 @@
-//! One area, end to end: plan its chunks ([`super::plan`]), then for each chunk load its
-//! raster ([`super::raster`]), run its model windows, release the raster, merge the boxes
-//! across the seams ([`SeamMerge`]) and stream the detections that are final
-//! ([`Hooks::detections`]); the result holds them all.
+//! One area, end to end on one worker: plan its chunks ([`AreaRun`]), then for each chunk
+//! load its raster while the one before runs ([`super::chunk`]), run its model windows,
+//! release the raster, merge the boxes across the seams and stream the detections that are
+//! final ([`Hooks::detections`]); the result holds them all (or, streamed, their order). (A pool of workers runs the same
+//! chunks and merge, shared out by `pkg/pool.js`.)
 
 use std::cell::Cell;
 
-use super::plan::{AreaPlan, PlanParams};
-use super::raster::{LoadedRaster, load_raster};
-use crate::api::{Clip, DetectOptions, DetectResult, ImageInfo, Timings};
-use crate::detect::nms::best_first;
-use crate::detect::{Candidate, Engine, RasterPlace, SeamMerge, Window};
-use crate::geojson::{Aoi, DetectionFeature, DetectionProperties, feature_collection};
+use super::area::{AreaRun, Finished};
+use super::chunk::{detect_chunk, load_chunk};
+use crate::api::{DetectOptions, DetectResult};
+use crate::detect::Engine;
+use crate::geojson::{Aoi, DetectionFeature, feature_collection};
 use crate::host::{Hooks, RunStatus, Stage, TileProvider};
-use crate::imagery::PixelExtent;
-use crate::model::ModelEntry;
 use crate::tiles::TileSource;
-use crate::tiles::fetch::TileFailure;
 use crate::{Error, Result};
 
 /// Run detection over `aoi`, chunk by chunk.
@@ -41,147 +38,101 @@ pub async fn detect_area_in_chunks<P: TileProvider, H: Hooks>(
     hooks: &H,
     chunk_windows: usize,
 ) -> Result<DetectResult> {
-    let start = hooks.now_ms();
-    let entry = engine.entry();
-    let params = options.nms_params(&entry.classes)?;
-    let zoom = source.check_zoom(options.zoom)?;
-    let plan = AreaPlan::new(
-        aoi,
-        PlanParams {
-            zoom,
-            tile_size: source.tile_size,
-            input_size: entry.input_size,
-            overlap: options.window_overlap,
-            margin: options.window_overlap,
-            max_tiles: options.max_tiles,
-            chunk_windows,
-        },
-    )?;
-    let status = Cell::new(RunStatus {
-        chunks_total: plan.chunks.len(),
-        windows_total: plan.windows,
-        tiles_total: plan.tile_fetches,
-        ..RunStatus::default()
-    });
-    hooks.status(status.get());
-    let area = (plan.extent.width, plan.extent.height);
-    let features = Features { entry, extent: &plan.extent, aoi, clip: options.clip };
+    let mut released = Vec::new();
+    let finished = run_area(engine, source, provider, aoi, options, hooks, chunk_windows, &mut |batch| {
+        released.extend_from_slice(batch)
+    })
+    .await?;
+    finished.with_detections(&released)
+}
 
-    let mut merge = SeamMerge::new(params.iou);
-    // Every detection released so far, with its feature (built and clipped once).
-    let mut kept: Vec<(Candidate, DetectionFeature)> = Vec::new();
-    let mut missing: Vec<TileFailure> = Vec::new();
-    let mut timings = Timings::default();
+/// [`detect_area`] that keeps none of the detections: they leave in batches through
+/// [`Hooks::detections`] only, and the result comes without them, with their order
+/// ([`Finished::order`]), for the host to put together (the browser does, on the main
+/// thread, so that the worker's memory does not grow with the area).
+pub async fn detect_area_streamed<P: TileProvider, H: Hooks>(
+    engine: &Engine,
+    source: &TileSource,
+    provider: &P,
+    aoi: &Aoi,
+    options: &DetectOptions,
+    hooks: &H,
+) -> Result<Finished> {
+    run_area(engine, source, provider, aoi, options, hooks, super::plan::CHUNK_WINDOWS, &mut |_| {}).await
+}
+
+/// The chunks one after the other; each batch of released detections goes to
+/// [`Hooks::detections`] and to `on_batch`.
+#[allow(clippy::too_many_arguments)] // the two entry points above are the callers
+async fn run_area<P: TileProvider, H: Hooks>(
+    engine: &Engine,
+    source: &TileSource,
+    provider: &P,
+    aoi: &Aoi,
+    options: &DetectOptions,
+    hooks: &H,
+    chunk_windows: usize,
+    on_batch: &mut dyn FnMut(&[DetectionFeature]),
+) -> Result<Finished> {
+    let start = hooks.now_ms();
+    let mut area = AreaRun::new(engine.entry(), source, aoi, options, chunk_windows)?;
+    let status = Cell::new(area.status());
+    hooks.status(status.get());
+    let plan = area.plan().clone();
+    let params = area.params().clone();
     // Chunk k + 1 is fetched and decoded while chunk k runs through the model: its downloads
     // and decoding proceed off the thread, and its tiles are drawn whenever the model yields
     // between windows. At most two chunks' rasters exist at once.
     let load = |k: usize, quiet: bool| {
-        let chunk = &plan.chunks[k];
-        let status = &status;
-        async move {
-            let t_load = hooks.now_ms();
-            let chunk_hooks = ChunkHooks { inner: hooks, status, quiet };
-            let loaded = load_raster(
-                provider,
-                source,
-                chunk.extent,
-                chunk.tiles.clone(),
-                options.fail_on_missing_tiles,
-                &chunk_hooks,
-            )
-            .await;
-            loaded.map(|l| (l, hooks.now_ms() - t_load))
-        }
+        let chunk_hooks = ChunkHooks { inner: hooks, status: &status, quiet };
+        let plan = &plan;
+        async move { load_chunk(provider, source, plan, k, options.fail_on_missing_tiles, &chunk_hooks).await }
     };
     let mut next = match plan.chunks.is_empty() {
         true => None,
         false => Some(load(0, false).await),
     };
-    for (k, chunk) in plan.chunks.iter().enumerate() {
+    for k in 0..plan.chunks.len() {
         hooks.checkpoint().await?;
-        let loaded = next.take().ok_or_else(|| Error::Internal(format!("chunk {k} was not loaded")))?;
-        let (LoadedRaster { raster, missing: lost, fetch_ms }, load_ms) = loaded?;
-        timings.fetch += fetch_ms;
-        timings.decode += load_ms - fetch_ms;
-        missing.extend(lost);
-
-        let windows: Vec<(usize, Window)> = chunk.windows.iter().map(|w| (w.index, w.window)).collect();
-        let place = RasterPlace { offset: chunk.offset, area };
+        let loaded = next.take().ok_or_else(|| Error::Internal(format!("chunk {k} was not loaded")))??;
         let done = status.get().windows_done;
-        let detect = engine.detect_windows(
-            &raster.rgb,
-            (raster.width, raster.height),
-            place,
-            &windows,
-            &params,
-            hooks,
-            (done, plan.windows),
-        );
+        let detect = detect_chunk(engine, &plan, loaded, &params, hooks, (done, plan.windows));
         let prefetch = async {
             match k + 1 < plan.chunks.len() {
                 true => Some(load(k + 1, true).await),
                 false => None,
             }
         };
-        let (detected, prefetched) = futures::join!(detect, prefetch);
+        let (output, prefetched) = futures::join!(detect, prefetch);
         next = prefetched;
-        let (boxes, model_ms) = detected?;
-        // The chunk's raster goes before the one after next is fetched.
-        drop(raster);
-        timings.preprocess += model_ms.preprocess;
-        timings.inference += model_ms.inference;
-        timings.postprocess += model_ms.postprocess;
-
-        let t_merge = hooks.now_ms();
-        merge.add(boxes);
-        let batch = features.keep(merge.settle(&plan.open_regions(k + 1)), &mut kept);
-        timings.postprocess += hooks.now_ms() - t_merge;
+        let output = output?;
+        let windows = output.windows;
+        let batch = area.add(output, hooks)?;
+        let merged = area.status();
         update(&status, hooks, |s| {
-            s.chunks_done = k + 1;
-            s.windows_done = done + windows.len();
-            s.detections += batch.len();
+            s.chunks_done = merged.chunks_done;
+            s.windows_done = done + windows;
+            s.detections = merged.detections;
         });
         if !batch.is_empty() {
             hooks.detections(&feature_collection(&batch));
+            on_batch(&batch);
         }
-    }
-    if plan.tile_fetches > 0 && missing.len() == plan.tile_fetches {
-        let first = &missing[0];
-        return Err(Error::TileFetchFailed {
-            z: first.tile.z,
-            x: first.tile.x,
-            y: first.tile.y,
-            reason: format!(
-                "none of the {} tiles could be loaded; the first failed with: {}",
-                plan.tile_fetches, first.reason
-            ),
-        });
     }
 
     hooks.progress(Stage::Postprocess, 0, 1);
     let t_post = hooks.now_ms();
-    // Whatever waits is final now (there is no piece left); an area of no chunk has none.
-    let batch = features.keep(merge.finish(), &mut kept);
-    if !batch.is_empty() {
-        update(&status, hooks, |s| s.detections += batch.len());
-        hooks.detections(&feature_collection(&batch));
+    let mut finished = area.finish(0.0, engine.backend())?;
+    if !finished.last.is_empty() {
+        update(&status, hooks, |s| s.detections += finished.last.len());
+        hooks.detections(&feature_collection(&finished.last));
+        on_batch(&finished.last);
     }
-    kept.sort_by(|a, b| best_first(&a.0, &b.0));
-    let all: Vec<DetectionFeature> = kept.into_iter().map(|(_, f)| f).collect();
-    let detections = feature_collection(&all);
     let end = hooks.now_ms();
-    timings.postprocess += end - t_post;
-    timings.total = end - start;
+    finished.result.timings.postprocess += end - t_post;
+    finished.result.timings.total = end - start;
     hooks.progress(Stage::Done, 1, 1);
-    missing.sort_by_key(|f| (f.tile.y, f.tile.x));
-    missing.dedup_by_key(|f| f.tile);
-    Ok(DetectResult {
-        detections,
-        image: ImageInfo::from(&plan.extent),
-        timings,
-        missing_tiles: missing,
-        backend: engine.backend(),
-    })
+    Ok(finished)
 }
 
 /// Change the run's status and tell the host.
@@ -236,49 +187,5 @@ impl<H: Hooks> Hooks for ChunkHooks<'_, H> {
 
     async fn yield_now(&self) {
         self.inner.yield_now().await;
-    }
-}
-
-/// Boxes (area pixels) to GeoJSON features of the area, by the `clip` rule.
-struct Features<'a> {
-    entry: &'a ModelEntry,
-    extent: &'a PixelExtent,
-    aoi: &'a Aoi,
-    clip: Clip,
-}
-
-impl Features<'_> {
-    fn ring(&self, c: &Candidate) -> Vec<[f64; 2]> {
-        c.bbox.corners().iter().map(|p| self.extent.pixel_to_lonlat(p[0], p[1])).collect()
-    }
-
-    /// The features of the boxes inside the area; each goes to `kept` with its box.
-    fn keep(&self, settled: Vec<Candidate>, kept: &mut Vec<(Candidate, DetectionFeature)>) -> Vec<DetectionFeature> {
-        let batch: Vec<(Candidate, DetectionFeature)> =
-            settled.into_iter().filter_map(|c| self.of(&c).map(|f| (c, f))).collect();
-        let features = batch.iter().map(|(_, f)| f.clone()).collect();
-        kept.extend(batch);
-        features
-    }
-
-    /// The feature of `c`, if it is inside the area (its outline is projected once).
-    fn of(&self, c: &Candidate) -> Option<DetectionFeature> {
-        let ring = self.ring(c);
-        let inside = match self.clip {
-            Clip::Centroid => {
-                let [lon, lat] = self.extent.pixel_to_lonlat(c.bbox.cx, c.bbox.cy);
-                self.aoi.contains_point(lon, lat)
-            }
-            Clip::Intersects => self.aoi.intersects_ring(&ring),
-            Clip::Within => self.aoi.contains_ring(&ring),
-        };
-        inside.then(|| DetectionFeature {
-            properties: DetectionProperties {
-                class: self.entry.classes.get(c.class_id).cloned().unwrap_or_else(|| c.class_id.to_string()),
-                class_id: c.class_id as u32,
-                score: c.score,
-            },
-            ring,
-        })
     }
 }

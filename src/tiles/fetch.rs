@@ -28,11 +28,17 @@ pub struct FetchPolicy {
     /// Delay before the first retry in milliseconds, `0..=8000`; it doubles with every
     /// further retry, up to 8000. Default 250.
     pub retry_delay_ms: u32,
+    /// Bytes of tile bodies each worker keeps in memory for tiles asked for again (a chunk's
+    /// seam, overlapping areas), `0..=1073741824` (0: none). Default 67108864 (64 MiB).
+    pub cache_bytes: u64,
 }
+
+/// Most bytes `FetchPolicy.cache_bytes` may ask for (1 GiB).
+pub const MAX_CACHE_BYTES: u64 = 1 << 30;
 
 impl Default for FetchPolicy {
     fn default() -> Self {
-        FetchPolicy { concurrency: 8, timeout_ms: 15_000, retries: 3, retry_delay_ms: 250 }
+        FetchPolicy { concurrency: 8, timeout_ms: 15_000, retries: 3, retry_delay_ms: 250, cache_bytes: 64 << 20 }
     }
 }
 
@@ -44,6 +50,7 @@ impl FetchPolicy {
             ("timeoutMs", self.timeout_ms.into(), 1, 600_000),
             ("retries", self.retries.into(), 0, 10),
             ("retryDelayMs", self.retry_delay_ms.into(), 0, MAX_RETRY_DELAY_MS.into()),
+            ("cacheBytes", self.cache_bytes, 0, MAX_CACHE_BYTES),
         ];
         for (field, value, min, max) in limits {
             if !(min..=max).contains(&value) {
@@ -106,6 +113,36 @@ pub struct TileFailure {
     pub reason: String,
     /// Attempts made, including the first.
     pub attempts: u32,
+}
+
+/// What loading a run's tiles took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct TileStats {
+    /// Tile loads the run needed (a tile on the seam of two chunks counts twice).
+    pub requested: usize,
+    /// Of those, downloaded from the tile server.
+    pub downloaded: usize,
+    /// Of those, taken from the worker's tile cache (`fetch.cacheBytes`).
+    pub from_cache: usize,
+    /// Of those, not loaded (they are in `missingTiles`).
+    pub failed: usize,
+    /// Download attempts beyond each tile's first.
+    pub retries: usize,
+    /// Bytes of tile bodies downloaded.
+    pub bytes: f64,
+}
+
+impl TileStats {
+    /// Both counts together.
+    pub fn add(&mut self, o: &TileStats) {
+        self.requested += o.requested;
+        self.downloaded += o.downloaded;
+        self.from_cache += o.from_cache;
+        self.failed += o.failed;
+        self.retries += o.retries;
+        self.bytes += o.bytes;
+    }
 }
 
 impl TileFailure {
@@ -322,7 +359,10 @@ mod tests {
     #[test]
     fn policy_defaults_and_validation() {
         let p: FetchPolicy = serde_json::from_str("{}").unwrap();
-        assert_eq!(p, FetchPolicy { concurrency: 8, timeout_ms: 15_000, retries: 3, retry_delay_ms: 250 });
+        assert_eq!(
+            p,
+            FetchPolicy { concurrency: 8, timeout_ms: 15_000, retries: 3, retry_delay_ms: 250, cache_bytes: 64 << 20 }
+        );
         p.validate().unwrap();
         let p: FetchPolicy = serde_json::from_str(r#"{"concurrency": 2, "retryDelayMs": 10}"#).unwrap();
         assert_eq!((p.concurrency, p.retry_delay_ms, p.retries), (2, 10, 3));

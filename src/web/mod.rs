@@ -12,6 +12,7 @@ pub mod hooks;
 pub mod http;
 pub mod models;
 pub mod threads;
+pub mod tile_cache;
 pub mod tiles;
 
 /// The threaded build's `initThreadPool(n)`: starts `n` web workers that share this module's
@@ -19,6 +20,8 @@ pub mod tiles;
 #[cfg(feature = "threads")]
 pub use wasm_bindgen_rayon::init_thread_pool;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise};
@@ -29,11 +32,13 @@ use web_sys::AbortSignal;
 
 use self::global::Global;
 use self::hooks::WebHooks;
-use crate::api::{DetectOptions, EngineInfo, EngineOptions, WorkerHealth, parse};
-use crate::detect::Engine;
-use crate::geojson::Aoi;
+use self::tile_cache::TileCache;
+use crate::api::{ChunkFailure, ChunkOutput, DetectOptions, EngineInfo, EngineOptions, FinishedRun, MergeUpdate};
+use crate::api::{RunPlan, WorkerHealth, parse};
+use crate::detect::{Engine, NmsParams};
+use crate::geojson::{Aoi, DetectionFeature, feature_collection};
 use crate::host::{Hooks, Stage};
-use crate::pipeline::detect_area;
+use crate::pipeline::{AreaPlan, AreaRun, CHUNK_WINDOWS, detect_area_streamed, run_chunk};
 use crate::{Error, Result};
 
 #[allow(unsafe_code)]
@@ -76,7 +81,24 @@ struct Inner {
     engine: Engine,
     options: EngineOptions,
     info: EngineInfo,
+    /// The runs this worker merges for a pool (`startRun` .. `finishRun`), by run id.
+    merging: RefCell<HashMap<u32, AreaRun>>,
+    /// The plans of the runs whose chunks this worker ran lately, newest last.
+    plans: RefCell<Vec<(u32, Rc<RunContext>)>>,
+    /// Tile bodies downloaded lately (`fetch.cacheBytes`).
+    tiles: TileCache,
 }
+
+/// What running any chunk of a run needs: its plan and thresholds.
+#[derive(Debug)]
+struct RunContext {
+    plan: AreaPlan,
+    params: NmsParams,
+    fail_on_missing: bool,
+}
+
+/// Plans kept for `runChunk` (a pool's worker may take chunks of a few runs in turn).
+const PLANS_KEPT: usize = 8;
 
 /// A model loaded on a backend, bound to one tile source.
 #[derive(Debug)]
@@ -103,6 +125,13 @@ fn to_js_value<T: Serialize>(value: &T) -> Result<JsValue> {
     let text = serde_json::to_string(value).map_err(|e| Error::Internal(format!("serialising the result: {e}")))?;
     js_sys::JSON::parse(&text)
         .map_err(|e| Error::Internal(format!("reading back the serialised result: {}", error::describe(&e))))
+}
+
+/// The caller's area, checked.
+fn aoi_from_js(aoi: JsValue) -> Result<Aoi> {
+    let aoi: serde_json::Value = serde_wasm_bindgen::from_value(aoi)
+        .map_err(|e| Error::InvalidPolygon(format!("the area is not a GeoJSON object: {e}")))?;
+    Aoi::from_json(&aoi)
 }
 
 #[wasm_bindgen(js_class = Engine)]
@@ -139,8 +168,11 @@ impl WebEngine {
             threads,
             threads_note,
             relaxed_simd: cfg!(feature = "relaxed-simd"),
+            chunk_timeout_ms: options.chunk_timeout_ms,
         };
-        Ok(WebEngine { inner: Rc::new(Inner { global, engine, options, info }) })
+        let (merging, plans) = (RefCell::default(), RefCell::default());
+        let tiles = TileCache::new(options.fetch.cache_bytes);
+        Ok(WebEngine { inner: Rc::new(Inner { global, engine, options, info, merging, plans, tiles }) })
     }
 
     /// `"webgpu"` or `"cpu"`.
@@ -156,8 +188,10 @@ impl WebEngine {
     }
 
     /// Detect objects inside `aoi` (a GeoJSON Polygon/MultiPolygon, Feature or
-    /// FeatureCollection). Resolves to a `DetectResult`; `on_detections(featureCollection,
-    /// progress)` receives the detections in batches as they become final.
+    /// FeatureCollection). `on_detections(featureCollection, progress)` receives the
+    /// detections in batches as they become final, and only there: this worker keeps none of
+    /// them. Resolves to a `FinishedRun` (the result without its detections, and their order
+    /// among the batches), which the client puts together.
     pub fn detect(
         &self,
         aoi: JsValue,
@@ -168,17 +202,104 @@ impl WebEngine {
     ) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let aoi: serde_json::Value = serde_wasm_bindgen::from_value(aoi)
-                .map_err(|e| Error::InvalidPolygon(format!("the area is not a GeoJSON object: {e}")))?;
-            let aoi = Aoi::from_json(&aoi)?;
+            let aoi = aoi_from_js(aoi)?;
             let options: DetectOptions = from_js(options, "options")?;
             let hooks = WebHooks::new(inner.global.clone(), on_progress, signal.clone()).with_detections(on_detections);
             hooks.checkpoint().await?;
-            let provider =
-                tiles::HttpTiles { global: &inner.global, policy: &inner.options.fetch, signal: signal.as_ref() };
-            let result = detect_area(&inner.engine, &inner.options.source, &provider, &aoi, &options, &hooks).await?;
-            Ok(to_js_value(&result)?)
+            let provider = inner.provider(signal.as_ref());
+            let finished =
+                detect_area_streamed(&inner.engine, &inner.options.source, &provider, &aoi, &options, &hooks).await?;
+            let batch = feature_collection(&[]);
+            Ok(to_js_value(&FinishedRun { result: finished.result, batch, order: finished.order })?)
         })
+    }
+
+    /// Start merging run `run` of a pool (an id unique per client): plan `aoi` with
+    /// `options` (every check `detect` makes) and keep the merge here; `runChunk` on any
+    /// worker then runs its chunks, `mergeChunk` / `failChunk` here take their outcomes and
+    /// `finishRun` makes the result. Returns the plan's size (`RunPlan`).
+    #[wasm_bindgen(js_name = startRun)]
+    pub fn start_run(&self, run: u32, aoi: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        let aoi = aoi_from_js(aoi)?;
+        let options: DetectOptions = from_js(options, "options")?;
+        let area = AreaRun::new(self.inner.engine.entry(), &self.inner.options.source, &aoi, &options, CHUNK_WINDOWS)?;
+        let plan = area.plan();
+        let summary = RunPlan {
+            chunks: plan.chunks.len(),
+            windows: plan.windows,
+            tiles: plan.tile_fetches,
+            image: (&plan.extent).into(),
+        };
+        self.inner.merging.borrow_mut().insert(run, area);
+        Ok(to_js_value(&summary)?)
+    }
+
+    /// Run chunk `chunk` of run `run` (the area and options as given to `startRun`, planned
+    /// again here unless this worker planned them lately). Resolves to a `ChunkOutput`;
+    /// progress events count this chunk's tiles and windows.
+    #[wasm_bindgen(js_name = runChunk)]
+    pub fn run_chunk(
+        &self,
+        run: u32,
+        aoi: JsValue,
+        options: JsValue,
+        chunk: u32,
+        signal: Option<AbortSignal>,
+        on_progress: Option<Function>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let context = inner.context(run, aoi, options)?;
+            let hooks = WebHooks::new(inner.global.clone(), on_progress, signal.clone());
+            hooks.checkpoint().await?;
+            let provider = inner.provider(signal.as_ref());
+            let output = run_chunk(
+                &inner.engine,
+                &inner.options.source,
+                &provider,
+                &context.plan,
+                chunk as usize,
+                &context.params,
+                context.fail_on_missing,
+                &hooks,
+            )
+            .await?;
+            Ok(to_js_value(&output)?)
+        })
+    }
+
+    /// Merge a chunk's output (a `ChunkOutput` from any worker's `runChunk`) into run `run`;
+    /// returns a `MergeUpdate` with the detections that became final.
+    #[wasm_bindgen(js_name = mergeChunk)]
+    pub fn merge_chunk(&self, run: u32, output: JsValue) -> Result<JsValue, JsValue> {
+        let output: ChunkOutput = from_js(output, "output")?;
+        let hooks = WebHooks::new(self.inner.global.clone(), None, None);
+        Ok(self.inner.update(run, |area| area.add(output, &hooks))?)
+    }
+
+    /// Give up a chunk of run `run` (a `ChunkFailure`: no worker could run it); returns a
+    /// `MergeUpdate`.
+    #[wasm_bindgen(js_name = failChunk)]
+    pub fn fail_chunk(&self, run: u32, failure: JsValue) -> Result<JsValue, JsValue> {
+        let failure: ChunkFailure = from_js(failure, "failure")?;
+        Ok(self.inner.update(run, |area| area.fail(failure))?)
+    }
+
+    /// Finish run `run` once every chunk is merged or given up (`total_ms`: the whole call, as
+    /// the client measured it); returns a `FinishedRun` and forgets the run.
+    #[wasm_bindgen(js_name = finishRun)]
+    pub fn finish_run(&self, run: u32, total_ms: f64) -> Result<JsValue, JsValue> {
+        let area = self.inner.merging.borrow_mut().remove(&run).ok_or_else(|| unknown_run(run))?;
+        let finished = area.finish(total_ms, self.inner.engine.backend())?;
+        let batch = feature_collection(&finished.last);
+        Ok(to_js_value(&FinishedRun { result: finished.result, batch, order: finished.order })?)
+    }
+
+    /// Forget run `run` (aborted or failed): its merge and its plan.
+    #[wasm_bindgen(js_name = dropRun)]
+    pub fn drop_run(&self, run: u32) {
+        self.inner.merging.borrow_mut().remove(&run);
+        self.inner.plans.borrow_mut().retain(|(id, _)| *id != run);
     }
 
     /// The engine's self-test ([`Engine::self_test`]) and its vital signs: resolves to a
@@ -216,6 +337,63 @@ impl WebEngine {
             Ok(JsValue::UNDEFINED)
         })
     }
+}
+
+impl Inner {
+    /// Tiles over HTTP with this engine's fetch policy and tile cache.
+    fn provider<'a>(&'a self, signal: Option<&'a AbortSignal>) -> tiles::HttpTiles<'a> {
+        tiles::HttpTiles { global: &self.global, policy: &self.options.fetch, signal, cache: Some(&self.tiles) }
+    }
+
+    /// Run `run`'s plan, from the merge or the plans kept here, else planned now.
+    fn context(&self, run: u32, aoi: JsValue, options: JsValue) -> Result<Rc<RunContext>> {
+        let mut plans = self.plans.borrow_mut();
+        if let Some(i) = plans.iter().position(|(id, _)| *id == run) {
+            let kept = plans.remove(i);
+            let context = kept.1.clone();
+            plans.push(kept);
+            return Ok(context);
+        }
+        let options: DetectOptions = from_js(options, "options")?;
+        let area = match self.merging.borrow().get(&run) {
+            Some(area) => (area.plan().clone(), area.params().clone()),
+            None => {
+                let area = AreaRun::new(
+                    self.engine.entry(),
+                    &self.options.source,
+                    &aoi_from_js(aoi)?,
+                    &options,
+                    CHUNK_WINDOWS,
+                )?;
+                (area.plan().clone(), area.params().clone())
+            }
+        };
+        let context =
+            Rc::new(RunContext { plan: area.0, params: area.1, fail_on_missing: options.fail_on_missing_tiles });
+        if plans.len() >= PLANS_KEPT {
+            plans.remove(0);
+        }
+        plans.push((run, context.clone()));
+        Ok(context)
+    }
+
+    /// Change run `run`'s merge; the `MergeUpdate` after it.
+    fn update(&self, run: u32, change: impl FnOnce(&mut AreaRun) -> Result<Vec<DetectionFeature>>) -> Result<JsValue> {
+        let mut merging = self.merging.borrow_mut();
+        let area = merging.get_mut(&run).ok_or_else(|| unknown_run(run))?;
+        let batch = change(area)?;
+        let status = area.status();
+        to_js_value(&MergeUpdate {
+            batch: feature_collection(&batch),
+            chunks_done: status.chunks_done,
+            windows_done: status.windows_done,
+            detections: status.detections,
+        })
+    }
+}
+
+fn unknown_run(run: u32) -> Error {
+    Error::Internal(format!("run {run} is not merged by this worker (startRun first)"))
 }
 
 /// Bytes of this module's wasm memory (a `SharedArrayBuffer` in the threaded engine).

@@ -21,7 +21,8 @@ use crate::{Error, Result};
 /// Name of the Cache API cache holding weights.
 pub const CACHE_NAME: &str = "geodetect-models-v1";
 /// Retries and time limit for the manifest and weights (weights can be tens of MB).
-const DOWNLOAD: FetchPolicy = FetchPolicy { concurrency: 1, timeout_ms: 120_000, retries: 2, retry_delay_ms: 500 };
+const DOWNLOAD: FetchPolicy =
+    FetchPolicy { concurrency: 1, timeout_ms: 120_000, retries: 2, retry_delay_ms: 500, cache_bytes: 0 };
 
 /// `base` joined with a file name.
 pub fn join(base: &str, file: &str) -> String {

@@ -16,18 +16,21 @@ use web_sys::{
 use super::error::describe;
 use super::global::Global;
 use super::http::{get_blob, get_bytes};
+use super::tile_cache::TileCache;
 use crate::host::{Composited, DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
 use crate::imagery::{PixelExtent, Stitcher};
-use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, TileFailure, fetch_tiles, fetch_tiles_each};
+use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, TileFailure, TileStats, fetch_tiles, fetch_tiles_each};
 use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};
 
-/// Fetches tiles with the scheduler of [`crate::tiles::fetch`].
+/// Fetches tiles with the scheduler of [`crate::tiles::fetch`], through the worker's tile
+/// cache where there is one.
 #[derive(Debug)]
 pub struct HttpTiles<'a> {
     pub global: &'a Global,
     pub policy: &'a FetchPolicy,
     pub signal: Option<&'a AbortSignal>,
+    pub cache: Option<&'a TileCache>,
 }
 
 impl TileProvider for HttpTiles<'_> {
@@ -123,12 +126,38 @@ impl HttpTiles<'_> {
         let ctx = canvas(extent.width, extent.height).map_err(|e| js_err("creating the raster's canvas", e))?;
         let total = tiles.len();
         let last_download = Cell::new(start);
-        let get = |tile: TileId, _attempt: u32| {
+        let stats = Cell::new(TileStats { requested: total, ..TileStats::default() });
+        let count = |change: &dyn Fn(&mut TileStats)| {
+            let mut s = stats.get();
+            change(&mut s);
+            stats.set(s);
+        };
+        let get = |tile: TileId, attempt: u32| {
             let url = source.tile_url(&tile);
-            let last_download = &last_download;
+            let (last_download, count) = (&last_download, &count);
             async move {
-                let blob = get_blob(self.global, url, self.policy.timeout_ms, self.signal).await?;
-                last_download.set(last_download.get().max(hooks.now_ms()));
+                if attempt > 0 {
+                    count(&|s| s.retries += 1);
+                }
+                let blob = match self.cache.and_then(|c| c.get(&url)) {
+                    Some(blob) => {
+                        count(&|s| s.from_cache += 1);
+                        blob
+                    }
+                    None => {
+                        let blob = get_blob(self.global, &url, self.policy.timeout_ms, self.signal).await?;
+                        last_download.set(last_download.get().max(hooks.now_ms()));
+                        let size = blob.size();
+                        count(&|s| {
+                            s.downloaded += 1;
+                            s.bytes += size;
+                        });
+                        if let Some(cache) = self.cache {
+                            cache.put(url, &blob);
+                        }
+                        blob
+                    }
+                };
                 bitmap(self.global, &blob)
                     .await
                     .map_err(|reason| FetchAttemptError::Permanent(format!("not a decodable image: {reason}")))
@@ -176,6 +205,7 @@ impl HttpTiles<'_> {
         }
         hooks.progress(Stage::Stitch, total, total);
         missing.sort_unstable_by_key(|(index, _)| *index);
-        Ok(Composited { missing: missing.into_iter().map(|(_, failure)| failure).collect(), fetch_ms })
+        let stats = TileStats { failed: missing.len(), ..stats.get() };
+        Ok(Composited { missing: missing.into_iter().map(|(_, failure)| failure).collect(), fetch_ms, stats })
     }
 }

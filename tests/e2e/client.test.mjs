@@ -117,9 +117,9 @@ describe("client protocol (fake engine)", { timeout: 60_000 }, () => {
       assert.equal(value.bare.code, "INTERNAL");
       assert.match(value.bare.message, /a bare string/);
       assert.equal(value.ok.ok, true, "an engine error does not break the detector");
-      assert.equal(value.panic.code, "INTERNAL");
-      assert.match(value.panic.message, /crashed/);
-      assert.equal(value.afterPanic.code, "INTERNAL", "after a wasm trap the engine is not used again");
+      assert.equal(value.panic.code, "WORKER_CRASHED", "a wasm trap, on the first worker and on its replacement");
+      assert.match(value.panic.message, /crashed \(unreachable\)/);
+      assert.equal(value.afterPanic.ok, true, "a trapped engine is replaced by a fresh worker");
     });
   });
 
@@ -294,7 +294,7 @@ describe("client protocol (fake engine)", { timeout: 60_000 }, () => {
     });
   });
 
-  test("a worker that throws fails every pending call with WORKER_FAILED", async (t) => {
+  test("a worker that throws is replaced: its call is retried once, then WORKER_CRASHED; the others go on", async (t) => {
     await inPage(t, async () => {
       const d = await create();
       const a = settle(d.detect(polygon("crash"), { zoom: 3 }));
@@ -302,14 +302,17 @@ describe("client protocol (fake engine)", { timeout: 60_000 }, () => {
       const r = { a: await a, b: await b };
       r.later = await settle(d.detect(polygon("ok"), { zoom: 3 }));
       r.disposed = d.disposed;
+      r.metrics = d.metrics();
       d.dispose();
       return r;
     }, async ({ value }) => {
-      assert.equal(value.a.code, "WORKER_FAILED");
-      assert.match(value.a.message, /exploded/);
-      assert.equal(value.b.code, "WORKER_FAILED");
-      assert.equal(value.later.code, "WORKER_FAILED");
-      assert.equal(value.disposed, true);
+      assert.equal(value.a.code, "WORKER_CRASHED");
+      assert.match(value.a.message, /exploded.*on 2 workers/);
+      assert.equal(value.b.ok, true, "a call queued behind the crash runs on the replacement");
+      assert.equal(value.later.ok, true, "the detector is still usable");
+      assert.equal(value.disposed, false);
+      assert.deepEqual(value.metrics.workers, { started: 3, replaced: 2 });
+      assert.deepEqual(value.metrics.chunks, { retried: 1, failed: 1 });
     });
   });
 
@@ -459,6 +462,214 @@ describe("client protocol (fake engine)", { timeout: 60_000 }, () => {
       }
     }, async ({ value }) => {
       assert.match(value, /TypeError: use `await Detector.create/);
+    });
+  });
+});
+
+// The pool (pkg/pool.js) against the fake engine's scripted pool runs: each chunk gives one
+// detection whose class names the worker that ran it and whose classId is the chunk.
+describe("worker pool (fake engine)", { timeout: 90_000 }, () => {
+  test("an area of several chunks runs on every worker; each chunk is merged once; progress and batches add up", async (t) => {
+    await inPage(t, async () => {
+      const d = await create({ workers: 3 });
+      const before = await d.health();
+      const progress = [];
+      const batches = [];
+      const r = await d.detect(area(12, { chunkMs: 100 }), {
+        zoom: 3,
+        onProgress: (p) => progress.push(p),
+        onDetections: (b, p) => batches.push({ n: b.features.length, chunksDone: p.chunksDone }),
+      });
+      const after = await d.health();
+      const metrics = d.metrics();
+      d.dispose();
+      return { r, progress, batches, before, after, metrics, workers: d.workers };
+    }, async ({ value }) => {
+      const { r, progress, batches } = value;
+      assert.equal(value.workers, 3);
+      assert.deepEqual(r.detections.features.map((f) => f.properties.classId), [...Array(12).keys()], "every chunk, once");
+      const ran = new Set(r.detections.features.map((f) => f.properties.class));
+      assert.ok(ran.size >= 2, `the chunks ran on ${ran.size} workers: ${[...ran]}`);
+      assert.deepEqual(r.failedChunks, []);
+      assert.equal(batches.reduce((n, b) => n + b.n, 0), 12, "every detection streamed once");
+      assert.deepEqual(batches.map((b) => b.chunksDone), [...Array(12).keys()].map((k) => k + 1), "a batch per merged chunk");
+      const last = progress.at(-1);
+      assert.equal(last.stage, "done");
+      assert.deepEqual([last.chunksDone, last.chunksTotal, last.tilesDone, last.tilesTotal, last.detections], [12, 12, 48, 48, 12]);
+      for (let i = 1; i < progress.length; i++) {
+        assert.ok(progress[i].chunksDone >= progress[i - 1].chunksDone, "chunks done never go back");
+        assert.ok(progress[i].elapsedMs >= progress[i - 1].elapsedMs);
+      }
+      assert.ok(progress.some((p) => p.stage === "inference" && p.etaMs !== null), "an ETA once windows have run");
+      assert.equal(value.before.workersTotal, 1, "one worker until an area of several chunks");
+      assert.equal(value.before.workersWanted, 3);
+      assert.equal(value.after.workersTotal, 3);
+      assert.equal(value.after.workersAlive, 3);
+      assert.equal(value.after.status, "healthy");
+      assert.deepEqual(value.metrics.workers, { started: 3, replaced: 0 });
+    });
+  });
+
+  test("workers: 1 runs an area as one request on its one worker", async (t) => {
+    await inPage(t, async () => {
+      const d = await create({ workers: 1 });
+      const r = await d.detect(area(6), { zoom: 3 });
+      const { stats } = await d.detect(polygon("stats"), { zoom: 3 });
+      d.dispose();
+      return { r, stats, created: stats.lastCreate, cores: navigator.hardwareConcurrency };
+    }, async ({ value }) => {
+      assert.equal(value.r.echo.scenario, "pool", "the engine's detect() ran the whole area");
+      assert.equal(value.stats.runsStarted, 0, "no pool run");
+      assert.equal(value.created.workers, 1);
+      assert.equal(value.created.threads, Math.min(value.cores, 4), "one worker gets the cores");
+    });
+  });
+
+  test("the default pool: min(hardwareConcurrency, 4) workers of one thread each", async (t) => {
+    await inPage(t, async () => {
+      const d = await create();
+      const { stats } = await d.detect(polygon("stats"), { zoom: 3 });
+      d.dispose();
+      return { workers: d.workers, created: stats.lastCreate, cores: navigator.hardwareConcurrency };
+    }, async ({ value }) => {
+      assert.equal(value.workers, Math.min(value.cores, 4));
+      assert.ok(!("workers" in value.created), "the default is not sent");
+      assert.equal(value.created.threads, Math.max(1, Math.floor(Math.min(value.cores, 4) / value.workers)));
+    });
+  });
+
+  test("a worker that crashes or traps in a chunk is replaced and the chunk runs again", async (t) => {
+    await inPage(t, async () => {
+      const d = await create({ workers: 2 });
+      const r = await d.detect(area(10, { faults: { 3: "trap-once", 6: "throw-once" } }), { zoom: 3 });
+      const next = await settle(d.detect(area(4), { zoom: 3 }));
+      const health = await d.health();
+      const metrics = d.metrics();
+      d.dispose();
+      return { r, next, health, metrics };
+    }, async ({ value }) => {
+      assert.deepEqual(value.r.detections.features.map((f) => f.properties.classId), [...Array(10).keys()]);
+      assert.deepEqual(value.r.failedChunks, []);
+      assert.equal(value.next.ok, true);
+      assert.deepEqual(value.metrics.workers, { started: 4, replaced: 2 });
+      assert.deepEqual(value.metrics.chunks, { retried: 2, failed: 0 });
+      assert.equal(value.health.workersAlive, 2, "the pool is whole again");
+    });
+  });
+
+  test("a chunk that fails twice is listed in failedChunks; a hung worker is cut off by chunkTimeoutMs", async (t) => {
+    await inPage(t, async () => {
+      const d = await create({ workers: 2, chunkTimeoutMs: 600 });
+      const t0 = performance.now();
+      const r = await settle(d.detect(area(8, { faults: { 2: "trap", 5: "hang" } }), { zoom: 3 }));
+      const ms = performance.now() - t0;
+      const prom = d.metrics({ format: "prometheus" });
+      d.dispose();
+      return { r, ms, prom };
+    }, async ({ value }) => {
+      assert.equal(value.r.ok, true, value.r.message);
+      const { detections, failedChunks } = value.r.value;
+      assert.deepEqual(detections.features.map((f) => f.properties.classId), [0, 1, 3, 4, 6, 7]);
+      assert.deepEqual(failedChunks.map((f) => [f.chunk, f.attempts]), [[2, 2], [5, 2]]);
+      assert.match(failedChunks[0].reason, /crashed \(unreachable\)/);
+      assert.match(failedChunks[1].reason, /chunk 5 ran past chunkTimeoutMs \(600 ms\)/);
+      // Two timeouts of 600 ms one after the other, and the rest: bounded.
+      assert.ok(value.ms < 4000, `took ${value.ms} ms`);
+      assert.match(value.prom, /geodetect_chunks_total\{[^}]*outcome="failed"[^}]*\} 2/);
+      assert.match(value.prom, /geodetect_workers_replaced_total\{[^}]*\} 4/);
+    });
+  });
+
+  test("when every chunk fails, the area fails with WORKER_CRASHED", async (t) => {
+    await inPage(t, async () => {
+      const d = await create({ workers: 2 });
+      const r = await settle(d.detect(area(2, { faults: { 0: "trap", 1: "trap" } }), { zoom: 3 }));
+      const next = await settle(d.detect(area(3), { zoom: 3 }));
+      d.dispose();
+      return { r, next };
+    }, async ({ value }) => {
+      assert.equal(value.r.code, "WORKER_CRASHED");
+      assert.match(value.r.message, /no chunk of the area could be run/);
+      assert.equal(value.next.ok, true);
+    });
+  });
+
+  test("if the merging worker dies, a new one replays the merged chunks", async (t) => {
+    await inPage(t, async () => {
+      const d = await create({ workers: 2 });
+      const batches = [];
+      const r = await d.detect(area(8, { mergerCrashAt: 4 }), { zoom: 3, onDetections: (b) => batches.push(...b.features.map((f) => f.properties.classId)) });
+      d.dispose();
+      return { r, batches, metrics: d.metrics() };
+    }, async ({ value }) => {
+      assert.deepEqual(value.r.detections.features.map((f) => f.properties.classId), [...Array(8).keys()]);
+      assert.deepEqual([...value.batches].sort((a, b) => a - b), [...Array(8).keys()], "each detection streamed once");
+      assert.equal(value.metrics.workers.replaced, 1);
+    });
+  });
+
+  test("an engine error in one chunk stops the whole run; the detector goes on", async (t) => {
+    await inPage(t, async () => {
+      const d = await create({ workers: 2 });
+      const r = await settle(d.detect(area(10, { chunkMs: 100, faults: { 3: "tile-error" } }), { zoom: 3, failOnMissingTiles: true }));
+      await new Promise((ok) => setTimeout(ok, 300));
+      const next = await settle(d.detect(area(4), { zoom: 3 }));
+      const { stats } = await d.detect(polygon("stats"), { zoom: 3 });
+      d.dispose();
+      return { r, next, stats };
+    }, async ({ value }) => {
+      assert.equal(value.r.code, "TILE_FETCH_FAILED");
+      assert.equal(value.next.ok, true);
+      assert.ok(value.stats.runsDropped >= 1, "the failed run was dropped on every worker");
+    });
+  });
+
+  test("abort stops every worker promptly and the detector goes on", async (t) => {
+    await inPage(t, async () => {
+      const d = await create({ workers: 2 });
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 400);
+      const t0 = performance.now();
+      const r = await settle(d.detect(area(20, { chunkMs: 200 }), { zoom: 3, signal: ac.signal }));
+      const ms = performance.now() - t0;
+      const next = await settle(d.detect(area(3), { zoom: 3 }));
+      d.dispose();
+      return { r, ms, next };
+    }, async ({ value }) => {
+      assert.equal(value.r.code, "ABORTED");
+      assert.ok(value.ms < 600, `rejected after ${value.ms} ms`);
+      assert.equal(value.next.ok, true);
+    });
+  });
+
+  test("detectMany: one settled result per area, in input order; bad areas never fail the batch", async (t) => {
+    await inPage(t, async () => {
+      const d = await create({ workers: 2 });
+      const areas = Array.from({ length: 50 }, (_, i) => (i % 10 === 3 ? polygon("invalid") : i % 10 === 7 ? area(2, { faults: { 0: "trap", 1: "trap" } }) : i % 5 === 0 ? area(3) : polygon("ok")));
+      const seen = [];
+      const settled = await d.detectMany(areas, { zoom: 4, onArea: (s, i) => seen.push(i) });
+      const tooMany = await settle(d.detectMany([...areas, polygon("ok")], { zoom: 4 }));
+      const notArray = await settle(d.detectMany(polygon("ok"), { zoom: 4 }));
+      const badOption = await settle(d.detectMany(areas, { zoom: "4" }));
+      const more = await settle(d.detectMany([...areas, polygon("ok")], { zoom: 4, maxAreas: 51, concurrency: 1 }));
+      d.dispose();
+      return {
+        statuses: settled.map((s) => (s.status === "fulfilled" ? `ok:${s.value.detections.features.length}` : `${s.reason.code}:${s.reason instanceof geodetect.GeodetectError}`)),
+        seen: seen.sort((a, b) => a - b),
+        tooMany, notArray, badOption, moreLength: more.ok ? more.value.length : more.message,
+      };
+    }, async ({ value }) => {
+      assert.equal(value.statuses.length, 50);
+      value.statuses.forEach((s, i) => {
+        const want = i % 10 === 3 ? "INVALID_POLYGON:true" : i % 10 === 7 ? "WORKER_CRASHED:true" : i % 5 === 0 ? "ok:3" : "ok:1";
+        assert.equal(s, want, `area ${i}`);
+      });
+      assert.deepEqual(value.seen, [...Array(50).keys()], "onArea for each area");
+      assert.equal(value.tooMany.code, "INVALID_OPTIONS");
+      assert.match(value.tooMany.message, /51 areas .*maxAreas.*50/);
+      assert.equal(value.notArray.code, "INVALID_OPTIONS");
+      assert.equal(value.badOption.code, "INVALID_OPTIONS");
+      assert.equal(value.moreLength, 51);
     });
   });
 });

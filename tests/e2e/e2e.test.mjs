@@ -419,6 +419,10 @@ describe("geodetect in Chromium", () => {
         threads0: [{ ...base, threads: 0 }, /`threads`: must be in 1\.\.=64, got 0/],
         threads65: [{ ...base, threads: 65 }, /`threads`/],
         threadsFraction: [{ ...base, threads: 1.5 }, /`threads`/],
+        workers0: [{ ...base, workers: 0 }, /`workers`: must be in 1\.\.=16, got 0/],
+        workers17: [{ ...base, workers: 17 }, /`workers`/],
+        workersFraction: [{ ...base, workers: 1.5 }, /`workers`/],
+        chunkTimeout: [{ ...base, chunkTimeoutMs: 10 }, /`chunkTimeoutMs`: must be in 1000\.\.=3600000, got 10/],
       };
       // Detector.create fails before the model loads, so all of them run in one page.
       const context = await browser.newContext();
@@ -631,7 +635,7 @@ describe("geodetect in Chromium", () => {
       const files = pack.files.map((f) => f.path).sort();
       t.diagnostic(`npm pack: ${pack.filename}, ${(pack.size / 1e6).toFixed(1)} MB packed, files ${files.join(", ")}`);
       const engineFiles = ENGINES.flatMap((e) => [`${e.dir}/geodetect.js`, `${e.dir}/geodetect_bg.wasm`]);
-      for (const f of ["package.json", "index.js", "index.d.ts", "types.d.ts", "protocol.js", "worker.js", "worker-core.js", "README.md", ...engineFiles]) {
+      for (const f of ["package.json", "index.js", "index.d.ts", "types.d.ts", "protocol.js", "client.js", "pool.js", "metrics.js", "worker.js", "worker-core.js", "README.md", ...engineFiles]) {
         assert.ok(files.includes(f), `the tarball contains ${f}`);
       }
       assert.ok(!files.some((f) => f.startsWith("types-test/") || f === "build.sh" || f.startsWith("node_modules/")), "no dev files in the tarball");

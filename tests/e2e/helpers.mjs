@@ -15,7 +15,7 @@ export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
  * closed network (no background traffic), and with WebGPU through SwiftShader when
  * `webgpu` is set (Chromium then offers a fallback adapter in pages and workers).
  */
-export async function launchBrowser({ webgpu = true } = {}) {
+export async function launchBrowser({ webgpu = true, extraArgs = [] } = {}) {
   const { chromium } = await import("playwright-core");
   const args = [
     "--no-sandbox",
@@ -27,6 +27,7 @@ export async function launchBrowser({ webgpu = true } = {}) {
     "--disable-quic",
   ];
   if (webgpu) args.push("--enable-unsafe-webgpu");
+  args.push(...extraArgs);
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args, timeout: 60_000 });
 }
 

@@ -84,7 +84,8 @@ for (const f of walk(pages)) {
 }
 const pkgJson = JSON.parse(readFileSync(join(root, "pkg/package.json"), "utf8"));
 const engines = ENGINES.map((e) => e.dir);
-for (const f of ["index.js", "protocol.js", "worker.js", "worker-core.js"]) {
+// The client's modules: the package's top-level .js files.
+for (const f of pkgJson.files.filter((f) => f.endsWith(".js") && !f.includes("/"))) {
   add(`/pkg/${f}`, join(root, "pkg", f), { hashed: true, kind: "asset" });
 }
 for (const e of engines) {

@@ -1,0 +1,90 @@
+//! One chunk of an area's plan, run: its tiles loaded into a raster ([`load_chunk`]), its
+//! model windows run and the raster released ([`detect_chunk`]). What comes out
+//! ([`ChunkOutput`]) is the chunk's boxes in the area's pixels, before the seam merge, so a
+//! chunk can run on any worker and be merged wherever the area's
+//! [`AreaRun`](super::AreaRun) lives.
+
+use super::plan::AreaPlan;
+use super::raster::{LoadedRaster, load_raster};
+use crate::api::{ChunkOutput, Timings};
+use crate::detect::{Engine, NmsParams, RasterPlace, Window};
+use crate::host::{Hooks, TileProvider};
+use crate::tiles::TileSource;
+use crate::{Error, Result};
+
+/// A chunk's raster, loaded, and the milliseconds that took.
+#[derive(Debug)]
+pub struct LoadedChunk {
+    pub chunk: usize,
+    pub loaded: LoadedRaster,
+    pub load_ms: f64,
+}
+
+/// Fetch, decode and stitch chunk `k`'s tiles.
+pub async fn load_chunk<P: TileProvider, H: Hooks>(
+    provider: &P,
+    source: &TileSource,
+    plan: &AreaPlan,
+    k: usize,
+    fail_on_missing: bool,
+    hooks: &H,
+) -> Result<LoadedChunk> {
+    let chunk = plan.chunks.get(k).ok_or_else(|| out_of_plan(k, plan))?;
+    let start = hooks.now_ms();
+    let loaded = load_raster(provider, source, chunk.extent, chunk.tiles.clone(), fail_on_missing, hooks).await?;
+    Ok(LoadedChunk { chunk: k, loaded, load_ms: hooks.now_ms() - start })
+}
+
+/// Run a loaded chunk's windows (`progress`: windows done before them, and in the run) and
+/// release its raster.
+pub async fn detect_chunk<H: Hooks>(
+    engine: &Engine,
+    plan: &AreaPlan,
+    chunk: LoadedChunk,
+    params: &NmsParams,
+    hooks: &H,
+    progress: (usize, usize),
+) -> Result<ChunkOutput> {
+    let LoadedChunk { chunk: k, loaded: LoadedRaster { raster, missing, fetch_ms, stats }, load_ms } = chunk;
+    let planned = plan.chunks.get(k).ok_or_else(|| out_of_plan(k, plan))?;
+    let windows: Vec<(usize, Window)> = planned.windows.iter().map(|w| (w.index, w.window)).collect();
+    let place = RasterPlace { offset: planned.offset, area: (plan.extent.width, plan.extent.height) };
+    let t0 = hooks.now_ms();
+    let (boxes, model) = engine
+        .detect_windows(&raster.rgb, (raster.width, raster.height), place, &windows, params, hooks, progress)
+        .await?;
+    let timings = Timings {
+        fetch: fetch_ms,
+        decode: load_ms - fetch_ms,
+        preprocess: model.preprocess,
+        inference: model.inference,
+        postprocess: model.postprocess,
+        total: load_ms + hooks.now_ms() - t0,
+    };
+    Ok(ChunkOutput { chunk: k, boxes, missing_tiles: missing, tiles: stats, timings, windows: windows.len() })
+}
+
+/// [`load_chunk`], then [`detect_chunk`] (its progress counts this chunk's windows only).
+#[allow(clippy::too_many_arguments)] // the chunk's whole context: a pool's worker has no more
+pub async fn run_chunk<P: TileProvider, H: Hooks>(
+    engine: &Engine,
+    source: &TileSource,
+    provider: &P,
+    plan: &AreaPlan,
+    k: usize,
+    params: &NmsParams,
+    fail_on_missing: bool,
+    hooks: &H,
+) -> Result<ChunkOutput> {
+    let loaded = load_chunk(provider, source, plan, k, fail_on_missing, hooks).await?;
+    hooks.checkpoint().await?;
+    let windows = plan.chunks[k].windows.len();
+    detect_chunk(engine, plan, loaded, params, hooks, (0, windows)).await
+}
+
+fn out_of_plan(k: usize, plan: &AreaPlan) -> Error {
+    Error::InvalidOptions {
+        field: "chunk".into(),
+        reason: format!("chunk {k} is not in the area's plan of {} chunks", plan.chunks.len()),
+    }
+}
