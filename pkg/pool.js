@@ -626,7 +626,9 @@ class PoolRun {
       if (p.stage === "fetch" || p.stage === "stitch" || p.stage === "inference") this.#stage = p.stage;
       this.#report();
     };
-    const payload = { run: this.#run, aoi: this.#aoi, options: this.#options, chunk: k };
+    // The chunk this worker will likely take next (#pick), which it loads while it runs k.
+    const next = this.#free[k + 1] ? k + 1 : undefined;
+    const payload = { run: this.#run, aoi: this.#aoi, options: this.#options, chunk: k, next };
     return bounded(w, this.#timeoutMs, `chunk ${k}`, () => w.client.request(MSG.RUN_CHUNK, payload, { signal: this.#abort.signal, onProgress }));
   }
 

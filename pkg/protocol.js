@@ -85,8 +85,9 @@ export const MSG = Object.freeze(/** @type {const} */ ({
  *   the engine's self-test and vital signs
  * @property {{ payload: { run: number, aoi: unknown, options: EngineDetectOptions }, result: import("./types.js").RunPlan }} startRun
  *   plan pool run `run` (an id unique per client) and keep its merge on this worker
- * @property {{ payload: { run: number, aoi: unknown, options: EngineDetectOptions, chunk: number }, result: import("./types.js").ChunkOutput }} runChunk
- *   run one chunk of pool run `run` (any worker; the area and options as given to startRun)
+ * @property {{ payload: { run: number, aoi: unknown, options: EngineDetectOptions, chunk: number, next?: number }, result: import("./types.js").ChunkOutput }} runChunk
+ *   run one chunk of pool run `run` (any worker; the area and options as given to startRun),
+ *   loading chunk `next` meanwhile for this worker's next runChunk
  * @property {{ payload: { run: number, output: import("./types.js").ChunkOutput }, result: import("./types.js").MergeUpdate }} mergeChunk
  *   merge a chunk's output into the run (on the worker that started it)
  * @property {{ payload: { run: number, failure: import("./types.js").ChunkFailure }, result: import("./types.js").MergeUpdate }} failChunk

@@ -25,7 +25,7 @@ import { MSG, PROTOCOL, GeodetectError, describe, errorToWire, unsupportedBrowse
  * @property {(ids: string[]) => Promise<unknown>} preload
  * @property {() => Promise<import("./types.js").WorkerHealth>} health the self-test and vital signs
  * @property {(run: number, aoi: unknown, options: DetectOptions) => import("./types.js").RunPlan} startRun
- * @property {(run: number, aoi: unknown, options: DetectOptions, chunk: number, signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<import("./types.js").ChunkOutput>} runChunk
+ * @property {(run: number, aoi: unknown, options: DetectOptions, chunk: number, next: number | undefined, signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<import("./types.js").ChunkOutput>} runChunk
  * @property {(run: number, output: import("./types.js").ChunkOutput) => import("./types.js").MergeUpdate | Promise<import("./types.js").MergeUpdate>} mergeChunk
  * @property {(run: number, failure: import("./types.js").ChunkFailure) => import("./types.js").MergeUpdate} failChunk
  * @property {(run: number, totalMs: number) => import("./types.js").FinishedRun} finishRun
@@ -206,8 +206,8 @@ export function startWorker(load, scope = globalThis) {
         });
         return;
       case MSG.RUN_CHUNK: {
-        const { run, aoi, options, chunk } = msg.payload;
-        enqueue(MSG.RUN_CHUNK, msg.id, (signal, onProgress) => needEngine().runChunk(run, aoi, options, chunk, signal, onProgress));
+        const { run, aoi, options, chunk, next } = msg.payload;
+        enqueue(MSG.RUN_CHUNK, msg.id, (signal, onProgress) => needEngine().runChunk(run, aoi, options, chunk, next, signal, onProgress));
         return;
       }
       // Not queued: a health check answers while a long detect() runs (the self-test

@@ -155,23 +155,48 @@ fn chunks_merged_in_any_order_give_the_one_raster_result() {
     let plan = planned.plan().clone();
     let n = plan.chunks.len();
     assert!(n >= 4, "{n} chunks");
-    // Each chunk once, through JSON, as runChunk answers and mergeChunk reads it.
+    // Each chunk once, through JSON, as runChunk answers and mergeChunk reads it; each loads
+    // the one after it ahead, and the next call runs on that raster.
+    let mut ahead = None;
     let outputs: Vec<String> = (0..n)
         .map(|k| {
-            let out = futures::executor::block_on(run_chunk(
+            let (out, next) = futures::executor::block_on(run_chunk(
                 &engine,
                 &source,
                 &tiles,
                 &plan,
-                k,
+                (k, Some(k + 1)),
                 planned.params(),
                 false,
                 &hooks,
+                ahead.take(),
             ))
             .unwrap();
+            assert_eq!(next.as_ref().map(|l| l.chunk), (k + 1 < n).then_some(k + 1));
+            ahead = next;
             serde_json::to_string(&out).unwrap()
         })
         .collect();
+    // The same chunk loaded on its own gives the same boxes.
+    let (alone, _) = futures::executor::block_on(run_chunk(
+        &engine,
+        &source,
+        &tiles,
+        &plan,
+        (2, None),
+        planned.params(),
+        false,
+        &hooks,
+        None,
+    ))
+    .unwrap();
+    // Both through JSON: serde_json's float parser may be one ulp off (no `float_roundtrip`).
+    let alone: ChunkOutput = serde_json::from_str(&serde_json::to_string(&alone).unwrap()).unwrap();
+    let ahead_two: ChunkOutput = serde_json::from_str(&outputs[2]).unwrap();
+    assert_eq!(
+        (alone.boxes, alone.missing_tiles, alone.windows),
+        (ahead_two.boxes, ahead_two.missing_tiles, ahead_two.windows)
+    );
     let orders: [Vec<usize>; 3] =
         [(0..n).rev().collect(), (0..n).filter(|k| k % 2 == 1).chain((0..n).filter(|k| k % 2 == 0)).collect(), {
             let mut middle_out: Vec<usize> = (0..n).collect();

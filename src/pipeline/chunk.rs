@@ -8,7 +8,7 @@ use super::plan::AreaPlan;
 use super::raster::{LoadedRaster, load_raster};
 use crate::api::{ChunkOutput, Timings};
 use crate::detect::{Engine, NmsParams, RasterPlace, Window};
-use crate::host::{Hooks, TileProvider};
+use crate::host::{Hooks, Stage, TileProvider};
 use crate::tiles::TileSource;
 use crate::{Error, Result};
 
@@ -64,22 +64,62 @@ pub async fn detect_chunk<H: Hooks>(
     Ok(ChunkOutput { chunk: k, boxes, missing_tiles: missing, tiles: stats, timings, windows: windows.len() })
 }
 
-/// [`load_chunk`], then [`detect_chunk`] (its progress counts this chunk's windows only).
+/// Chunk `k` as a pool's worker runs it: its raster from `ready` (loaded ahead by the call
+/// before, if that was chunk `k`) or [`load_chunk`] now, then [`detect_chunk`] (its progress
+/// counts this chunk's tiles and windows only). Meanwhile chunk `next`, if any, is loaded
+/// without progress events and returned for the next call, as a single worker's run does
+/// ([`super::run`]); if that fails it is left to the next call to load it again and report
+/// why.
 #[allow(clippy::too_many_arguments)] // the chunk's whole context: a pool's worker has no more
 pub async fn run_chunk<P: TileProvider, H: Hooks>(
     engine: &Engine,
     source: &TileSource,
     provider: &P,
     plan: &AreaPlan,
-    k: usize,
+    (k, next): (usize, Option<usize>),
     params: &NmsParams,
     fail_on_missing: bool,
     hooks: &H,
-) -> Result<ChunkOutput> {
-    let loaded = load_chunk(provider, source, plan, k, fail_on_missing, hooks).await?;
+    ready: Option<LoadedChunk>,
+) -> Result<(ChunkOutput, Option<LoadedChunk>)> {
+    let loaded = match ready.filter(|r| r.chunk == k) {
+        Some(ready) => {
+            let tiles = ready.loaded.stats.requested;
+            hooks.progress(Stage::Fetch, tiles, tiles);
+            ready
+        }
+        None => load_chunk(provider, source, plan, k, fail_on_missing, hooks).await?,
+    };
     hooks.checkpoint().await?;
     let windows = plan.chunks[k].windows.len();
-    detect_chunk(engine, plan, loaded, params, hooks, (0, windows)).await
+    let detect = detect_chunk(engine, plan, loaded, params, hooks, (0, windows));
+    let prefetch = async {
+        match next.filter(|&n| n < plan.chunks.len() && n != k) {
+            Some(n) => load_chunk(provider, source, plan, n, fail_on_missing, &Quiet(hooks)).await.ok(),
+            None => None,
+        }
+    };
+    let (output, prefetched) = futures::join!(detect, prefetch);
+    Ok((output?, prefetched))
+}
+
+/// A run's hooks without its progress events (for a chunk loaded ahead of its turn).
+struct Quiet<'a, H: Hooks>(&'a H);
+
+impl<H: Hooks> Hooks for Quiet<'_, H> {
+    fn now_ms(&self) -> f64 {
+        self.0.now_ms()
+    }
+
+    fn progress(&self, _stage: Stage, _done: usize, _total: usize) {}
+
+    fn is_cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
+
+    async fn yield_now(&self) {
+        self.0.yield_now().await;
+    }
 }
 
 fn out_of_plan(k: usize, plan: &AreaPlan) -> Error {

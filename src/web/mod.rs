@@ -38,7 +38,7 @@ use crate::api::{RunPlan, WorkerHealth, parse};
 use crate::detect::{Engine, NmsParams};
 use crate::geojson::{Aoi, DetectionFeature, feature_collection};
 use crate::host::{Hooks, Stage};
-use crate::pipeline::{AreaPlan, AreaRun, CHUNK_WINDOWS, detect_area_streamed, run_chunk};
+use crate::pipeline::{AreaPlan, AreaRun, CHUNK_WINDOWS, LoadedChunk, detect_area_streamed, run_chunk};
 use crate::{Error, Result};
 
 #[allow(unsafe_code)]
@@ -87,6 +87,8 @@ struct Inner {
     plans: RefCell<Vec<(u32, Rc<RunContext>)>>,
     /// Tile bodies downloaded lately (`fetch.cacheBytes`).
     tiles: TileCache,
+    /// The chunk loaded ahead by the last `runChunk` (its run's id), for the next one.
+    ahead: RefCell<Option<(u32, LoadedChunk)>>,
 }
 
 /// What running any chunk of a run needs: its plan and thresholds.
@@ -171,8 +173,8 @@ impl WebEngine {
             chunk_timeout_ms: options.chunk_timeout_ms,
         };
         let (merging, plans) = (RefCell::default(), RefCell::default());
-        let tiles = TileCache::new(options.fetch.cache_bytes);
-        Ok(WebEngine { inner: Rc::new(Inner { global, engine, options, info, merging, plans, tiles }) })
+        let (tiles, ahead) = (TileCache::new(options.fetch.cache_bytes), RefCell::default());
+        Ok(WebEngine { inner: Rc::new(Inner { global, engine, options, info, merging, plans, tiles, ahead }) })
     }
 
     /// `"webgpu"` or `"cpu"`.
@@ -235,15 +237,18 @@ impl WebEngine {
     }
 
     /// Run chunk `chunk` of run `run` (the area and options as given to `startRun`, planned
-    /// again here unless this worker planned them lately). Resolves to a `ChunkOutput`;
-    /// progress events count this chunk's tiles and windows.
+    /// again here unless this worker planned them lately), and meanwhile load chunk `next`
+    /// (if any: the one this worker will likely run next) for the next call. Resolves to a
+    /// `ChunkOutput`; progress events count this chunk's tiles and windows.
     #[wasm_bindgen(js_name = runChunk)]
+    #[allow(clippy::too_many_arguments)] // the protocol's payload, spread
     pub fn run_chunk(
         &self,
         run: u32,
         aoi: JsValue,
         options: JsValue,
         chunk: u32,
+        next: Option<u32>,
         signal: Option<AbortSignal>,
         on_progress: Option<Function>,
     ) -> Promise {
@@ -253,17 +258,22 @@ impl WebEngine {
             let hooks = WebHooks::new(inner.global.clone(), on_progress, signal.clone());
             hooks.checkpoint().await?;
             let provider = inner.provider(signal.as_ref());
-            let output = run_chunk(
+            // What the call before loaded ahead, if it was for this run (run_chunk checks
+            // the chunk); anything else is dropped here.
+            let ready = inner.ahead.borrow_mut().take().and_then(|(r, loaded)| (r == run).then_some(loaded));
+            let (output, ahead) = run_chunk(
                 &inner.engine,
                 &inner.options.source,
                 &provider,
                 &context.plan,
-                chunk as usize,
+                (chunk as usize, next.map(|n| n as usize)),
                 &context.params,
                 context.fail_on_missing,
                 &hooks,
+                ready,
             )
             .await?;
+            *inner.ahead.borrow_mut() = ahead.map(|loaded| (run, loaded));
             Ok(to_js_value(&output)?)
         })
     }
@@ -300,6 +310,10 @@ impl WebEngine {
     pub fn drop_run(&self, run: u32) {
         self.inner.merging.borrow_mut().remove(&run);
         self.inner.plans.borrow_mut().retain(|(id, _)| *id != run);
+        let mut ahead = self.inner.ahead.borrow_mut();
+        if ahead.as_ref().is_some_and(|(id, _)| *id == run) {
+            *ahead = None;
+        }
     }
 
     /// The engine's self-test ([`Engine::self_test`]) and its vital signs: resolves to a
