@@ -4,7 +4,9 @@ import { GeodetectError } from "./protocol.js";
 
 /** @typedef {import("./types.js").DetectResult} DetectResult */
 /** @typedef {import("./types.js").Progress} Progress */
-/** @typedef {import("./index.js").MetricsSnapshot} MetricsSnapshot */
+// Extensionless: the site builder (www/deploy/build-site.mjs) takes a quoted path to
+// index.js in any file for a reference to hash, and index.js imports this file (a cycle).
+/** @typedef {import("./index").MetricsSnapshot} MetricsSnapshot */
 
 /** Upper bounds (ms) of the stage latency histograms' buckets (and +Inf). */
 const BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000];

@@ -17,6 +17,7 @@ use geodetect::web::backend;
 use geodetect::web::global::Global;
 use geodetect::web::{WebEngine, models, tiles};
 use js_sys::Reflect;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -135,6 +136,30 @@ fn marina_aoi() -> JsValue {
     obj(serde_json::from_str(include_str!("data/aoi/marina.geojson")).unwrap())
 }
 
+/// `engine.detect`, its detections (streamed in batches: the engine keeps none) put in the
+/// result's order as `pkg/pool.js` does: the result (its `detections` empty) and them.
+async fn detect_all(engine: &WebEngine, aoi: JsValue, options: JsValue) -> Result<(JsValue, js_sys::Array), JsValue> {
+    let released = js_sys::Array::new();
+    let collect = {
+        let released = released.clone();
+        Closure::<dyn FnMut(JsValue, JsValue)>::new(move |batch: JsValue, _progress: JsValue| {
+            for f in js_sys::Array::from(&get(&batch, &["features"])).iter() {
+                released.push(&f);
+            }
+        })
+    };
+    let on_detections: js_sys::Function = collect.as_ref().unchecked_ref::<js_sys::Function>().clone();
+    let finished = JsFuture::from(engine.detect(aoi, options, None, None, Some(on_detections))).await?;
+    for f in js_sys::Array::from(&get(&finished, &["batch", "features"])).iter() {
+        released.push(&f);
+    }
+    let order = js_sys::Array::from(&get(&finished, &["order"]));
+    let features: js_sys::Array = order.iter().map(|i| released.get(i.as_f64().unwrap() as u32)).collect();
+    assert!(features.iter().all(|f| !f.is_undefined()), "the order names only released detections");
+    assert_eq!(js_sys::Array::from(&get(&finished, &["result", "detections", "features"])).length(), 0);
+    Ok((get(&finished, &["result"]), features))
+}
+
 /// Errors cross as JS `Error`s with `name` and a stable `code`.
 async fn expect_code(result: Result<JsValue, JsValue>, code: &str) {
     let err = result.expect_err(&format!("expected {code}"));
@@ -150,10 +175,7 @@ async fn engine_detects_boats_and_reports_errors_with_codes() {
     let small = obj(serde_json::json!({ "type": "Polygon", "coordinates": [[
         [7.4236, 43.7350], [7.4246, 43.7350], [7.4246, 43.7356], [7.4236, 43.7356], [7.4236, 43.7350]
     ]]}));
-    let result = JsFuture::from(engine.detect(small.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None, None))
-        .await
-        .unwrap();
-    let features = js_sys::Array::from(&get(&result, &["detections", "features"]));
+    let (result, features) = detect_all(&engine, small.clone(), obj(serde_json::json!({ "zoom": 19 }))).await.unwrap();
     assert!(features.length() > 5, "only {} detections", features.length());
     assert_eq!(get(&result, &["backend"]).as_string().as_deref(), Some("cpu"));
     assert_eq!(js_sys::Array::from(&get(&result, &["missingTiles"])).length(), 0);
@@ -216,10 +238,7 @@ async fn missing_tiles_are_reported_or_fatal_on_request() {
     let straddling = obj(serde_json::json!({ "type": "Polygon", "coordinates": [[
         [7.4262, 43.7345], [7.4290, 43.7345], [7.4290, 43.7352], [7.4262, 43.7352], [7.4262, 43.7345]
     ]]}));
-    let result =
-        JsFuture::from(engine.detect(straddling.clone(), obj(serde_json::json!({ "zoom": 19 })), None, None, None))
-            .await
-            .unwrap();
+    let (result, _) = detect_all(&engine, straddling.clone(), obj(serde_json::json!({ "zoom": 19 }))).await.unwrap();
     let missing = js_sys::Array::from(&get(&result, &["missingTiles"]));
     assert!(missing.length() > 0, "tiles east of the image must be reported missing");
     assert!(get(&missing.get(0), &["reason"]).as_string().unwrap().contains("404"));
