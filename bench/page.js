@@ -67,16 +67,19 @@ function areaPolygon(area) {
 let detector = null;
 
 /**
- * Create the geodetect detector once per page (a worker with the wasm engine; more than one
- * thread loads the threaded engine, which this cross-origin-isolated page allows).
+ * Create the geodetect detector once per page (one worker with the wasm engine, as the
+ * onnxruntime-web side has one session; more than one thread loads the threaded engine,
+ * which this cross-origin-isolated page allows). The pool benchmark sets `workers`.
  */
-export async function geodetectInit({ backend = "cpu", threads = 1 } = {}) {
+export async function geodetectInit({ backend = "cpu", threads = 1, workers = 1 } = {}) {
   const t0 = performance.now();
+  detector?.dispose();
   detector = await Detector.create({
     source: { url: TILES, maxZoom: 21 },
     model: MODEL_ID,
     backend,
     threads,
+    workers,
     modelBaseUrl: MODELS,
   });
   return { ms: performance.now() - t0, backend: detector.backend, info: detector.info };
@@ -92,6 +95,51 @@ export async function geodetectDetect(name) {
   const r = await detector.detect(areaPolygon(AREAS[name]), { zoom: ZOOM, ...AREAS[name].options });
   const wall = performance.now() - t0;
   return { wall, timings: r.timings, image: [r.image.width, r.image.height], detections: r.detections.features.length };
+}
+
+/**
+ * The pool benchmark: one detect() over a square of `tiles` tiles (the marina repeated), on
+ * the detector of the last geodetectInit. Samples the page's memory as the browser measures
+ * it (`performance.measureUserAgentSpecificMemory`; headless Chromium 156 reports the
+ * page's own heap there, not its dedicated workers') every `sampleMs` while it runs, and reads each worker's wasm memory afterwards
+ * (wasm memory never shrinks, so that is its peak).
+ * @param {{ tiles: number, sampleMs?: number }} opts
+ */
+export async function geodetectPool({ tiles, sampleMs = 2000 }) {
+  const side = Math.ceil(Math.sqrt(tiles));
+  const rows = Math.ceil(tiles / side);
+  // North-west of the marina, so that the area wraps its 8 x 5 tiles many times.
+  const area = pixelRect((272953 - 40) * TILE + 4, (191175 - 40) * TILE + 4, side * TILE - 8, rows * TILE - 8);
+  /** @type {number[]} */
+  const samples = [];
+  let running = true;
+  const measure = /** @type {any} */ (performance).measureUserAgentSpecificMemory;
+  const sampler = (async () => {
+    if (typeof measure !== "function" || !globalThis.crossOriginIsolated) return;
+    while (running) {
+      const m = await measure.call(performance);
+      samples.push(m.bytes);
+      await new Promise((r) => setTimeout(r, sampleMs));
+    }
+  })();
+  let last = null;
+  const t0 = performance.now();
+  const r = await detector.detect(area, { zoom: ZOOM, maxTiles: Math.max(10_000, 2 * tiles), onProgress: (p) => (last = p) });
+  const wall = performance.now() - t0;
+  running = false;
+  await sampler;
+  const health = await detector.health();
+  return {
+    wall,
+    tiles: last.tilesTotal,
+    chunks: last.chunksTotal,
+    detections: r.detections.features.length,
+    timings: r.timings,
+    uaMemoryPeak: samples.length ? Math.max(...samples) : null,
+    uaMemorySamples: samples.length,
+    workerMemory: health.workers.map((w) => w.memoryBytes),
+    workers: health.workersTotal,
+  };
 }
 
 // ---------------------------------------------------------------------------------------
