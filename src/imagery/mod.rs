@@ -4,7 +4,10 @@
 //!   maps raster pixels to lon/lat and back (exactly, through inverse Mercator).
 //! - [`raster`]: [`GeoRaster`], the RGB pixels of an extent.
 //! - [`stitch`]: [`Stitcher`], which fills an extent's raster tile by tile.
+//! - [`buffers`]: raster buffers handed back for the next raster (bounded memory over many
+//!   chunks).
 
+pub mod buffers;
 pub mod extent;
 pub mod raster;
 pub mod stitch;

@@ -53,6 +53,7 @@ pub async fn detect_chunk<H: Hooks>(
     let (boxes, model) = engine
         .detect_windows(&raster.rgb, (raster.width, raster.height), place, &windows, params, hooks, progress)
         .await?;
+    crate::imagery::buffers::recycle(raster.rgb);
     let timings = Timings {
         fetch: fetch_ms,
         decode: load_ms - fetch_ms,
