@@ -58,6 +58,7 @@ export type {
   ImageInfo,
   ModelEntry,
   ModelSource,
+  Preset,
   Progress,
   Scale,
   Stage,
@@ -68,6 +69,8 @@ export type {
   TileStats,
   Timings,
   WeightsFile,
+  WmsOptions,
+  WmsVersion,
   WorkerHealth,
 } from "./types.js";
 

@@ -205,11 +205,28 @@ function engineOptions(options) {
   // Keys the client does not know go on to the engine, which refuses them by name (a
   // misspelt `bakend` must not be ignored); signal, onProgress and workerUrl stay here.
   const { source, model, modelBaseUrl, workerUrl, signal: _signal, onProgress: _onProgress, ...rest } = options;
-  if (!isPlainObject(source)) throw invalid("`source` must be an object like { url: \"https://…/{z}/{x}/{y}.png\" }");
-  if (typeof source.url !== "string" || !source.url) throw invalid("`source.url` must be a non-empty URL template with {z}, {x} and {y} (or {-y})");
-  const { subdomains } = source;
+  if (!isPlainObject(source)) throw invalid("`source` must be an object like { url: \"https://…/{z}/{x}/{y}.png\" } or { preset: \"esri-world-imagery\" }");
+  const preset = optional(source, "preset", "string", "source.");
+  // Without a preset, `url` is required; which presets take one is the engine's to say.
+  if (source.url !== undefined || preset === undefined) {
+    if (typeof source.url !== "string" || !source.url)
+      throw invalid("`source.url` must be a non-empty URL template with {z}, {x} and {y} (or {-y}, or {q}), a WMS endpoint with `source.wms`, or left out with a `source.preset`");
+  }
+  const { subdomains, wms } = source;
   if (subdomains !== undefined && !isArrayOf(subdomains, isString))
     throw invalid("`source.subdomains` must be an array of strings");
+  if (wms !== undefined) {
+    if (!isPlainObject(wms)) throw invalid("`source.wms` must be an object like { layers: [\"ortho\"] }");
+    for (const key of ["layers", "styles"]) {
+      if (wms[key] !== undefined && !isArrayOf(wms[key], isString)) throw invalid(`\`source.wms.${key}\` must be an array of strings`);
+    }
+    optional(wms, "version", "string", "source.wms.");
+    optional(wms, "format", "string", "source.wms.");
+    optional(wms, "transparent", "boolean", "source.wms.");
+    const { params } = wms;
+    if (params !== undefined && !(isPlainObject(params) && Object.values(params).every(isString)))
+      throw invalid("`source.wms.params` must be an object of string values");
+  }
   if (typeof model !== "string" || !model) throw invalid("`model` must be a model id from the manifest, e.g. \"yolov8n-obb-dota\"");
   if (modelBaseUrl !== undefined && !isUrlLike(modelBaseUrl)) throw invalid("`modelBaseUrl` must be a string or a URL");
   if (workerUrl !== undefined && !isUrlLike(workerUrl)) throw invalid("`workerUrl` must be a string or a URL");
@@ -220,11 +237,17 @@ function engineOptions(options) {
     ...rest,
     source: compact({
       ...source,
-      url: resolveTemplate(source.url),
+      url: typeof source.url === "string" ? resolveTemplate(source.url) : undefined,
+      preset: /** @type {import("./types.js").Preset | undefined} */ (preset),
+      accessToken: optional(source, "accessToken", "string", "source."),
+      cog: optional(source, "cog", "string", "source."),
+      wms: /** @type {import("./types.js").WmsOptions | undefined} */ (wms),
       tileSize: optional(source, "tileSize", "number", "source."),
       minZoom: optional(source, "minZoom", "number", "source."),
       maxZoom: optional(source, "maxZoom", "number", "source."),
       subdomains,
+      retina: optional(source, "retina", "boolean", "source."),
+      attribution: optional(source, "attribution", "string", "source."),
     }),
     model,
     // Which backends exist is the engine's to say (INVALID_OPTIONS naming `backend`).

@@ -57,20 +57,42 @@ export interface EngineOptions {
 }
 
 /**
- * An XYZ tile server, e.g. `https://{s}.tile.example.com/{z}/{x}/{y}.png`.
+ * Where the imagery comes from: `{ url }` with a URL template, `{ url, wms }` for a WMS,
+ * or `{ preset }`, e.g. `{ url: "https://{s}.tile.example.com/{z}/{x}/{y}.png" }`.
  */
 export interface TileSource {
     /**
-     * URL template with `{z}`, `{x}` and `{y}` (or `{-y}` for TMS servers, whose rows
-     * count from the south), and optionally `{s}` for a subdomain. The server must allow
-     * CORS if it is on another origin.
+     * URL template with `{z}`, `{x}` and `{y}` (or `{-y}` for TMS servers, whose rows count
+     * from the south), or `{q}` for a Bing-style quadkey; optionally `{s}` for a subdomain
+     * and `{r}` for the retina suffix. With `wms`, the WMS endpoint instead; with preset
+     * `"titiler"`, the TiTiler server; left out for the other presets. A server on another
+     * origin must allow CORS.
      */
-    url: string;
+    url?: string | null;
     /**
-     * Edge length of the server's tiles in pixels: a power of two in `128..=4096`.
-     * Default 256.
+     * A named source: `"esri-world-imagery"`, `"mapbox-satellite"` (with `accessToken`) or
+     * `"titiler"` (with `url` and `cog`). Each is a URL template underneath.
      */
-    tileSize?: number;
+    preset?: Preset | null;
+    /**
+     * The access token of preset `"mapbox-satellite"`. Sent only to its host, and never in
+     * an error, a progress event, the metrics or a result (nor any `token`, `key`... query
+     * parameter of `url`).
+     */
+    accessToken?: string | null;
+    /**
+     * The Cloud-Optimized GeoTIFF's URL, for preset `"titiler"`.
+     */
+    cog?: string | null;
+    /**
+     * Ask a WMS for each tile (GetMap in EPSG:3857); `url` is then the service endpoint.
+     */
+    wms?: WmsOptions | null;
+    /**
+     * Edge length of the server's tiles in pixels (for a WMS: the size asked for): a power
+     * of two in `128..=4096`. Default 256, or 512 with `retina`.
+     */
+    tileSize?: number | null;
     /**
      * Shallowest zoom the server provides. Default 0.
      */
@@ -83,7 +105,59 @@ export interface TileSource {
      * Values for `{s}`, e.g. `["a", "b", "c"]`, chosen per tile.
      */
     subdomains?: string[];
+    /**
+     * Ask for the server's high-resolution tiles: `{r}` becomes `@2x` (empty otherwise) and
+     * `tileSize` defaults to 512. Default false.
+     */
+    retina?: boolean;
+    /**
+     * Credit the imagery's provider asks for; it comes back in the result's
+     * `attribution`. Default: the preset's, or none.
+     */
+    attribution?: string | null;
 }
+
+/**
+ * A named imagery source (`source.preset`).
+ */
+export type Preset = "esri-world-imagery" | "mapbox-satellite" | "titiler";
+
+/**
+ * A WMS layer set requested tile by tile (`source.wms`); `source.url` is the service
+ * endpoint, with any parameters of its own (`…/mapserv?map=/maps/ortho.map`).
+ */
+export interface WmsOptions {
+    /**
+     * `"1.1.1"` or `"1.3.0"`. Default `"1.3.0"`.
+     */
+    version?: WmsVersion;
+    /**
+     * Layers to draw, bottom first (`LAYERS`).
+     */
+    layers: string[];
+    /**
+     * One style per layer, `""` for a layer's default (`STYLES`). Default: every layer's
+     * default.
+     */
+    styles?: string[];
+    /**
+     * Image format (`FORMAT`): a MIME type the browser decodes. Default `"image/png"`.
+     */
+    format?: string;
+    /**
+     * Ask for a transparent background (`TRANSPARENT=TRUE`). Default false.
+     */
+    transparent?: boolean;
+    /**
+     * Further parameters sent with every GetMap (vendor parameters, `TIME`, `DIM_*`...).
+     */
+    params?: Record<string, string>;
+}
+
+/**
+ * The WMS version spoken.
+ */
+export type WmsVersion = "1.1.1" | "1.3.0";
 
 /**
  * How tiles (and weights) are downloaded.
@@ -458,6 +532,11 @@ export interface DetectResult {
      * The backend that ran the network.
      */
     backend: Backend;
+    /**
+     * Credit for the imagery (`source.attribution`, or its preset's), to show with the
+     * detections; null when the source names none.
+     */
+    attribution: string | null;
 }
 
 /**

@@ -7,8 +7,8 @@
 #   tests/setup.sh --demo   only what the demo needs (no wasm-pack, no test-only npm deps)
 #
 # Steps:
-#   1. system packages (apt): chromium, chromium-driver, nginx, nginx's brotli_static module
-#      (sudo when not root)
+#   1. system packages (apt): chromium, chromium-driver, nginx, nginx's brotli_static module,
+#      MapServer's CGI (the WMS server of tests/e2e/sources.test.mjs) (sudo when not root)
 #   2. rust: the wasm32 target, rustfmt and clippy, the pinned nightly with rust-src for the
 #      threaded wasm (pkg/threads.toolchain), wasm-bindgen-cli at the exact wasm-bindgen
 #      version of Cargo.lock, wasm-pack (never lets them download binaries)
@@ -36,6 +36,8 @@ command -v chromedriver >/dev/null || missing+=(chromium-driver)
 [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 # The production config (www/deploy/nginx) serves the precompressed .br files.
 [[ -f /usr/lib/nginx/modules/ngx_http_brotli_static_module.so ]] || missing+=(libnginx-mod-http-brotli-static)
+# A real WMS for the WMS source's tests.
+[[ -x /usr/lib/cgi-bin/mapserv ]] || missing+=(cgi-mapserver)
 if ((${#missing[@]})); then
     say "apt-get install ${missing[*]}"
     sudo=""

@@ -17,6 +17,7 @@ import type {
   Polygon,
   Progress,
   ProgressStage,
+  TileSource,
 } from "geodetect";
 
 const polygon: Polygon = {
@@ -80,6 +81,15 @@ export async function main(signal: AbortSignal): Promise<void> {
   const total: number = timings.total;
   const missing = missingTiles.map((m) => `${m.tile.z}/${m.tile.x}/${m.tile.y}: ${m.reason} (${m.attempts})`);
   void west, south, east, north, ox, oy, total, missing, result.backend, image.bounds3857;
+  const credit: string | null = result.attribution;
+  void credit;
+  const sources: TileSource[] = [
+    { url: "https://ecn.t{s}.example/tiles/a{q}.jpeg", subdomains: ["0", "1"], retina: false, attribution: "© x" },
+    { url: "https://h/cgi-bin/mapserv?map=/m.map", wms: { layers: ["ortho"], version: "1.1.1", params: { TIME: "2024" } } },
+    { preset: "mapbox-satellite", accessToken: "pk.x", retina: true },
+    { preset: "titiler", url: "https://titiler.example", cog: "https://d.example/a.tif" },
+  ];
+  void sources;
 
   const kept = ["ship", 1] as const;
   await detector.detect(feature, { zoom: 17, classes: kept });
@@ -129,8 +139,12 @@ export async function negatives(detector: Detector): Promise<void> {
   new Detector();
   // @ts-expect-error: unknown backend
   await Detector.create({ source: { url: "x" }, model: "m", backend: "webgl" });
-  // @ts-expect-error: TileSource has no attribution (the engine refuses unknown fields)
-  await Detector.create({ source: { url: "x", attribution: "test" }, model: "m" });
+  // @ts-expect-error: TileSource has no token (the engine refuses unknown fields)
+  await Detector.create({ source: { url: "x", token: "test" }, model: "m" });
+  // @ts-expect-error: not a preset
+  await Detector.create({ source: { preset: "google-satellite" }, model: "m" });
+  // @ts-expect-error: a WMS needs its layers
+  await Detector.create({ source: { url: "https://h/wms", wms: { version: "1.3.0" } }, model: "m" });
   // @ts-expect-error: source is required
   await Detector.create({ model: "m" });
   // @ts-expect-error: zoom is required

@@ -300,7 +300,7 @@ mod tests {
     fn engine_defaults() {
         let o = engine(json!({})).unwrap();
         assert_eq!((o.backend, o.cache, o.fetch), (BackendChoice::Auto, true, FetchPolicy::default()));
-        assert_eq!(o.source.tile_size, 256);
+        assert_eq!(o.source.tile_size(), 256);
         assert_eq!(o.threads, None, "the default is the browser's: min(hardwareConcurrency, 4)");
         assert_eq!(engine(json!({ "threads": 64 })).unwrap().threads, Some(64));
     }
@@ -311,11 +311,18 @@ mod tests {
             (json!({ "source": { "url": "https://t/{z}/{x}/{y}.png", "tileSize": -1 } }), "source.tileSize", "-1"),
             (json!({ "source": { "url": "https://t/{z}/{x}/{y}.png", "tileSize": 300 } }), "source.tileSize", "300"),
             (json!({ "source": { "url": "https://t/{z}/{x}.png" } }), "source.url", "{y}"),
+            (json!({ "source": { "url": "https://t/{z}/{x}/{y}", "token": "x" } }), "source.token", "unknown field"),
             (
-                json!({ "source": { "url": "https://t/{z}/{x}/{y}", "attribution": "x" } }),
-                "source.attribution",
-                "unknown field",
+                json!({ "source": { "url": "https://h/wms", "wms": { "layers": ["a"], "version": "1.2" } } }),
+                "source.wms.version",
+                "unknown variant",
             ),
+            (
+                json!({ "source": { "url": "https://h/wms", "wms": { "layers": [] } } }),
+                "source.wms.layers",
+                "at least one",
+            ),
+            (json!({ "source": { "preset": "mapbox-satellite" } }), "source.accessToken", "required"),
             (json!({ "fetch": { "concurrency": 65 } }), "fetch.concurrency", "65"),
             (json!({ "fetch": { "timeoutMs": 0 } }), "fetch.timeoutMs", "got 0"),
             (json!({ "fetch": { "retries": 1.5 } }), "fetch.retries", "1.5"),

@@ -242,4 +242,7 @@ pub struct DetectResult {
     pub failed_chunks: Vec<FailedChunk>,
     /// The backend that ran the network.
     pub backend: Backend,
+    /// Credit for the imagery (`source.attribution`, or its preset's), to show with the
+    /// detections; null when the source names none.
+    pub attribution: Option<String>,
 }

@@ -19,6 +19,7 @@ use crate::model::{Scale, Task};
 use crate::tiles::TileId;
 use crate::tiles::TileSource;
 use crate::tiles::fetch::{FetchPolicy, TileFailure, TileStats};
+use crate::tiles::source::{Preset, WmsOptions, WmsVersion};
 
 const HEADER: &str = "\
 // Generated from the Rust serde structs (src/api, src/tiles, src/model, ...) by
@@ -33,6 +34,9 @@ fn generate() -> String {
         // Options.
         EngineOptions::DECL,
         TileSource::DECL,
+        Preset::DECL,
+        WmsOptions::DECL,
+        WmsVersion::DECL,
         FetchPolicy::DECL,
         BackendChoice::DECL,
         DetectOptions::DECL,

@@ -35,6 +35,7 @@ pub struct AreaRun {
     tiles: TileStats,
     timings: Timings,
     status: RunStatus,
+    attribution: Option<String>,
 }
 
 impl AreaRun {
@@ -53,7 +54,7 @@ impl AreaRun {
             aoi,
             PlanParams {
                 zoom,
-                tile_size: source.tile_size,
+                tile_size: source.tile_size(),
                 input_size: entry.input_size,
                 overlap: options.window_overlap,
                 margin: options.window_overlap,
@@ -81,6 +82,7 @@ impl AreaRun {
             tiles: TileStats::default(),
             timings: Timings::default(),
             status,
+            attribution: source.attribution().map(str::to_owned),
         })
     }
 
@@ -198,6 +200,7 @@ impl AreaRun {
             tiles: self.tiles,
             failed_chunks: self.failed,
             backend,
+            attribution: self.attribution,
         };
         Ok(Finished { result, last, order })
     }

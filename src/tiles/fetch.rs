@@ -95,6 +95,14 @@ impl FetchAttemptError {
         }
     }
 
+    /// The same error, its reason passed through `redact` (a source's secrets out of it).
+    pub fn redacted(self, redact: impl FnOnce(&str) -> String) -> Self {
+        match self {
+            Self::Retryable(reason) => Self::Retryable(redact(&reason)),
+            Self::Permanent(reason) => Self::Permanent(redact(&reason)),
+        }
+    }
+
     /// The human-readable reason.
     pub fn reason(&self) -> &str {
         match self {

@@ -1,11 +1,11 @@
-//! XYZ map tiles: Web Mercator math ([`mercator`]), tile ids and ranges, tile source
-//! configuration ([`TileSource`]) and the backend-agnostic download scheduler ([`fetch`]).
+//! Map tiles: Web Mercator math ([`mercator`]), tile ids and ranges, where tiles come from
+//! ([`source`]: URL templates, WMS, presets) and the backend-agnostic download scheduler ([`fetch`]).
 
 pub mod fetch;
 pub mod mercator;
-mod source;
+pub mod source;
 
-pub use source::TileSource;
+pub use source::{Preset, TileSource, WmsOptions, quadkey};
 
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};

@@ -35,8 +35,10 @@ pub struct HttpTiles<'a> {
 
 impl TileProvider for HttpTiles<'_> {
     async fn fetch<H: Hooks>(&self, source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<FetchedTiles> {
-        let get = |tile: TileId, _attempt: u32| {
+        let get = |tile: TileId, _attempt: u32| async move {
             get_bytes(self.global, source.tile_url(&tile), self.policy.timeout_ms, self.signal)
+                .await
+                .map_err(|e| e.redacted(|reason| source.redact(reason)))
         };
         fetch_tiles(
             tiles,
@@ -145,7 +147,9 @@ impl HttpTiles<'_> {
                         blob
                     }
                     None => {
-                        let blob = get_blob(self.global, &url, self.policy.timeout_ms, self.signal).await?;
+                        let blob = get_blob(self.global, &url, self.policy.timeout_ms, self.signal)
+                            .await
+                            .map_err(|e| e.redacted(|reason| source.redact(reason)))?;
                         last_download.set(last_download.get().max(hooks.now_ms()));
                         let size = blob.size();
                         count(&|s| {
