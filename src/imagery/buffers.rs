@@ -1,44 +1,53 @@
-//! Raster buffers kept for the next raster. A worker stitches chunk after chunk of rasters
-//! of (nearly) one size, the next loaded while the model runs on the current one; allocating
-//! each afresh, among the model's own allocations, fragments the heap, and wasm memory never
-//! shrinks. A raster done with hands its buffer back ([`recycle`]) and the next
-//! [`Stitcher`](super::Stitcher) reuses the smallest one large enough ([`take`]).
+//! Raster buffers kept for the next raster. A worker stitches chunk after chunk, the next
+//! loaded while the model runs on the current one; allocating each raster afresh among the
+//! model's own allocations fragments the heap, and wasm memory never shrinks. So every
+//! raster buffer is allocated at the largest size seen so far ([`take`]), a raster done with
+//! hands its buffer back ([`recycle`]), and the next raster reuses it: a worker holds two
+//! raster buffers of one size, the one running and the one loaded ahead, however many
+//! chunks it runs.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::TryReserveError;
 
-/// Buffers kept: the raster being run and the one loaded ahead.
-const KEEP: usize = 2;
-
-/// Largest buffer kept (chunk rasters are about 13 MiB; a one-raster run's may be far
-/// larger, and is not worth holding on to).
+/// Largest buffer kept, and largest size new buffers are rounded up to (chunk rasters are
+/// about 13 MiB; a one-raster run's may be far larger, and is not worth holding on to).
 const MAX_KEPT_BYTES: usize = 32 << 20;
 
 thread_local! {
-    static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    static SPARE: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
 }
 
-/// An empty buffer with room for `len` bytes, if one was handed back.
-pub fn take(len: usize) -> Option<Vec<u8>> {
-    SPARE.with_borrow_mut(|spare| {
-        let best = spare.iter().enumerate().filter(|(_, b)| b.capacity() >= len).min_by_key(|(_, b)| b.capacity())?.0;
-        let mut buffer = spare.swap_remove(best);
+/// An empty buffer with room for `len` bytes: the one handed back if it is large enough,
+/// else a new one with room for the largest raster seen so far (up to [`MAX_KEPT_BYTES`]),
+/// so that any later raster of that size fits in it.
+pub fn take(len: usize) -> Result<Vec<u8>, TryReserveError> {
+    if let Some(mut buffer) = SPARE.with_borrow_mut(|spare| spare.take_if(|b| b.capacity() >= len)) {
         buffer.clear();
-        Some(buffer)
-    })
+        return Ok(buffer);
+    }
+    let room = LARGEST.with(|largest| {
+        let room = largest.get().max(len);
+        if room <= MAX_KEPT_BYTES {
+            largest.set(room);
+            room
+        } else {
+            len
+        }
+    });
+    let mut buffer = Vec::new();
+    buffer.try_reserve_exact(room)?;
+    Ok(buffer)
 }
 
-/// Hand a raster's buffer back for the next raster; of more than [`KEEP`], the smallest is
-/// freed.
+/// Hand a raster's buffer back for the next raster. One is kept (the larger).
 pub fn recycle(buffer: Vec<u8>) {
     if buffer.capacity() == 0 || buffer.capacity() > MAX_KEPT_BYTES {
         return;
     }
     SPARE.with_borrow_mut(|spare| {
-        spare.push(buffer);
-        if spare.len() > KEEP
-            && let Some(smallest) = spare.iter().enumerate().min_by_key(|(_, b)| b.capacity()).map(|(i, _)| i)
-        {
-            spare.swap_remove(smallest);
+        if spare.as_ref().is_none_or(|kept| kept.capacity() < buffer.capacity()) {
+            *spare = Some(buffer);
         }
     });
 }
@@ -48,20 +57,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reuses_the_smallest_that_fits_and_keeps_two() {
-        assert!(take(10).is_none());
-        recycle(Vec::with_capacity(100));
-        recycle(Vec::with_capacity(300));
-        recycle(Vec::with_capacity(200));
-        // 100 was freed: 200 and 300 are kept.
-        assert!(take(301).is_none());
-        let b = take(150).unwrap();
-        assert_eq!((b.len(), b.capacity()), (0, 200));
-        let c = take(150).unwrap();
-        assert_eq!(c.capacity(), 300);
-        assert!(take(1).is_none());
-        // Too large to keep.
-        recycle(Vec::with_capacity(MAX_KEPT_BYTES + 1));
-        assert!(take(1).is_none());
+    fn one_size_once_warm_and_the_larger_kept() {
+        // Each test runs on its own thread: fresh thread-locals.
+        let small = take(100).unwrap();
+        assert_eq!(small.capacity(), 100);
+        let large = take(300).unwrap();
+        assert_eq!(large.capacity(), 300);
+        // New buffers now have room for the largest raster seen.
+        assert_eq!(take(50).unwrap().capacity(), 300);
+        recycle(small);
+        recycle(large);
+        let reused = take(200).unwrap();
+        assert_eq!((reused.len(), reused.capacity()), (0, 300));
+        // The smaller one was not kept.
+        assert_eq!(take(10).unwrap().capacity(), 300);
+        // Too large to keep or to round up to.
+        let huge = take(MAX_KEPT_BYTES + 1).unwrap();
+        assert_eq!(huge.capacity(), MAX_KEPT_BYTES + 1);
+        recycle(huge);
+        assert_eq!(take(10).unwrap().capacity(), 300);
     }
 }

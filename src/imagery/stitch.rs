@@ -41,8 +41,7 @@ impl Stitcher {
             return Err(too_large(&format!("more than the limit of {MAX_RASTER_PIXELS} pixels")));
         }
         let len = usize::try_from(pixels * 3).map_err(|_| too_large("more than this platform can address"))?;
-        let mut rgb = super::buffers::take(len).unwrap_or_default();
-        rgb.try_reserve_exact(len).map_err(|_| too_large("more than the memory available"))?;
+        let mut rgb = super::buffers::take(len).map_err(|_| too_large("more than the memory available"))?;
         rgb.resize(len, 0);
         Ok(Stitcher { extent, rgb })
     }
