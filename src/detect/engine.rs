@@ -5,7 +5,7 @@ use burn::prelude::*;
 use super::compute::{Backend, Compute};
 use super::nms::{self, Candidate, NmsParams};
 use super::preprocess::{self, Window};
-use crate::host::{Hooks, Stage};
+use crate::host::{Hooks, Quiet, Stage};
 use crate::model::cpu::parallel;
 use crate::model::{ModelEntry, VerifiedWeights, Weights, YoloConfig, YoloV8};
 use crate::{Error, Result};
@@ -42,22 +42,6 @@ const SELF_TEST_PX: u32 = 96;
 
 /// Side of the blank raster [`Engine::warm_up`] runs on the CPU backend.
 const CPU_WARM_UP_PX: u32 = 64;
-
-/// The caller's clock and cancellation without its progress: a warm-up is not a detection.
-struct Quiet<'a, H>(&'a H);
-
-impl<H: Hooks> Hooks for Quiet<'_, H> {
-    fn now_ms(&self) -> f64 {
-        self.0.now_ms()
-    }
-    fn progress(&self, _stage: Stage, _done: usize, _total: usize) {}
-    fn is_cancelled(&self) -> bool {
-        self.0.is_cancelled()
-    }
-    async fn yield_now(&self) {
-        self.0.yield_now().await;
-    }
-}
 
 /// Copy a tensor back to the host (asynchronously: WebGPU cannot block).
 async fn read_back<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {

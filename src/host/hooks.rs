@@ -66,3 +66,25 @@ pub trait Hooks {
         if self.is_cancelled() { Err(Error::Aborted) } else { Ok(()) }
     }
 }
+
+/// Another run's hooks without its progress, status or detections: its clock and
+/// cancellation only (a warm-up is not a detection; a chunk loaded ahead of its turn reports
+/// when it runs).
+#[derive(Debug)]
+pub struct Quiet<'a, H>(pub &'a H);
+
+impl<H: Hooks> Hooks for Quiet<'_, H> {
+    fn now_ms(&self) -> f64 {
+        self.0.now_ms()
+    }
+
+    fn progress(&self, _stage: Stage, _done: usize, _total: usize) {}
+
+    fn is_cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
+
+    async fn yield_now(&self) {
+        self.0.yield_now().await;
+    }
+}

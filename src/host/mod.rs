@@ -15,5 +15,5 @@
 pub mod hooks;
 pub mod provider;
 
-pub use hooks::{Hooks, RunStatus, Stage};
+pub use hooks::{Hooks, Quiet, RunStatus, Stage};
 pub use provider::{Composited, DecodedTile, FetchedTiles, TileProvider};

@@ -8,7 +8,7 @@ use super::plan::AreaPlan;
 use super::raster::{LoadedRaster, load_raster};
 use crate::api::{ChunkOutput, Timings};
 use crate::detect::{Engine, NmsParams, RasterPlace, Window};
-use crate::host::{Hooks, Stage, TileProvider};
+use crate::host::{Hooks, Quiet, Stage, TileProvider};
 use crate::tiles::TileSource;
 use crate::{Error, Result};
 
@@ -102,25 +102,6 @@ pub async fn run_chunk<P: TileProvider, H: Hooks>(
     };
     let (output, prefetched) = futures::join!(detect, prefetch);
     Ok((output?, prefetched))
-}
-
-/// A run's hooks without its progress events (for a chunk loaded ahead of its turn).
-struct Quiet<'a, H: Hooks>(&'a H);
-
-impl<H: Hooks> Hooks for Quiet<'_, H> {
-    fn now_ms(&self) -> f64 {
-        self.0.now_ms()
-    }
-
-    fn progress(&self, _stage: Stage, _done: usize, _total: usize) {}
-
-    fn is_cancelled(&self) -> bool {
-        self.0.is_cancelled()
-    }
-
-    async fn yield_now(&self) {
-        self.0.yield_now().await;
-    }
 }
 
 fn out_of_plan(k: usize, plan: &AreaPlan) -> Error {

@@ -142,7 +142,6 @@ impl WmsOptions {
             WmsVersion::V1_1_1 => "SRS",
             WmsVersion::V1_3_0 => "CRS",
         };
-        let styles = if self.styles.is_empty() { vec![String::new(); self.layers.len()] } else { self.styles.clone() };
         let separator = match endpoint.split_once('?') {
             None => "?",
             Some((_, query)) if query.is_empty() || query.ends_with('&') => "",
@@ -154,7 +153,8 @@ impl WmsOptions {
              &BBOX={min_x},{min_y},{max_x},{max_y}&WIDTH={tile_size}&HEIGHT={tile_size}",
             self.version.as_str(),
             list(&self.layers),
-            if styles.iter().all(String::is_empty) { String::new() } else { list(&styles) },
+            // None, or all defaults: `STYLES=` (one empty style per layer, by the spec).
+            if self.styles.iter().all(String::is_empty) { String::new() } else { list(&self.styles) },
             encode(&self.format),
             if self.transparent { "TRUE" } else { "FALSE" },
         ));
