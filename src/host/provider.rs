@@ -19,7 +19,8 @@ pub struct DecodedTile {
     pub height: u32,
 }
 
-/// One entry per requested tile, in request order: the encoded image or why it failed.
+/// One entry per requested tile, in request order: the encoded image (empty where the source
+/// says there is no imagery: the tile stays black and is not missing) or why it failed.
 pub type FetchedTiles = Vec<(TileId, Result<Vec<u8>, TileFailure>)>;
 
 /// What [`TileProvider::fetch_composite`] returns.

@@ -67,6 +67,7 @@ pub async fn load_raster<P: TileProvider, H: Hooks>(
                 match result {
                     Ok(bytes) => {
                         stats.downloaded += 1;
+                        stats.empty += usize::from(bytes.is_empty());
                         stats.bytes += bytes.len() as f64;
                     }
                     Err(failure) => stats.retries += failure.attempts.saturating_sub(1) as usize,
@@ -97,7 +98,11 @@ async fn decode_all<P: TileProvider, H: Hooks>(
     let mut decoded = stream::iter(fetched)
         .map(|(tile, result)| async move {
             let decoded = match result {
-                Ok(bytes) => provider.decode(&bytes).await.map_err(|reason| TileFailure::undecodable(tile, &reason)),
+                // No imagery there: stays black, not missing.
+                Ok(bytes) if bytes.is_empty() => Ok(None),
+                Ok(bytes) => {
+                    provider.decode(&bytes).await.map(Some).map_err(|reason| TileFailure::undecodable(tile, &reason))
+                }
                 Err(failure) => Err(failure),
             };
             (tile, decoded)
@@ -106,7 +111,8 @@ async fn decode_all<P: TileProvider, H: Hooks>(
     let mut done = 0;
     while let Some((tile, decoded)) = decoded.next().await {
         match decoded {
-            Ok(t) => stitcher.put_tile(tile, &t.rgba, t.width, t.height)?,
+            Ok(Some(t)) => stitcher.put_tile(tile, &t.rgba, t.width, t.height)?,
+            Ok(None) => stitcher.fill_tile(tile, [0, 0, 0])?,
             Err(failure) if fail_on_missing => return Err(failure.into()),
             Err(failure) => {
                 stitcher.fill_tile(tile, [0, 0, 0])?;

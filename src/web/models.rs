@@ -21,8 +21,16 @@ use crate::{Error, Result};
 /// Name of the Cache API cache holding weights.
 pub const CACHE_NAME: &str = "geodetect-models-v1";
 /// Retries and time limit for the manifest and weights (weights can be tens of MB).
-const DOWNLOAD: FetchPolicy =
-    FetchPolicy { concurrency: 1, timeout_ms: 120_000, retries: 2, retry_delay_ms: 500, cache_bytes: 0 };
+const DOWNLOAD: FetchPolicy = FetchPolicy {
+    concurrency: 1,
+    per_host: 1,
+    timeout_ms: 120_000,
+    retries: 2,
+    retry_delay_ms: 500,
+    max_retry_after_ms: 30_000,
+    cache_bytes: 0,
+    cache_name: None,
+};
 
 /// `base` joined with a file name.
 pub fn join(base: &str, file: &str) -> String {
@@ -32,7 +40,7 @@ pub fn join(base: &str, file: &str) -> String {
 /// GET with [`DOWNLOAD`]'s retries and backoff, through the tile scheduler's [`retry`].
 async fn download(global: &Global, url: &str) -> Result<Vec<u8>> {
     let attempt = |_| get_bytes(global, url, DOWNLOAD.timeout_ms, None);
-    retry(&DOWNLOAD, attempt, &gloo_timers::future::TimeoutFuture::new, &|| false).await?.map_err(|failed| {
+    retry(&DOWNLOAD, 0, attempt, &gloo_timers::future::TimeoutFuture::new, &|| false).await?.map_err(|failed| {
         Error::ModelLoad(format!("could not download {url} ({} attempt(s)): {}", failed.attempts, failed.reason))
     })
 }

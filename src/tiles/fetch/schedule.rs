@@ -4,112 +4,12 @@
 //!
 //! Everything runs on one thread: no `Send` bounds, suitable for a wasm worker.
 
-use super::TileId;
+use super::{FetchAttemptError, FetchPolicy};
+use crate::tiles::TileId;
 use crate::{Error, Result};
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
-
-/// Upper bound on any backoff delay, in milliseconds.
-pub const MAX_RETRY_DELAY_MS: u32 = 8000;
-
-/// How tiles (and weights) are downloaded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, tsify::Tsify)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-pub struct FetchPolicy {
-    /// Requests in flight at once, `1..=64`. Default 8.
-    pub concurrency: usize,
-    /// Time limit of one request in milliseconds, `1..=600000`; a request that runs out
-    /// of time counts as a retryable failure. Default 15000.
-    pub timeout_ms: u32,
-    /// Retries after a retryable failure (network error, timeout, HTTP 408, 429, 5xx),
-    /// `0..=10`. Default 3.
-    pub retries: u32,
-    /// Delay before the first retry in milliseconds, `0..=8000`; it doubles with every
-    /// further retry, up to 8000. Default 250.
-    pub retry_delay_ms: u32,
-    /// Bytes of tile bodies each worker keeps in memory for tiles asked for again (a chunk's
-    /// seam, overlapping areas), `0..=1073741824` (0: none). Default 67108864 (64 MiB).
-    pub cache_bytes: u64,
-}
-
-/// Most bytes `FetchPolicy.cache_bytes` may ask for (1 GiB).
-pub const MAX_CACHE_BYTES: u64 = 1 << 30;
-
-impl Default for FetchPolicy {
-    fn default() -> Self {
-        FetchPolicy { concurrency: 8, timeout_ms: 15_000, retries: 3, retry_delay_ms: 250, cache_bytes: 64 << 20 }
-    }
-}
-
-impl FetchPolicy {
-    /// Checks every field against its documented range.
-    pub fn validate(&self) -> Result<()> {
-        let limits = [
-            ("concurrency", self.concurrency as u64, 1, 64),
-            ("timeoutMs", self.timeout_ms.into(), 1, 600_000),
-            ("retries", self.retries.into(), 0, 10),
-            ("retryDelayMs", self.retry_delay_ms.into(), 0, MAX_RETRY_DELAY_MS.into()),
-            ("cacheBytes", self.cache_bytes, 0, MAX_CACHE_BYTES),
-        ];
-        for (field, value, min, max) in limits {
-            if !(min..=max).contains(&value) {
-                return Err(Error::invalid_option(field, format!("must be between {min} and {max}, got {value}")));
-            }
-        }
-        Ok(())
-    }
-
-    /// Delay before retry number `retry` (1 for the first retry), in milliseconds:
-    /// `retry_delay_ms * 2^(retry - 1)`, capped at [`MAX_RETRY_DELAY_MS`].
-    pub fn backoff_ms(&self, retry: u32) -> u32 {
-        let factor = 1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX);
-        self.retry_delay_ms.saturating_mul(factor).min(MAX_RETRY_DELAY_MS)
-    }
-}
-
-/// Why one attempt at one tile failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FetchAttemptError {
-    /// Worth another try: network error, timeout, HTTP 408, 429 or 5xx.
-    Retryable(String),
-    /// Will fail again: HTTP 404 and other 4xx, an undecodable image.
-    Permanent(String),
-}
-
-impl FetchAttemptError {
-    /// Classifies an unsuccessful HTTP status.
-    pub fn from_http_status(status: u16) -> Self {
-        match status {
-            408 | 429 => {
-                Self::Retryable(format!("HTTP {status}: the server is busy or rate limiting; lower `concurrency`"))
-            }
-            500..=599 => Self::Retryable(format!("HTTP {status}: server error")),
-            401 | 403 => Self::Permanent(format!(
-                "HTTP {status}: access denied; check the API key in the URL and the server's terms of use"
-            )),
-            404 => Self::Permanent(
-                "HTTP 404: the server has no tile here; check the URL template and the source's maxZoom".into(),
-            ),
-            _ => Self::Permanent(format!("HTTP {status}")),
-        }
-    }
-
-    /// The same error, its reason passed through `redact` (a source's secrets out of it).
-    pub fn redacted(self, redact: impl FnOnce(&str) -> String) -> Self {
-        match self {
-            Self::Retryable(reason) => Self::Retryable(redact(&reason)),
-            Self::Permanent(reason) => Self::Permanent(redact(&reason)),
-        }
-    }
-
-    /// The human-readable reason.
-    pub fn reason(&self) -> &str {
-        match self {
-            Self::Retryable(reason) | Self::Permanent(reason) => reason,
-        }
-    }
-}
 
 /// A tile that could not be loaded; reported to JS in `missingTiles`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, tsify::Tsify)]
@@ -131,8 +31,12 @@ pub struct TileStats {
     pub requested: usize,
     /// Of those, downloaded from the tile server.
     pub downloaded: usize,
-    /// Of those, taken from the worker's tile cache (`fetch.cacheBytes`).
+    /// Of those, taken from the worker's tile cache (`fetch.cacheBytes`), the Cache Storage
+    /// cache (`fetch.cacheName`), or a download of the same tile already in flight.
     pub from_cache: usize,
+    /// Of those, tiles the source says hold no imagery (absent from a PMTiles archive, HTTP
+    /// 204, or 404 where the source sets `notFoundIsEmpty`): left empty (black), not missing.
+    pub empty: usize,
     /// Of those, not loaded (they are in `missingTiles`).
     pub failed: usize,
     /// Download attempts beyond each tile's first.
@@ -147,6 +51,7 @@ impl TileStats {
         self.requested += o.requested;
         self.downloaded += o.downloaded;
         self.from_cache += o.from_cache;
+        self.empty += o.empty;
         self.failed += o.failed;
         self.retries += o.retries;
         self.bytes += o.bytes;
@@ -256,7 +161,7 @@ where
     Fut: Future<Output = Result<T, FetchAttemptError>>,
     SFut: Future<Output = ()>,
 {
-    let outcome = retry(policy, |attempt| fetch_one(tile, attempt), sleep, is_cancelled).await?;
+    let outcome = retry(policy, tile_key(tile), |attempt| fetch_one(tile, attempt), sleep, is_cancelled).await?;
     Ok(outcome.map_err(|failed| TileFailure { tile, reason: failed.reason, attempts: failed.attempts }))
 }
 
@@ -271,11 +176,14 @@ pub struct RetriesExhausted {
 
 /// Calls `attempt_once(attempt)` (0 for the first try, 1 for the first retry, ...) until it
 /// succeeds, fails permanently, or `policy.retries` retries of retryable failures are used
-/// up, sleeping `policy.backoff_ms(retry)` before each retry (never after the last
-/// attempt). Fails with [`Error::Aborted`] when `is_cancelled` returns true before an
-/// attempt. The tile scheduler and the weights download both retry through this.
+/// up, sleeping before each retry (never after the last attempt): the jittered backoff
+/// ([`FetchPolicy::jittered_backoff_ms`] for `key`), or the server's `Retry-After` when it
+/// is longer. A `Retry-After` beyond `policy.max_retry_after_ms` ends the retries at once.
+/// Fails with [`Error::Aborted`] when `is_cancelled` returns true before an attempt. The
+/// tile scheduler and the weights download both retry through this.
 pub async fn retry<T, Fut, SFut>(
     policy: &FetchPolicy,
+    key: u64,
     attempt_once: impl Fn(u32) -> Fut,
     sleep: &impl Fn(u32) -> SFut,
     is_cancelled: &dyn Fn() -> bool,
@@ -289,20 +197,37 @@ where
         if is_cancelled() {
             return Err(Error::Aborted);
         }
-        match attempt_once(attempt).await {
+        let give_up = |reason: String, attempt: u32| Ok(Err(RetriesExhausted { reason, attempts: attempt + 1 }));
+        let wait = match attempt_once(attempt).await {
             Ok(value) => return Ok(Ok(value)),
-            Err(FetchAttemptError::Retryable(_)) if attempt < policy.retries => {
-                attempt += 1;
-                sleep(policy.backoff_ms(attempt)).await;
+            Err(e) if attempt >= policy.retries => return give_up(e.reason().to_owned(), attempt),
+            Err(FetchAttemptError::Permanent(reason)) => return give_up(reason, attempt),
+            Err(FetchAttemptError::Throttled { reason, retry_after_ms })
+                if retry_after_ms > policy.max_retry_after_ms =>
+            {
+                let reason =
+                    format!("{reason}, longer than `fetch.maxRetryAfterMs` ({} ms)", policy.max_retry_after_ms);
+                return give_up(reason, attempt);
             }
-            Err(e) => return Ok(Err(RetriesExhausted { reason: e.reason().to_owned(), attempts: attempt + 1 })),
-        }
+            Err(FetchAttemptError::Throttled { retry_after_ms, .. }) => {
+                retry_after_ms.max(policy.jittered_backoff_ms(attempt + 1, key))
+            }
+            Err(FetchAttemptError::Retryable(_)) => policy.jittered_backoff_ms(attempt + 1, key),
+        };
+        attempt += 1;
+        sleep(wait).await;
     }
+}
+
+/// A key naming `tile` for [`retry`]'s jitter.
+pub fn tile_key(tile: TileId) -> u64 {
+    (u64::from(tile.z) << 58) ^ (u64::from(tile.x) << 29) ^ u64::from(tile.y)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tiles::fetch::MAX_RETRY_DELAY_MS;
     use std::cell::{Cell, RefCell};
     use std::pin::{Pin, pin};
     use std::sync::Arc;
@@ -365,54 +290,6 @@ mod tests {
     }
 
     #[test]
-    fn policy_defaults_and_validation() {
-        let p: FetchPolicy = serde_json::from_str("{}").unwrap();
-        assert_eq!(
-            p,
-            FetchPolicy { concurrency: 8, timeout_ms: 15_000, retries: 3, retry_delay_ms: 250, cache_bytes: 64 << 20 }
-        );
-        p.validate().unwrap();
-        let p: FetchPolicy = serde_json::from_str(r#"{"concurrency": 2, "retryDelayMs": 10}"#).unwrap();
-        assert_eq!((p.concurrency, p.retry_delay_ms, p.retries), (2, 10, 3));
-        assert!(serde_json::from_str::<FetchPolicy>(r#"{"retry_delay_ms": 1}"#).is_err());
-        for (bad, field) in [
-            (FetchPolicy { concurrency: 0, ..p.clone() }, "concurrency"),
-            (FetchPolicy { concurrency: 65, ..p.clone() }, "concurrency"),
-            (FetchPolicy { timeout_ms: 0, ..p.clone() }, "timeoutMs"),
-            (FetchPolicy { retries: 11, ..p.clone() }, "retries"),
-            (FetchPolicy { retry_delay_ms: 9000, ..p.clone() }, "retryDelayMs"),
-        ] {
-            assert!(matches!(bad.validate(), Err(Error::InvalidOptions { field: f, .. }) if f == field), "{bad:?}");
-        }
-        // An invalid policy fails the call before anything is fetched.
-        let calls = Cell::new(0);
-        let bad = FetchPolicy { concurrency: 0, ..p };
-        let (out, _, _) = run(
-            tiles(2),
-            &bad,
-            |_, _| {
-                calls.set(calls.get() + 1);
-                async { Ok(()) }
-            },
-            &|| false,
-        );
-        assert!(matches!(out, Err(Error::InvalidOptions { .. })));
-        assert_eq!(calls.get(), 0);
-    }
-
-    #[test]
-    fn http_status_classification() {
-        for s in [408, 429, 500, 502, 503, 599] {
-            assert!(matches!(FetchAttemptError::from_http_status(s), FetchAttemptError::Retryable(_)), "{s}");
-        }
-        for s in [400, 401, 403, 404, 410, 418] {
-            let e = FetchAttemptError::from_http_status(s);
-            assert!(matches!(e, FetchAttemptError::Permanent(_)), "{s}");
-            assert!(e.reason().contains(&s.to_string()));
-        }
-    }
-
-    #[test]
     fn retries_with_exponential_backoff_then_succeeds() {
         let attempts = RefCell::new(Vec::new());
         let fetch = |tile: TileId, attempt| {
@@ -422,7 +299,10 @@ mod tests {
         let (out, delays, progress) = run(tiles(1), &FetchPolicy::default(), fetch, &|| false);
         assert_eq!(out.unwrap(), vec![(tiles(1)[0], Ok(100))]);
         assert_eq!(*attempts.borrow(), [0, 1, 2]);
-        assert_eq!(delays, [250, 500]);
+        let key = tile_key(tiles(1)[0]);
+        let policy = FetchPolicy::default();
+        assert_eq!(delays, [policy.jittered_backoff_ms(1, key), policy.jittered_backoff_ms(2, key)]);
+        assert!((125..=250).contains(&delays[0]) && (250..=500).contains(&delays[1]), "{delays:?}");
         assert_eq!(progress, [(1, 1)]);
     }
 
@@ -431,7 +311,9 @@ mod tests {
         let policy = FetchPolicy { retries: 7, retry_delay_ms: 1000, ..FetchPolicy::default() };
         let fetch = |_, _| async { Err::<(), _>(FetchAttemptError::Retryable("network error".into())) };
         let (out, delays, _) = run(tiles(1), &policy, fetch, &|| false);
-        assert_eq!(delays, [1000, 2000, 4000, 8000, 8000, 8000, 8000]);
+        let full = [1000, 2000, 4000, 8000, 8000, 8000, 8000];
+        assert_eq!(delays.len(), full.len());
+        assert!(delays.iter().zip(full).all(|(&d, f)| f / 2 <= d && d <= f), "{delays:?}");
         let failure = TileFailure { tile: tiles(1)[0], reason: "network error".into(), attempts: 8 };
         assert_eq!(out.unwrap(), vec![(tiles(1)[0], Err(failure.clone()))]);
         assert_eq!(
@@ -457,17 +339,67 @@ mod tests {
         };
         let out = block_on(retry(
             &policy,
+            1,
             |_| async { Err::<(), _>(FetchAttemptError::from_http_status(502)) },
             &sleep,
             &|| false,
         ));
         assert_eq!(out.unwrap(), Err(RetriesExhausted { reason: "HTTP 502: server error".into(), attempts: 3 }));
-        assert_eq!(*delays.borrow(), [500, 1000]);
+        assert_eq!(*delays.borrow(), [policy.jittered_backoff_ms(1, 1), policy.jittered_backoff_ms(2, 1)]);
         let ok =
-            block_on(retry(&policy, |attempt| async move { Ok::<_, FetchAttemptError>(attempt) }, &sleep, &|| false));
+            block_on(retry(&policy, 1, |attempt| async move { Ok::<_, FetchAttemptError>(attempt) }, &sleep, &|| {
+                false
+            }));
         assert_eq!(ok.unwrap(), Ok(0));
-        let cancelled = block_on(retry(&policy, |_| async { Ok::<_, FetchAttemptError>(()) }, &sleep, &|| true));
+        let cancelled = block_on(retry(&policy, 1, |_| async { Ok::<_, FetchAttemptError>(()) }, &sleep, &|| true));
         assert!(matches!(cancelled, Err(Error::Aborted)));
+    }
+
+    #[test]
+    fn retry_after_is_waited_for_within_its_bound() {
+        let throttled =
+            |ms| FetchAttemptError::Throttled { reason: format!("HTTP 429; retry after {ms} ms"), retry_after_ms: ms };
+        let policy =
+            FetchPolicy { retries: 3, retry_delay_ms: 100, max_retry_after_ms: 5000, ..FetchPolicy::default() };
+        let key = tile_key(tiles(1)[0]);
+        // The server's wait when it is the longer one, the backoff when that is.
+        let answers = RefCell::new(vec![Err(throttled(2000)), Err(throttled(10)), Ok(7)]);
+        let (out, delays, _) = run(
+            tiles(1),
+            &policy,
+            |_, _| {
+                let a = answers.borrow_mut().remove(0);
+                async move { a }
+            },
+            &|| false,
+        );
+        assert_eq!(out.unwrap()[0].1, Ok(7));
+        assert_eq!(delays, [2000, policy.jittered_backoff_ms(2, key).max(10)]);
+        // Longer than maxRetryAfterMs: no wait, no retry, the reason says why.
+        let calls = Cell::new(0);
+        let fetch = |_, _| {
+            calls.set(calls.get() + 1);
+            async { Err::<(), _>(throttled(60_000)) }
+        };
+        let (out, delays, _) = run(tiles(1), &policy, fetch, &|| false);
+        assert!(delays.is_empty());
+        assert_eq!(calls.get(), 1);
+        let out = out.unwrap();
+        assert!(
+            matches!(&out[0].1, Err(TileFailure { attempts: 1, reason, .. }) if reason.contains("60000 ms") && reason.contains("maxRetryAfterMs")),
+            "{out:?}"
+        );
+        // Out of retries: the last answer is the reason.
+        let (out, delays, _) = run(
+            tiles(1),
+            &FetchPolicy { retries: 1, ..policy },
+            |_, _| async { Err::<(), _>(throttled(300)) },
+            &|| false,
+        );
+        assert_eq!(delays.len(), 1);
+        assert!(
+            matches!(&out.unwrap()[0].1, Err(TileFailure { attempts: 2, reason, .. }) if reason.contains("300 ms"))
+        );
     }
 
     #[test]
