@@ -1,12 +1,14 @@
-//! The native host (not wasm): tiles read from a directory of `{z}/{x}/{y}.png` files and a
-//! wall-clock [`Hooks`]. The CLI and the native tests run the same [`crate::pipeline`] as
-//! the browser through these.
+//! The native host (not wasm): tiles read from a directory of `{z}/{x}/{y}.png` files or a
+//! local PMTiles archive, and a wall-clock [`Hooks`]. The CLI and the native tests run the
+//! same [`crate::pipeline`] as the browser through these.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::host::{DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
 use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, fetch_tiles};
+use crate::tiles::pmtiles::{Archive, RangeBytes, RangeRead};
 use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};
 
@@ -46,6 +48,67 @@ impl TileProvider for DirTiles {
             let path = self.path(tile);
             async move { std::fs::read(&path).map_err(|e| FetchAttemptError::Permanent(format!("{}: {e}", path.display()))) }
         };
+        let policy = FetchPolicy { concurrency: 1, ..FetchPolicy::default() };
+        fetch_tiles(
+            tiles,
+            &policy,
+            read,
+            |_| async {},
+            &mut |done, total| hooks.progress(Stage::Fetch, done, total),
+            &|| hooks.is_cancelled(),
+        )
+        .await
+    }
+
+    async fn decode(&self, bytes: &[u8]) -> Result<DecodedTile, String> {
+        decode_rgba(bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// Byte ranges of a local file: the [`RangeRead`] of a PMTiles archive on disk.
+#[derive(Debug, Clone)]
+pub struct FileRange {
+    path: PathBuf,
+}
+
+impl RangeRead for FileRange {
+    async fn read(&self, offset: u64, length: usize) -> Result<RangeBytes, FetchAttemptError> {
+        let failed = |e: std::io::Error| FetchAttemptError::Permanent(format!("{}: {e}", self.path.display()));
+        let mut file = std::fs::File::open(&self.path).map_err(failed)?;
+        file.seek(SeekFrom::Start(offset)).map_err(failed)?;
+        let mut bytes = Vec::with_capacity(length);
+        file.take(length as u64).read_to_end(&mut bytes).map_err(failed)?;
+        Ok(RangeBytes { bytes, version: None })
+    }
+}
+
+/// Tiles from a local PMTiles archive, read by the same reader as the browser's (over file
+/// reads instead of range requests); a tile the archive lacks is empty.
+#[derive(Debug)]
+pub struct ArchiveTiles {
+    archive: Archive<FileRange>,
+}
+
+impl ArchiveTiles {
+    /// Opens the archive at `path` (header and root directory), checking it holds raster tiles.
+    pub async fn open(path: impl Into<PathBuf>) -> Result<Self> {
+        let path = path.into();
+        let shown = path.display().to_string();
+        let archive = Archive::open(FileRange { path })
+            .await
+            .map_err(|e| Error::invalid_option("pmtiles", format!("{shown}: {}", e.reason())))?;
+        Ok(ArchiveTiles { archive })
+    }
+
+    /// The archive's zoom range.
+    pub fn zoom_range(&self) -> (u8, u8) {
+        self.archive.zoom_range()
+    }
+}
+
+impl TileProvider for ArchiveTiles {
+    async fn fetch<H: Hooks>(&self, _source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<FetchedTiles> {
+        let read = |tile: TileId, _attempt: u32| async move { Ok(self.archive.tile(tile).await?.unwrap_or_default()) };
         let policy = FetchPolicy { concurrency: 1, ..FetchPolicy::default() };
         fetch_tiles(
             tiles,

@@ -1,8 +1,10 @@
 //! Map tiles: Web Mercator math ([`mercator`]), tile ids and ranges, where tiles come from
-//! ([`source`]: URL templates, WMS, presets) and the backend-agnostic download scheduler ([`fetch`]).
+//! ([`source`]: URL templates, WMS, presets, PMTiles archives), the archive reader
+//! ([`pmtiles`]) and the backend-agnostic download scheduler ([`fetch`]).
 
 pub mod fetch;
 pub mod mercator;
+pub mod pmtiles;
 pub mod source;
 
 pub use source::{Preset, TileSource, WmsOptions, quadkey};

