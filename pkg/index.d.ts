@@ -275,7 +275,7 @@ export interface MetricsSnapshot {
    * caches, failed, download retries, and bytes downloaded (a call that failed adds the
    * tiles it had loaded to `requested` only).
    */
-  tiles: { requested: number; downloaded: number; fromCache: number; failed: number; retries: number; bytes: number };
+  tiles: { requested: number; downloaded: number; fromCache: number; empty: number; failed: number; retries: number; bytes: number };
   /** Per stage of `DetectResult.timings`, over the calls that resolved. */
   stages: Record<keyof engine.Timings, StageHistogram>;
 }

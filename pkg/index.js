@@ -207,10 +207,13 @@ function engineOptions(options) {
   const { source, model, modelBaseUrl, workerUrl, signal: _signal, onProgress: _onProgress, ...rest } = options;
   if (!isPlainObject(source)) throw invalid("`source` must be an object like { url: \"https://…/{z}/{x}/{y}.png\" } or { preset: \"esri-world-imagery\" }");
   const preset = optional(source, "preset", "string", "source.");
-  // Without a preset, `url` is required; which presets take one is the engine's to say.
-  if (source.url !== undefined || preset === undefined) {
+  const pmtiles = source.pmtiles;
+  if (pmtiles !== undefined && (!isUrlLike(pmtiles) || !String(pmtiles)))
+    throw invalid("`source.pmtiles` must be the URL of a PMTiles archive (a string or a URL)");
+  // Without a preset or an archive, `url` is required; which presets take one is the engine's to say.
+  if (source.url !== undefined || (preset === undefined && pmtiles === undefined)) {
     if (typeof source.url !== "string" || !source.url)
-      throw invalid("`source.url` must be a non-empty URL template with {z}, {x} and {y} (or {-y}, or {q}), a WMS endpoint with `source.wms`, or left out with a `source.preset`");
+      throw invalid("`source.url` must be a non-empty URL template with {z}, {x} and {y} (or {-y}, or {q}), a WMS endpoint with `source.wms`, or left out with a `source.preset` or a `source.pmtiles` archive");
   }
   const { subdomains, wms } = source;
   if (subdomains !== undefined && !isArrayOf(subdomains, isString))
@@ -242,12 +245,14 @@ function engineOptions(options) {
       accessToken: optional(source, "accessToken", "string", "source."),
       cog: optional(source, "cog", "string", "source."),
       wms: /** @type {import("./types.js").WmsOptions | undefined} */ (wms),
+      pmtiles: pmtiles === undefined ? undefined : resolveUrl(String(pmtiles), "source.pmtiles"),
       tileSize: optional(source, "tileSize", "number", "source."),
       minZoom: optional(source, "minZoom", "number", "source."),
       maxZoom: optional(source, "maxZoom", "number", "source."),
       subdomains,
       retina: optional(source, "retina", "boolean", "source."),
       attribution: optional(source, "attribution", "string", "source."),
+      notFoundIsEmpty: optional(source, "notFoundIsEmpty", "boolean", "source."),
     }),
     model,
     // Which backends exist is the engine's to say (INVALID_OPTIONS naming `backend`).
@@ -259,6 +264,10 @@ function engineOptions(options) {
       timeoutMs: optional(fetch, "timeoutMs", "number", "fetch."),
       retries: optional(fetch, "retries", "number", "fetch."),
       retryDelayMs: optional(fetch, "retryDelayMs", "number", "fetch."),
+      perHost: optional(fetch, "perHost", "number", "fetch."),
+      maxRetryAfterMs: optional(fetch, "maxRetryAfterMs", "number", "fetch."),
+      cacheBytes: optional(fetch, "cacheBytes", "number", "fetch."),
+      cacheName: fetch.cacheName === null ? null : optional(fetch, "cacheName", "string", "fetch."),
     }),
     cache: optional(options, "cache", "boolean"),
     // Their ranges are the engine's to check (the first worker's init refuses them).

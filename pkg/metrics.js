@@ -19,7 +19,7 @@ export class Metrics {
   detections = 0;
   /** @type {Record<string, number>} */
   errors = {};
-  tiles = { requested: 0, downloaded: 0, fromCache: 0, failed: 0, retries: 0, bytes: 0 };
+  tiles = { requested: 0, downloaded: 0, fromCache: 0, empty: 0, failed: 0, retries: 0, bytes: 0 };
   /** @type {Record<string, { buckets: number[], sum: number, count: number }>} */
   stages = Object.fromEntries(STAGES.map((s) => [s, { buckets: BUCKETS_MS.map(() => 0), sum: 0, count: 0 }]));
 
@@ -33,7 +33,7 @@ export class Metrics {
     const features = result?.detections?.features;
     this.detections += Array.isArray(features) ? features.length : 0;
     const tiles = result?.tiles;
-    for (const key of /** @type {const} */ (["requested", "downloaded", "fromCache", "failed", "retries", "bytes"])) {
+    for (const key of /** @type {const} */ (["requested", "downloaded", "fromCache", "empty", "failed", "retries", "bytes"])) {
       const n = tiles?.[key];
       if (typeof n === "number" && Number.isFinite(n)) this.tiles[key] += n;
     }
@@ -105,6 +105,7 @@ export function prometheus(m, labels) {
     [{ result: "requested" }, m.tiles.requested],
     [{ result: "downloaded" }, m.tiles.downloaded],
     [{ result: "cache" }, m.tiles.fromCache],
+    [{ result: "empty" }, m.tiles.empty],
     [{ result: "failed" }, m.tiles.failed],
   ]);
   metric("geodetect_tile_retries_total", "counter", "Tile download attempts beyond each tile's first.", [[{}, m.tiles.retries]]);

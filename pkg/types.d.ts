@@ -58,7 +58,8 @@ export interface EngineOptions {
 
 /**
  * Where the imagery comes from: `{ url }` with a URL template, `{ url, wms }` for a WMS,
- * or `{ preset }`, e.g. `{ url: "https://{s}.tile.example.com/{z}/{x}/{y}.png" }`.
+ * `{ preset }`, or `{ pmtiles }` for a PMTiles archive, e.g.
+ * `{ url: "https://{s}.tile.example.com/{z}/{x}/{y}.png" }`.
  */
 export interface TileSource {
     /**
@@ -89,6 +90,15 @@ export interface TileSource {
      */
     wms?: WmsOptions | null;
     /**
+     * The URL of a PMTiles v3 archive of raster tiles (PNG, JPEG, WebP or AVIF), read with
+     * HTTP range requests from any static host that answers `Range` with 206 (cross-origin:
+     * CORS must allow it; expose `ETag` to notice an archive replaced mid-run). Its header
+     * and directories are read once per worker. Instead of `url`; the archive's own zoom range
+     * applies on top of `minZoom`/`maxZoom`, and a tile the archive lacks is empty, not
+     * missing.
+     */
+    pmtiles?: string | null;
+    /**
      * Edge length of the server's tiles in pixels (for a WMS: the size asked for): a power
      * of two in `128..=4096`. Default 256, or 512 with `retina`.
      */
@@ -115,6 +125,12 @@ export interface TileSource {
      * `attribution`. Default: the preset's, or none.
      */
     attribution?: string | null;
+    /**
+     * Whether HTTP 404 means "no imagery here" (servers that answer 404 outside their
+     * coverage): such a tile is left empty (black) and counted in `tiles.empty`, not listed
+     * in `missingTiles`. HTTP 204 always means that. Default false: a 404 is a missing tile.
+     */
+    notFoundIsEmpty?: boolean;
 }
 
 /**
@@ -168,25 +184,48 @@ export interface FetchPolicy {
      */
     concurrency?: number;
     /**
+     * Requests in flight at once to one host (scheme, host and port), `1..=64`; with
+     * `{s}` subdomains each subdomain is a host. Per worker: a pool of `n` workers sends at
+     * most `n` times this many. Default 6, what browsers allow per host over HTTP/1.1.
+     */
+    perHost?: number;
+    /**
      * Time limit of one request in milliseconds, `1..=600000`; a request that runs out
      * of time counts as a retryable failure. Default 15000.
      */
     timeoutMs?: number;
     /**
-     * Retries after a retryable failure (network error, timeout, HTTP 408, 429, 5xx),
-     * `0..=10`. Default 3.
+     * Retries after a retryable failure (network error, timeout, a body cut short, HTTP
+     * 408, 429, 5xx), `0..=10`. Default 3.
      */
     retries?: number;
     /**
      * Delay before the first retry in milliseconds, `0..=8000`; it doubles with every
-     * further retry, up to 8000. Default 250.
+     * further retry, up to 8000, and each delay is drawn between half of it and all of it
+     * (jitter), so tiles that failed together do not come back together. Default 250.
      */
     retryDelayMs?: number;
+    /**
+     * Longest wait a server may ask for with `429`/`503` + `Retry-After` (seconds or an
+     * HTTP date), `0..=600000` ms. Within it, the host's requests pause for that long and
+     * the tile is retried (a retry like any other); beyond it, the tile is given up at once
+     * (in `missingTiles`, with the wait the server asked for). Cross-origin, the browser
+     * only shows `Retry-After` when the server lists it in
+     * `Access-Control-Expose-Headers`; otherwise the usual backoff applies. Default 30000.
+     */
+    maxRetryAfterMs?: number;
     /**
      * Bytes of tile bodies each worker keeps in memory for tiles asked for again (a chunk's
      * seam, overlapping areas), `0..=1073741824` (0: none). Default 67108864 (64 MiB).
      */
     cacheBytes?: number;
+    /**
+     * Name of a Cache Storage cache (the Cache API) that keeps downloaded tiles across
+     * page loads, or `null` (the default) for none. The browser evicts it under storage
+     * pressure; clear it with `caches.delete(name)`. Its keys are the tile URLs with the
+     * source's secrets redacted. Only URL-addressed tiles (templates, WMS) are kept there.
+     */
+    cacheName?: string | null;
 }
 
 /**
@@ -656,9 +695,15 @@ export interface TileStats {
      */
     downloaded: number;
     /**
-     * Of those, taken from the worker's tile cache (`fetch.cacheBytes`).
+     * Of those, taken from the worker's tile cache (`fetch.cacheBytes`) or the Cache
+     * Storage cache (`fetch.cacheName`).
      */
     fromCache: number;
+    /**
+     * Of those, tiles the source says hold no imagery (absent from a PMTiles archive, HTTP
+     * 204, or 404 where the source sets `notFoundIsEmpty`): left empty (black), not missing.
+     */
+    empty: number;
     /**
      * Of those, not loaded (they are in `missingTiles`).
      */

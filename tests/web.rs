@@ -115,7 +115,8 @@ async fn composited_raster_is_exact_and_missing_tiles_are_black() {
     )
     .unwrap();
     let policy = FetchPolicy { retries: 0, ..FetchPolicy::default() };
-    let provider = tiles::HttpTiles { global: &global, policy: &policy, signal: None, cache: None };
+    let net = geodetect::web::net::TileNet::new(0);
+    let provider = tiles::HttpTiles { global: &global, policy: &policy, signal: None, net: &net };
     let hooks = WebHooks::new(global.clone(), None, None);
     assert!(!hooks.is_cancelled());
     let loaded = geodetect::pipeline::load_raster(

@@ -1,5 +1,6 @@
-//! One HTTP GET with a time limit and the caller's AbortSignal, classified for retries; the
-//! body as bytes in wasm memory or as a `Blob` left on the JS side.
+//! One HTTP GET with a time limit and the caller's AbortSignal, classified for retries
+//! (`Retry-After` read where the browser shows it); the body as bytes in wasm memory or as a
+//! `Blob` left on the JS side; a byte range of a file (`Range`, answered with 206).
 
 use gloo::events::EventListener;
 use gloo::timers::callback::Timeout;
@@ -8,7 +9,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, AbortSignal, Blob, Request, RequestInit, Response};
+use web_sys::{AbortController, AbortSignal, Blob, Headers, Request, RequestInit, Response};
 
 use super::error::describe;
 use super::global::Global;
@@ -22,8 +23,8 @@ pub async fn get_bytes(
     timeout_ms: u32,
     cancel: Option<&AbortSignal>,
 ) -> Result<Vec<u8>, FetchAttemptError> {
-    let body = get(global, url.as_ref(), timeout_ms, cancel, Response::array_buffer).await?;
-    Ok(Uint8Array::new(&body).to_vec())
+    let got = get(global, url.as_ref(), None, timeout_ms, cancel, Response::array_buffer).await?;
+    Ok(Uint8Array::new(&got.body).to_vec())
 }
 
 /// [`get_bytes`], the body as a `Blob` that stays on the JS side (for `createImageBitmap`).
@@ -33,7 +34,60 @@ pub async fn get_blob(
     timeout_ms: u32,
     cancel: Option<&AbortSignal>,
 ) -> Result<Blob, FetchAttemptError> {
-    Ok(get(global, url.as_ref(), timeout_ms, cancel, Response::blob).await?.unchecked_into())
+    Ok(get(global, url.as_ref(), None, timeout_ms, cancel, Response::blob).await?.body.unchecked_into())
+}
+
+/// A tile's response: its body (empty for HTTP 204; its `type` is the `Content-Type`).
+#[derive(Debug)]
+pub struct TileBody {
+    /// The body, left on the JS side.
+    pub blob: Blob,
+    /// The HTTP status (200 or 204).
+    pub status: u16,
+}
+
+/// GET a tile: [`get_blob`] that also says the status (204: no content).
+pub async fn get_tile(
+    global: &Global,
+    url: &str,
+    timeout_ms: u32,
+    cancel: Option<&AbortSignal>,
+) -> Result<TileBody, FetchAttemptError> {
+    let got = get(global, url, None, timeout_ms, cancel, Response::blob).await?;
+    Ok(TileBody { blob: got.body.unchecked_into(), status: got.status })
+}
+
+/// Bytes `offset..offset + length` of the file at `url` (a `Range` request), and its `ETag`
+/// where the browser shows it. A server that answers with the whole file (HTTP 200) fails
+/// permanently, before its body is read: reading an archive that way would download all of it
+/// for every tile.
+pub async fn get_range(
+    global: &Global,
+    url: &str,
+    offset: u64,
+    length: usize,
+    timeout_ms: u32,
+    cancel: Option<&AbortSignal>,
+) -> Result<(Vec<u8>, Option<String>), FetchAttemptError> {
+    let range = (offset, length);
+    let got = get(global, url, Some(range), timeout_ms, cancel, Response::array_buffer).await?;
+    Ok((Uint8Array::new(&got.body).to_vec(), got.etag))
+}
+
+/// What [`get`] read.
+struct Got {
+    body: JsValue,
+    status: u16,
+    etag: Option<String>,
+}
+
+fn header(headers: &Headers, name: &str) -> Option<String> {
+    headers.get(name).ok().flatten()
+}
+
+/// The browser's wall clock, for a `Retry-After` given as a date.
+fn wall_clock() -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_millis(js_sys::Date::now().max(0.0) as u64)
 }
 
 /// GET `url` and read the body with `read` (`Response.arrayBuffer`, `Response.blob`), within
@@ -41,10 +95,11 @@ pub async fn get_blob(
 async fn get(
     global: &Global,
     url: &str,
+    range: Option<(u64, usize)>,
     timeout_ms: u32,
     cancel: Option<&AbortSignal>,
     read: fn(&Response) -> Result<Promise, JsValue>,
-) -> Result<JsValue, FetchAttemptError> {
+) -> Result<Got, FetchAttemptError> {
     let retryable = |what: String| FetchAttemptError::Retryable(what);
     let controller = AbortController::new().map_err(|e| retryable(describe(&e)))?;
     let timed_out = Rc::new(Cell::new(false));
@@ -65,6 +120,12 @@ async fn get(
 
     let init = RequestInit::new();
     init.set_signal(Some(&controller.signal()));
+    if let Some((offset, length)) = range {
+        let headers = Headers::new().map_err(|e| retryable(describe(&e)))?;
+        let last = offset.saturating_add(length.max(1) as u64 - 1);
+        headers.set("Range", &format!("bytes={offset}-{last}")).map_err(|e| retryable(describe(&e)))?;
+        init.set_headers(&headers);
+    }
     let request = Request::new_with_str_and_init(url, &init)
         .map_err(|e| FetchAttemptError::Permanent(format!("invalid URL `{url}`: {}", describe(&e))))?;
     let failed = |e: JsValue| {
@@ -75,9 +136,26 @@ async fn get(
         }
     };
     let response: Response = JsFuture::from(global.fetch(&request)).await.map_err(failed)?.unchecked_into();
+    let (status, headers) = (response.status(), response.headers());
     if !response.ok() {
-        return Err(FetchAttemptError::from_http_status(response.status()));
+        controller.abort();
+        let retry_after = header(&headers, "Retry-After");
+        return Err(FetchAttemptError::from_http_response(status, retry_after.as_deref(), wall_clock()));
+    }
+    if range.is_some() && status != 206 {
+        controller.abort();
+        return Err(FetchAttemptError::Permanent(format!(
+            "the server answered a range request with HTTP {status} and the whole file; a PMTiles archive needs a \
+             host that serves byte ranges (HTTP 206)"
+        )));
     }
     let body = read(&response).map_err(failed)?;
-    JsFuture::from(body).await.map_err(failed)
+    let body = JsFuture::from(body).await.map_err(|e| {
+        if timed_out.get() {
+            retryable(format!("no whole response within {timeout_ms} ms"))
+        } else {
+            retryable(format!("the response was cut short: {}", describe(&e)))
+        }
+    })?;
+    Ok(Got { body, status, etag: header(&headers, "ETag") })
 }

@@ -11,6 +11,7 @@ pub mod global;
 pub mod hooks;
 pub mod http;
 pub mod models;
+pub mod net;
 pub mod threads;
 pub mod tile_cache;
 pub mod tiles;
@@ -32,7 +33,7 @@ use web_sys::AbortSignal;
 
 use self::global::Global;
 use self::hooks::WebHooks;
-use self::tile_cache::TileCache;
+use self::net::TileNet;
 use crate::api::{ChunkFailure, ChunkOutput, DetectOptions, EngineInfo, EngineOptions, FinishedRun, MergeUpdate};
 use crate::api::{RunPlan, WorkerHealth, parse};
 use crate::detect::{Engine, NmsParams};
@@ -85,8 +86,8 @@ struct Inner {
     merging: RefCell<HashMap<u32, AreaRun>>,
     /// The plans of the runs whose chunks this worker ran lately, newest last.
     plans: RefCell<Vec<(u32, Rc<RunContext>)>>,
-    /// Tile bodies downloaded lately (`fetch.cacheBytes`).
-    tiles: TileCache,
+    /// The tile network: caches, shared downloads, per-host limits, PMTiles archives.
+    tiles: TileNet,
     /// The chunk loaded ahead by the last `runChunk` (its run's id), for the next one.
     ahead: RefCell<Option<(u32, LoadedChunk)>>,
 }
@@ -173,7 +174,7 @@ impl WebEngine {
             chunk_timeout_ms: options.chunk_timeout_ms,
         };
         let (merging, plans) = (RefCell::default(), RefCell::default());
-        let (tiles, ahead) = (TileCache::new(options.fetch.cache_bytes), RefCell::default());
+        let (tiles, ahead) = (TileNet::new(options.fetch.cache_bytes), RefCell::default());
         Ok(WebEngine { inner: Rc::new(Inner { global, engine, options, info, merging, plans, tiles, ahead }) })
     }
 
@@ -354,9 +355,9 @@ impl WebEngine {
 }
 
 impl Inner {
-    /// Tiles over HTTP with this engine's fetch policy and tile cache.
+    /// Tiles over HTTP with this engine's fetch policy and tile network.
     fn provider<'a>(&'a self, signal: Option<&'a AbortSignal>) -> tiles::HttpTiles<'a> {
-        tiles::HttpTiles { global: &self.global, policy: &self.options.fetch, signal, cache: Some(&self.tiles) }
+        tiles::HttpTiles { global: &self.global, policy: &self.options.fetch, signal, net: &self.tiles }
     }
 
     /// Run `run`'s plan, from the merge or the plans kept here, else planned now.

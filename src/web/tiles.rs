@@ -1,9 +1,11 @@
-//! Tiles over HTTP, each decoded by the browser as soon as it arrives (`createImageBitmap` on
-//! the response's `Blob`, colour-space conversion and alpha premultiplication off so pixel
-//! values are exact) and drawn onto one `OffscreenCanvas` the size of the raster, read back
-//! once in strips.
+//! Tiles over HTTP (through the worker's [`TileNet`]: caches, shared downloads, per-host
+//! limits, PMTiles archives), each decoded by the browser as soon as it arrives
+//! (`createImageBitmap` on the response's `Blob`, colour-space conversion and alpha
+//! premultiplication off so pixel values are exact) and drawn onto one `OffscreenCanvas` the
+//! size of the raster, read back once in strips.
 
 use std::cell::Cell;
+use std::rc::Rc;
 
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -15,30 +17,52 @@ use web_sys::{
 
 use super::error::describe;
 use super::global::Global;
-use super::http::{get_blob, get_bytes};
-use super::tile_cache::TileCache;
+use super::net::{Body, HttpRange, Origin, Request, TileNet, not_an_image};
 use crate::host::{Composited, DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
 use crate::imagery::{PixelExtent, Stitcher};
 use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, TileFailure, TileStats, fetch_tiles, fetch_tiles_each};
+use crate::tiles::pmtiles::Archive;
 use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};
 
-/// Fetches tiles with the scheduler of [`crate::tiles::fetch`], through the worker's tile
-/// cache where there is one.
+/// Fetches tiles with the scheduler of [`crate::tiles::fetch`], through the worker's
+/// [`TileNet`].
 #[derive(Debug)]
 pub struct HttpTiles<'a> {
     pub global: &'a Global,
     pub policy: &'a FetchPolicy,
     pub signal: Option<&'a AbortSignal>,
-    pub cache: Option<&'a TileCache>,
+    pub net: &'a TileNet,
+}
+
+impl HttpTiles<'_> {
+    fn request<'s>(&'s self, source: &'s TileSource) -> Request<'s> {
+        Request { global: self.global, policy: self.policy, signal: self.signal, source }
+    }
+
+    /// The source's archive, opened, for a PMTiles source (checked to have `tiles`' zoom).
+    async fn archive(&self, source: &TileSource, tiles: &[TileId]) -> Result<Option<Rc<Archive<HttpRange>>>> {
+        match (source.pmtiles_url(), tiles.first()) {
+            (Some(url), Some(&first)) => Ok(Some(self.net.archive(self.request(source), url, first).await?)),
+            _ => Ok(None),
+        }
+    }
 }
 
 impl TileProvider for HttpTiles<'_> {
     async fn fetch<H: Hooks>(&self, source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<FetchedTiles> {
+        let archive = self.archive(source, &tiles).await?;
+        let (req, archive) = (self.request(source), archive.as_ref());
         let get = |tile: TileId, _attempt: u32| async move {
-            get_bytes(self.global, source.tile_url(&tile), self.policy.timeout_ms, self.signal)
-                .await
-                .map_err(|e| e.redacted(|reason| source.redact(reason)))
+            match self.net.load(req, archive, tile).await?.0 {
+                Body::Image(blob) => {
+                    let buffer = JsFuture::from(blob.array_buffer())
+                        .await
+                        .map_err(|e| FetchAttemptError::Retryable(format!("reading the body: {}", describe(&e))))?;
+                    Ok(Uint8Array::new(&buffer).to_vec())
+                }
+                Body::Empty => Ok(Vec::new()),
+            }
         };
         fetch_tiles(
             tiles,
@@ -134,46 +158,44 @@ impl HttpTiles<'_> {
             change(&mut s);
             stats.set(s);
         };
+        let archive = self.archive(source, &tiles).await?;
+        let (req, archive) = (self.request(source), archive.as_ref());
         let get = |tile: TileId, attempt: u32| {
-            let url = source.tile_url(&tile);
             let (last_download, count) = (&last_download, &count);
             async move {
                 if attempt > 0 {
                     count(&|s| s.retries += 1);
                 }
-                let blob = match self.cache.and_then(|c| c.get(&url)) {
-                    Some(blob) => {
-                        count(&|s| s.from_cache += 1);
-                        blob
-                    }
-                    None => {
-                        let blob = get_blob(self.global, &url, self.policy.timeout_ms, self.signal)
-                            .await
-                            .map_err(|e| e.redacted(|reason| source.redact(reason)))?;
+                let (body, origin) = self.net.load(req, archive, tile).await?;
+                match origin {
+                    Origin::Cache => count(&|s| s.from_cache += 1),
+                    Origin::Network(size) => {
                         last_download.set(last_download.get().max(hooks.now_ms()));
-                        let size = blob.size();
                         count(&|s| {
                             s.downloaded += 1;
                             s.bytes += size;
                         });
-                        if let Some(cache) = self.cache {
-                            cache.put(url, &blob);
-                        }
-                        blob
                     }
+                }
+                let Body::Image(blob) = body else {
+                    count(&|s| s.empty += 1);
+                    return Ok(None);
                 };
-                bitmap(self.global, &blob)
-                    .await
-                    .map_err(|reason| FetchAttemptError::Permanent(format!("not a decodable image: {reason}")))
+                let decoded = bitmap(self.global, &blob).await.map_err(|reason| not_an_image(&blob, &reason))?;
+                if matches!(origin, Origin::Network(_)) {
+                    self.net.persist(req, tile, &blob);
+                }
+                Ok(Some(decoded))
             }
         };
         let mut missing = Vec::new();
         let mut done = 0;
-        let mut settled = |index: usize, tile: TileId, outcome: Result<ImageBitmap, TileFailure>| {
+        let mut settled = |index: usize, tile: TileId, outcome: Result<Option<ImageBitmap>, TileFailure>| {
             done += 1;
             hooks.progress(Stage::Fetch, done, total);
             match outcome {
-                Ok(bitmap) => {
+                Ok(None) => Ok(()),
+                Ok(Some(bitmap)) => {
                     let drawn =
                         Stitcher::check_tile_size(extent, tile, bitmap.width(), bitmap.height()).and_then(|()| {
                             let (x, y) = extent.tile_offset(tile);

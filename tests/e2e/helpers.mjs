@@ -115,10 +115,12 @@ const MIME = {
  * directories (longest prefix wins); `proxy` maps URL prefixes to an origin that
  * requests are forwarded to. `headers` are added to every response (after
  * `cache-control: no-store`, so they may replace it), `headersFor(pathname)` returns more
- * for one path, and `rewrite(pathname)` the path to serve instead. Returns { url, close,
- * requests } where `requests` lists every path served.
+ * for one path, and `rewrite(pathname)` the path to serve instead. A request for one byte
+ * range gets 206 with that range, unless `ranges` is false (a server that ignores `Range`
+ * and sends the whole file). Returns { url, close, requests } where `requests` lists every
+ * path served.
  */
-export async function startStaticServer({ mounts = { "/": REPO }, proxy = {}, headers = {}, headersFor = () => ({}), rewrite = (p) => p } = {}) {
+export async function startStaticServer({ mounts = { "/": REPO }, proxy = {}, headers = {}, headersFor = () => ({}), rewrite = (p) => p, ranges = true } = {}) {
   const mountList = Object.entries(mounts).sort((a, b) => b[0].length - a[0].length);
   const proxyList = Object.entries(proxy).sort((a, b) => b[0].length - a[0].length);
   const requests = [];
@@ -167,7 +169,22 @@ export async function startStaticServer({ mounts = { "/": REPO }, proxy = {}, he
         file = join(file, "index.html");
         st = await stat(file);
       }
-      res.writeHead(200, { "content-type": MIME[extname(file).toLowerCase()] ?? "application/octet-stream", "content-length": st.size, ...common });
+      const type = MIME[extname(file).toLowerCase()] ?? "application/octet-stream";
+      // One byte range (`Range: bytes=a-b`), as static hosts answer it: 206, or 416 past the end.
+      const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
+      if (range && ranges) {
+        const start = Number(range[1]);
+        const end = Math.min(range[2] ? Number(range[2]) : st.size - 1, st.size - 1);
+        if (start >= st.size || end < start) {
+          res.writeHead(416, { "content-range": `bytes */${st.size}`, ...common }).end();
+          return;
+        }
+        res.writeHead(206, { "content-type": type, "content-length": end - start + 1, "content-range": `bytes ${start}-${end}/${st.size}`, "accept-ranges": "bytes", ...common });
+        if (req.method === "HEAD") res.end();
+        else createReadStream(file, { start, end }).pipe(res);
+        return;
+      }
+      res.writeHead(200, { "content-type": type, "content-length": st.size, ...common });
       if (req.method === "HEAD") res.end();
       else createReadStream(file).pipe(res);
     } catch {

@@ -10,6 +10,9 @@
 //   be the same.
 // - A Bing-style quadkey template (`{q}`) on a loopback server that maps quadkeys to the
 //   marina's tiles: the same detections again.
+// - The PMTiles archive of the same tiles (www/tiles/marina.pmtiles) read with range
+//   requests: the same detections, one request for the header and root directory and one per
+//   tile; a host that ignores `Range`, and a zoom the archive lacks, fail with a clear error.
 // - The source's attribution comes back in the result.
 // - A source's key never shows: an error whose reasons quote the tile URL (the browser's
 //   own "Failed to parse URL" message included) carries `[redacted]` instead of the key;
@@ -181,11 +184,11 @@ END
 
 /** Run each of `sources` through detect() on the marina AOI in one page; per source, the
  * result or the error's { code, message }. */
-async function detectWith(t, sources) {
+async function detectWith(t, sources, { options = OPTIONS, base = server.url } = {}) {
   const ctx = await browser.newContext();
   try {
     return await withPage(t, ctx, async (page) => {
-      await page.goto(`${server.url}/e2e.html`);
+      await page.goto(`${base}/e2e.html`);
       await page.waitForFunction(() => document.title === "ready", null, { timeout: 30_000 });
       return await page.evaluate(async ({ sources, model, aoi, options }) => {
         const { Detector } = window.geodetect;
@@ -201,7 +204,7 @@ async function detectWith(t, sources) {
           }
         }
         return out;
-      }, { sources, model: MODEL, aoi: AOI, options: OPTIONS });
+      }, { sources, model: MODEL, aoi: AOI, options });
     });
   } finally {
     await ctx.close();
@@ -222,11 +225,13 @@ function sameDetections(t, what, got, want) {
 describe("imagery sources", () => {
   test("WMS 1.1.1 and 1.3.0 (MapServer) and a quadkey template give the XYZ tiles' detections", { timeout: 10 * MINUTE }, async (t) => {
     const layer = { layers: ["marina"], format: "image/png" };
-    const [xyz, wms111, wms130, quadkey] = await detectWith(t, [
+    const archiveRequests = () => server.requests.filter((p) => p === "/tiles/marina.pmtiles").length;
+    const [xyz, wms111, wms130, quadkey, pmtiles] = await detectWith(t, [
       { url: "/tiles/marina/{z}/{x}/{y}.png", attribution: "marina: sahi demo image (MIT)" },
       { url: wms.url, wms: { ...layer, version: "1.1.1" } },
       { url: wms.url, wms: { ...layer, version: "1.3.0" } },
       { url: "/qk/{q}.png" },
+      { pmtiles: "/tiles/marina.pmtiles" },
     ]);
     assert.ok(!xyz.code, `xyz: ${xyz.message}`);
     assert.ok(xyz.detections.features.length >= 20, `${xyz.detections.features.length} detections on the marina`);
@@ -235,6 +240,9 @@ describe("imagery sources", () => {
     sameDetections(t, "WMS 1.1.1", wms111, xyz);
     sameDetections(t, "WMS 1.3.0", wms130, xyz);
     sameDetections(t, "quadkey", quadkey, xyz);
+    sameDetections(t, "PMTiles", pmtiles, xyz);
+    assert.equal(pmtiles.tiles.downloaded, xyz.tiles.downloaded);
+    assert.equal(archiveRequests(), 1 + pmtiles.tiles.downloaded, "the header and root directory once, then one range per tile");
     // The server saw GetMaps of both versions, with the CRS parameter of each.
     const getMaps = wms.requests.filter((q) => q.includes("REQUEST=GetMap"));
     assert.ok(getMaps.some((q) => q.includes("VERSION=1.1.1") && q.includes("SRS=EPSG:3857")), "a 1.1.1 GetMap with SRS");
@@ -254,10 +262,25 @@ describe("imagery sources", () => {
     assert.ok(badUrl.message.includes("[redacted]"), badUrl.message);
     t.diagnostic(`bad layer: ${badLayer.code}: ${badLayer.message.slice(0, 300)}`);
     assert.equal(badLayer.code, "TILE_FETCH_FAILED");
-    assert.match(badLayer.message, /not a decodable image/);
+    assert.match(badLayer.message, /not a decodable image|not an image/);
     for (const r of [badUrl, badLayer]) assert.ok(!JSON.stringify(r).includes(SECRET), JSON.stringify(r));
     // The WMS server did get the key: it is only kept out of what geodetect reports.
     assert.ok(wms.requests.some((q) => q.includes(`token=${SECRET}`)));
     assert.ok(!after.code && after.detections.features.length > 0, "a valid source still works in the same page");
+  });
+
+  test("PMTiles: a host that ignores Range, and a zoom the archive lacks, are clear errors", { timeout: 5 * MINUTE }, async (t) => {
+    const noRanges = await startStaticServer({ mounts: { "/": join(REPO, "www"), "/pkg/": join(REPO, "pkg") }, ranges: false });
+    try {
+      const [whole] = await detectWith(t, [{ pmtiles: "/tiles/marina.pmtiles" }], { base: noRanges.url });
+      t.diagnostic(`no ranges: ${whole.code}: ${whole.message}`);
+      assert.equal(whole.code, "TILE_FETCH_FAILED");
+      assert.match(whole.message, /PMTiles archive .* could not be opened: .*range/);
+    } finally {
+      await noRanges.close();
+    }
+    const [deep] = await detectWith(t, [{ pmtiles: "/tiles/marina.pmtiles" }], { options: { ...OPTIONS, zoom: 20 } });
+    assert.equal(deep.code, "ZOOM_OUT_OF_RANGE", deep.message);
+    assert.match(deep.message, /17\.\.=19/);
   });
 });

@@ -1,0 +1,302 @@
+//! The worker's tile network, shared by every run and the chunk loaded ahead: where one tile's
+//! body comes from (the memory cache, the Cache Storage cache, a download already in flight,
+//! or a new request through the host's gate), PMTiles archives opened once, and what the
+//! server's answer means (an empty tile, an image, or a page that is not one:
+//! [`not_an_image`]).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, Blob, Cache, Response};
+
+use super::error::describe;
+use super::global::Global;
+use super::http::{TileBody, get_range, get_tile};
+use super::tile_cache::TileCache;
+use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, HostGate, InFlight, host_of, retry};
+use crate::tiles::pmtiles::{Archive, RangeBytes, RangeRead};
+use crate::tiles::{TileId, TileSource};
+use crate::{Error, Result};
+
+/// A tile's body: an encoded image, or nothing (the source says there is no imagery there).
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// The encoded image, on the JS side.
+    Image(Blob),
+    /// No imagery: drawn as nothing.
+    Empty,
+}
+
+/// Where [`TileNet::load`] found a tile's body.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Origin {
+    /// The memory cache, the Cache Storage cache, or a download another load started.
+    Cache,
+    /// A download of this load's own, of this many bytes.
+    Network(f64),
+}
+
+type Shared = Result<Body, FetchAttemptError>;
+
+/// The worker's tile network (see the module).
+#[derive(Debug)]
+pub struct TileNet {
+    /// Tile bodies downloaded lately (`fetch.cacheBytes`).
+    pub cache: TileCache,
+    gate: Rc<HostGate>,
+    downloads: InFlight<String, Shared>,
+    archives: RefCell<HashMap<String, Rc<Archive<HttpRange>>>>,
+    opening: InFlight<String, Result<Rc<Archive<HttpRange>>, FetchAttemptError>>,
+    storage: RefCell<Option<(String, Cache)>>,
+}
+
+/// What one load needs besides the tile: the page, the policy and the run's signal.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub global: &'a Global,
+    pub policy: &'a FetchPolicy,
+    pub signal: Option<&'a AbortSignal>,
+    pub source: &'a TileSource,
+}
+
+impl TileNet {
+    /// A network with a memory cache of `cache_bytes`.
+    pub fn new(cache_bytes: u64) -> Self {
+        TileNet {
+            cache: TileCache::new(cache_bytes),
+            gate: Rc::default(),
+            downloads: InFlight::new(),
+            archives: RefCell::default(),
+            opening: InFlight::new(),
+            storage: RefCell::default(),
+        }
+    }
+
+    /// The PMTiles archive at `url`, opened once per worker (header and root directory in one
+    /// range request, retried like a tile), and checked to serve `zoom`. Fails with
+    /// [`Error::TileFetchFailed`] (for `first`, the run's first tile) when it cannot be read,
+    /// [`Error::ZoomOutOfRange`] when it has no such zoom.
+    pub async fn archive(&self, req: Request<'_>, url: &str, first: TileId) -> Result<Rc<Archive<HttpRange>>> {
+        let found = self.archives.borrow().get(url).cloned();
+        let archive = match found {
+            Some(archive) => archive,
+            None => {
+                let reader = HttpRange {
+                    global: req.global.clone(),
+                    url: url.to_owned(),
+                    gate: self.gate.clone(),
+                    policy: req.policy.clone(),
+                };
+                let policy = req.policy.clone();
+                let open = || async move {
+                    let attempt = |_| Archive::open(reader.clone());
+                    let sleep = gloo_timers::future::TimeoutFuture::new;
+                    match retry(&policy, 0, attempt, &sleep, &|| false).await {
+                        Ok(Ok(archive)) => Ok(Rc::new(archive)),
+                        Ok(Err(failed)) => Err(FetchAttemptError::Permanent(format!(
+                            "{} (attempts made: {})",
+                            failed.reason, failed.attempts
+                        ))),
+                        Err(e) => Err(FetchAttemptError::Permanent(e.to_string())),
+                    }
+                };
+                let (opened, _) = self.opening.run(url.to_owned(), open).await;
+                let archive = opened.map_err(|e| {
+                    let reason = format!("the PMTiles archive {url} could not be opened: {}", e.reason());
+                    Error::TileFetchFailed { z: first.z, x: first.x, y: first.y, reason: req.source.redact(&reason) }
+                })?;
+                self.archives.borrow_mut().insert(url.to_owned(), archive.clone());
+                archive
+            }
+        };
+        let (min, max) = archive.zoom_range();
+        if !(min..=max).contains(&first.z) {
+            return Err(Error::ZoomOutOfRange { zoom: first.z.into(), min, max });
+        }
+        Ok(archive)
+    }
+
+    /// `tile`'s body and where it came from. `archive` is the source's opened archive, for a
+    /// PMTiles source. Failures carry the source's secrets redacted.
+    pub async fn load(
+        &self,
+        req: Request<'_>,
+        archive: Option<&Rc<Archive<HttpRange>>>,
+        tile: TileId,
+    ) -> Result<(Body, Origin), FetchAttemptError> {
+        let key = req.source.tile_url(&tile);
+        if let Some(blob) = self.cache.get(&key) {
+            return Ok((Body::Image(blob), Origin::Cache));
+        }
+        if archive.is_none()
+            && let Some(blob) = self.stored(req, &key).await
+        {
+            self.cache.put(key, &blob);
+            return Ok((Body::Image(blob), Origin::Cache));
+        }
+        let start = {
+            let (global, gate, source) = (req.global.clone(), self.gate.clone(), req.source.clone());
+            let (policy, signal, archive, url) =
+                (req.policy.clone(), req.signal.cloned(), archive.cloned(), key.clone());
+            move || async move {
+                let fetched = match archive {
+                    Some(archive) => match archive.tile(tile).await {
+                        Ok(Some(bytes)) => blob_of(&bytes).map(Body::Image),
+                        Ok(None) => Ok(Body::Empty),
+                        Err(e) => Err(e),
+                    },
+                    None => download(&global, &gate, &policy, signal.as_ref(), &source, &url).await,
+                };
+                fetched.map_err(|e| e.redacted(|reason| source.redact(reason)))
+            }
+        };
+        let (body, shared) = self.downloads.run(key.clone(), start).await;
+        let body = body?;
+        if shared {
+            return Ok((body, Origin::Cache));
+        }
+        let size = match &body {
+            Body::Image(blob) => {
+                self.cache.put(key, blob);
+                blob.size()
+            }
+            Body::Empty => 0.0,
+        };
+        Ok((body, Origin::Network(size)))
+    }
+
+    /// Keep a downloaded tile's body in the Cache Storage cache (`fetch.cacheName`), once it
+    /// decoded. In the background: a failure only means it is downloaded again next time.
+    pub fn persist(&self, req: Request<'_>, tile: TileId, blob: &Blob) {
+        let Some(name) = req.policy.cache_name.clone() else { return };
+        if req.source.pmtiles_url().is_some() {
+            return;
+        }
+        // The tile's URL with the source's secrets redacted: no key is written to disk.
+        let (global, key, blob) = (req.global.clone(), req.source.redact(&req.source.tile_url(&tile)), blob.clone());
+        let cache = self.storage.borrow().as_ref().filter(|(n, _)| *n == name).map(|(_, c)| c.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            let Some(cache) = (match cache {
+                Some(cache) => Some(cache),
+                None => open_storage(&global, &name).await,
+            }) else {
+                return;
+            };
+            let Ok(response) = Response::new_with_opt_blob(Some(&blob)) else { return };
+            if let Err(e) = JsFuture::from(cache.put_with_str(&key, &response)).await {
+                web_sys::console::warn_1(
+                    &format!("geodetect: could not keep a tile in Cache Storage: {}", describe(&e)).into(),
+                );
+            }
+        });
+    }
+
+    /// The tile's body from the Cache Storage cache, if `fetch.cacheName` is set and has it.
+    async fn stored(&self, req: Request<'_>, key: &str) -> Option<Blob> {
+        let name = req.policy.cache_name.as_ref()?;
+        let current = self.storage.borrow().as_ref().filter(|(n, _)| n == name).map(|(_, c)| c.clone());
+        let cache = match current {
+            Some(cache) => cache,
+            None => {
+                let cache = open_storage(req.global, name).await?;
+                *self.storage.borrow_mut() = Some((name.clone(), cache.clone()));
+                cache
+            }
+        };
+        let hit = JsFuture::from(cache.match_with_str(&req.source.redact(key))).await.ok()?;
+        let response: Response = hit.dyn_into().ok()?;
+        JsFuture::from(response.blob().ok()?).await.ok().map(JsCast::unchecked_into)
+    }
+}
+
+async fn open_storage(global: &Global, name: &str) -> Option<Cache> {
+    let caches = global.caches()?;
+    JsFuture::from(caches.open(name)).await.ok().map(JsCast::unchecked_into)
+}
+
+/// A `Blob` of `bytes` (copied out of wasm memory).
+fn blob_of(bytes: &[u8]) -> Result<Blob, FetchAttemptError> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    Blob::new_with_u8_array_sequence(&parts).map_err(|e| FetchAttemptError::Permanent(describe(&e)))
+}
+
+/// Why a tile's body did not decode, naming what the server said it was when that is text
+/// (an HTML error or login page sent with HTTP 200, an XML exception): never retried.
+pub fn not_an_image(blob: &Blob, reason: &str) -> FetchAttemptError {
+    let kind = blob.type_();
+    FetchAttemptError::Permanent(if kind.starts_with("text/") || kind.contains("xml") {
+        format!(
+            "not a decodable image: the server answered HTTP 200 with `{kind}`, not an image (often an error or login page)"
+        )
+    } else {
+        format!("not a decodable image: {reason}")
+    })
+}
+
+/// One request for a URL-addressed tile through the host's gate: HTTP 204, and 404 where the
+/// source says so, are an empty tile.
+async fn download(
+    global: &Global,
+    gate: &HostGate,
+    policy: &FetchPolicy,
+    signal: Option<&AbortSignal>,
+    source: &TileSource,
+    url: &str,
+) -> Result<Body, FetchAttemptError> {
+    let host = host_of(url);
+    let now = || global.now_ms();
+    let permit = gate.acquire(&host, policy.per_host, &now, &gloo_timers::future::TimeoutFuture::new).await;
+    let got = get_tile(global, url, policy.timeout_ms, signal).await;
+    drop(permit);
+    match got {
+        Ok(TileBody { status: 204, .. }) => Ok(Body::Empty),
+        Ok(body) => Ok(Body::Image(body.blob)),
+        Err(FetchAttemptError::Permanent(reason)) if source.not_found_is_empty && reason.starts_with("HTTP 404") => {
+            Ok(Body::Empty)
+        }
+        Err(e) => {
+            pause_if_asked(gate, &host, policy, &e, now());
+            Err(e)
+        }
+    }
+}
+
+/// A host that asked for a pause (`Retry-After`) no longer than the policy honours gets it:
+/// this worker sends it nothing until then. A longer one is not honoured: the tile that met it
+/// gives up (see [`crate::tiles::fetch::retry`]), and the host's other tiles go on.
+fn pause_if_asked(gate: &HostGate, host: &str, policy: &FetchPolicy, e: &FetchAttemptError, now: f64) {
+    if let FetchAttemptError::Throttled { retry_after_ms, .. } = e
+        && *retry_after_ms <= policy.max_retry_after_ms
+    {
+        gate.pause(host, now + f64::from(*retry_after_ms));
+    }
+}
+
+/// An archive's byte ranges over HTTP, through the host's gate (the [`RangeRead`] of a
+/// PMTiles source in the browser). Each read is bounded by `timeoutMs`; retries are the
+/// tile's.
+#[derive(Debug, Clone)]
+pub struct HttpRange {
+    global: Global,
+    url: String,
+    gate: Rc<HostGate>,
+    policy: FetchPolicy,
+}
+
+impl RangeRead for HttpRange {
+    async fn read(&self, offset: u64, length: usize) -> Result<RangeBytes, FetchAttemptError> {
+        let host = host_of(&self.url);
+        let now = || self.global.now_ms();
+        let _permit =
+            self.gate.acquire(&host, self.policy.per_host, &now, &gloo_timers::future::TimeoutFuture::new).await;
+        let got = get_range(&self.global, &self.url, offset, length, self.policy.timeout_ms, None).await;
+        if let Err(e) = &got {
+            pause_if_asked(&self.gate, &host, &self.policy, e, now());
+        }
+        let (bytes, version) = got?;
+        Ok(RangeBytes { bytes, version })
+    }
+}
