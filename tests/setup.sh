@@ -72,7 +72,8 @@ if ! $demo_only && ! command -v wasm-pack >/dev/null; then
 fi
 
 # 3. Imagery.
-if [[ ! -f www/tiles/marina/tileset.json || ! -f www/tiles/osbs/tileset.json ]]; then
+if [[ ! -f www/tiles/marina/tileset.json || ! -f www/tiles/osbs/tileset.json \
+      || ! -f www/tiles/marina.pmtiles || ! -f www/tiles/osbs.pmtiles ]]; then
     say "imagery: tests/data/prepare.sh"
     bash tests/data/prepare.sh
 fi
@@ -105,4 +106,11 @@ if ! $demo_only && [[ ! -x .cache/venv-cfn/bin/cfn-lint ]]; then
     say "cfn-lint into .cache/venv-cfn"
     bash www/deploy/cloudfront/lint.sh >/dev/null
 fi
+# --- map demo ---
+# The demo's node dependencies (MapLibre GL, terra-draw, pmtiles, esbuild; www/package-lock.json)
+# and its bundle, www/dist/demo/ (www/build.mjs, under a second): the demo and the tests need it.
+npm_ci www
+say "map demo: www/build.mjs -> www/dist/demo/"
+node www/build.mjs
+# --- end map demo ---
 say "done"

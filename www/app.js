@@ -1,29 +1,89 @@
-// geodetect demo: plain JS, no build step. Served by www/serve.sh at http://127.0.0.1:8080/
-// with the package at /pkg/, tiles at /tiles/<name>/{z}/{x}/{y}.png and models at /models/.
+// geodetect map demo: MapLibre GL shows the imagery, terra-draw draws and edits the area,
+// geodetect detects in it, and the detections come back onto the map and into a table.
+//
+// Bundled by www/build.mjs (esbuild) into www/dist/demo/ with MapLibre GL, terra-draw and
+// pmtiles; tests/setup.sh runs it. geodetect itself is not bundled: it is imported from /pkg/
+// as it is, where its worker and engines sit next to its index.js. The imagery sources are
+// the table in sources.js. Served by www/serve.sh (www/demo.sh) at http://127.0.0.1:8080/;
+// the production site (www/deploy/build-site.mjs) ships the same bundle under strict CSP.
+//
+// URL parameters preset the form: ?source=osbs&zoom=21&backend=cpu&model=...&confidence=0.3
+import "maplibre-gl/dist/maplibre-gl.css";
+import "./style.css";
+import { AttributionControl, Map as MapLibreMap, NavigationControl, ScaleControl, addProtocol, setWorkerUrl } from "maplibre-gl";
+import { Protocol as PMTilesProtocol } from "pmtiles";
+import { TerraDraw, TerraDrawPolygonMode, TerraDrawSelectMode } from "terra-draw";
+import { TerraDrawMapLibreGLAdapter } from "terra-draw-maplibre-gl-adapter";
 import { Detector, GeodetectError } from "/pkg/index.js";
+import { SOURCES } from "./sources.js";
 
 const MODEL_BASE_URL = new URL("/models/", location.href).href;
+// MapLibre's module worker, copied next to this bundle by build.mjs (the site builder gives it
+// a hashed name and rewrites this string).
+const MAPLIBRE_WORKER = "./maplibre-gl-worker.mjs";
 
+/** Per-class colours, by classId. */
 const PALETTE = ["#ff4d4d", "#4dd2ff", "#ffd24d", "#7dff4d", "#ff4dd2", "#4d7dff", "#ff9f4d", "#b84dff", "#4dffb8", "#ffffff", "#c0c0c0", "#ff8080", "#80ff80", "#8080ff", "#ffff80"];
+const classColor = (classId) => PALETTE[classId % PALETTE.length];
+/** The same as a MapLibre expression over a detection's properties. */
+const CLASS_COLOR = ["match", ["%", ["get", "classId"], PALETTE.length], ...PALETTE.flatMap((c, i) => [i, c]), "#ffffff"];
+const AOI_COLOR = "#ffe14d";
+const EMPTY = { type: "FeatureCollection", features: [] };
+/** Rows the detections table shows at most (the map and the download have them all). */
+const MAX_ROWS = 2000;
+/** terra-draw keeps coordinates to this many decimals (its default). */
+const PRECISION = 9;
+
+const STAGE_LABELS = {
+  model: "Loading the model",
+  fetch: "Fetching tiles",
+  stitch: "Stitching",
+  inference: "Running the model",
+  postprocess: "Building GeoJSON",
+  done: "Finishing",
+};
+const STAGE_UNITS = { fetch: "tiles", stitch: "tiles", inference: "windows" };
+
+const HINTS = {
+  MODEL_LOAD_FAILED: "Are the models in www/models/ (manifest.json + weights)? tests/setup.sh puts them there.",
+  UNKNOWN_MODEL: "Pick a model listed in /models/manifest.json.",
+  WORKER_FAILED: "Is the wasm engine built (bash pkg/build.sh)? See the browser console.",
+  BACKEND_UNAVAILABLE: "This browser offers no WebGPU adapter: pick the CPU backend.",
+  ZOOM_OUT_OF_RANGE: "Pick a zoom the imagery has (see the hint under the source).",
+  TOO_MANY_TILES: "Lower the zoom or draw a smaller area.",
+  INVALID_POLYGON: "Redraw the area: a simple polygon, not crossing itself.",
+  TILE_FETCH_FAILED: "No tile of the area could be loaded: is the area on the imagery, and the zoom one it has?",
+  UNSUPPORTED_BROWSER: "Use a browser with WebAssembly SIMD and module workers (Chrome/Edge 91+, Firefox 114+, Safari 16.4+).",
+};
 
 const $ = (id) => document.getElementById(id);
 const ui = {
-  form: $("controls"), tileset: $("tileset"), zoom: $("zoom"), model: $("model"), backend: $("backend"),
-  confidence: $("confidence"), iou: $("iou"), aoi: $("aoi"), aoiInfo: $("aoi-info"), tilesetInfo: $("tileset-info"),
-  modelInfo: $("model-info"), run: $("run"), cancel: $("cancel"), download: $("download"), stage: $("stage"),
-  progress: $("progress"), error: $("error"), warning: $("warning"), facts: $("facts"), counts: $("counts"),
-  timings: $("timings"), canvas: $("canvas"), attribution: $("attribution"),
+  form: $("controls"), source: $("source"), sourceInfo: $("source-info"), draw: $("draw"), edit: $("edit"), clear: $("clear"),
+  useSample: $("use-sample"), useBounds: $("use-bounds"), aoiInfo: $("aoi-info"), model: $("model"), modelInfo: $("model-info"),
+  zoom: $("zoom"), backend: $("backend"), confidence: $("confidence"), iou: $("iou"), run: $("run"), cancel: $("cancel"),
+  download: $("download"), stage: $("stage"), progress: $("progress"), error: $("error"), warning: $("warning"), facts: $("facts"),
+  timings: $("timings"), results: $("results"), detections: $("detections"), detectionsCaption: $("detections-caption"),
 };
 
-const state = {
-  tileset: null, // parsed tileset.json (or null)
+/** Everything the page knows; window.demo for the devtools console and the tests. */
+const demo = {
+  ready: false,
+  map: null,
+  draw: null,
+  /** The SOURCES entry shown, and what its tileset.json (or the map source) says about it. */
+  source: null,
+  meta: null,
   detector: null,
   detectorKey: "",
   controller: null,
+  /** The last result, and the area and options it was run with. */
   result: null,
+  run: null,
+  selected: -1,
+  /** sources.js's table. */
+  sources: SOURCES,
 };
-// For poking at from the devtools console.
-window.demo = state;
+window.demo = demo;
 
 // ---------------------------------------------------------------------------------------
 // Small helpers
@@ -35,30 +95,8 @@ async function fetchJson(url) {
   return r.json();
 }
 
-function tileTemplate(name) {
-  return new URL(`/tiles/${encodeURIComponent(name)}/{z}/{x}/{y}.png`, location.href).href.replace(/%7B/g, "{").replace(/%7D/g, "}");
-}
-
-/** Global pixel [x, y] of a lon/lat at `zoom` (Web Mercator). */
-function toPixel([lon, lat], zoom, tileSize) {
-  const scale = tileSize * 2 ** zoom;
-  const s = Math.sin((lat * Math.PI) / 180);
-  return [((lon + 180) / 360) * scale, (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * scale];
-}
-
-function polygonsOf(g) {
-  switch (g?.type) {
-    case "Polygon": return [g.coordinates];
-    case "MultiPolygon": return g.coordinates;
-    case "Feature": return polygonsOf(g.geometry);
-    case "FeatureCollection": return g.features.flatMap(polygonsOf);
-    default: return [];
-  }
-}
-
-function bboxPolygon([w, s, e, n]) {
-  return { type: "Feature", properties: {}, geometry: { type: "Polygon", coordinates: [[[w, s], [e, s], [e, n], [w, n], [w, s]]] } };
-}
+const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const round = (v) => Number(v.toFixed(PRECISION));
 
 function setStage(text, fraction) {
   ui.stage.textContent = text;
@@ -72,18 +110,10 @@ function showError(e) {
     ui.error.textContent = "";
     return;
   }
-  const code = e instanceof GeodetectError ? e.code : e?.name ?? "Error";
-  const hints = {
-    MODEL_LOAD_FAILED: "Are the models in www/models/ (manifest.json + weights)?",
-    UNKNOWN_MODEL: "Pick a model listed in /models/manifest.json.",
-    WORKER_FAILED: "Is the wasm engine built (bash pkg/build.sh)? See the browser console.",
-    BACKEND_UNAVAILABLE: "Try the CPU backend, or a browser with WebGPU.",
-    ZOOM_OUT_OF_RANGE: "Pick a zoom the tile set has (see above).",
-    TOO_MANY_TILES: "Lower the zoom or draw a smaller area.",
-    UNSUPPORTED_BROWSER: "Use a browser with WebAssembly SIMD and module workers (Chrome/Edge 91+, Firefox 114+, Safari 16.4+).",
-  };
+  const code = e instanceof GeodetectError ? e.code : e?.code ?? e?.name ?? "Error";
+  const hint = HINTS[code];
   ui.error.hidden = false;
-  ui.error.textContent = `${code}: ${e?.message ?? e}${hints[code] ? `\n${hints[code]}` : ""}`;
+  ui.error.textContent = `${code}: ${e?.message ?? e}${hint ? `\n${hint}` : ""}`;
 }
 
 function fact(label, value) {
@@ -94,80 +124,379 @@ function fact(label, value) {
   ui.facts.append(dt, dd);
 }
 
-function fillTable(table, rows) {
-  const body = table.tBodies[0];
-  body.replaceChildren(...rows.map((cells) => {
-    const tr = document.createElement("tr");
-    for (const c of cells) {
-      const td = document.createElement("td");
-      if (c instanceof Node) td.append(c);
-      else td.textContent = String(c);
-      tr.append(td);
+/** Global pixel [x, y] of a lon/lat at `zoom` (Web Mercator, `tileSize` px tiles). */
+function toPixel([lon, lat], zoom, tileSize = 256) {
+  const scale = tileSize * 2 ** zoom;
+  const s = Math.sin((lat * Math.PI) / 180);
+  return [((lon + 180) / 360) * scale, (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * scale];
+}
+
+/** The polygons (arrays of rings) of any GeoJSON area. */
+function polygonsOf(g) {
+  switch (g?.type) {
+    case "Polygon": return [g.coordinates];
+    case "MultiPolygon": return g.coordinates;
+    case "Feature": return polygonsOf(g.geometry);
+    case "FeatureCollection": return g.features.flatMap(polygonsOf);
+    default: return [];
+  }
+}
+
+/** Centre (mean of the distinct corners) of a detection's ring. */
+function centreOf(feature) {
+  const ring = feature.geometry.coordinates[0];
+  const n = ring.length > 1 && ring[0][0] === ring.at(-1)[0] && ring[0][1] === ring.at(-1)[1] ? ring.length - 1 : ring.length;
+  let x = 0;
+  let y = 0;
+  for (let i = 0; i < n; i++) {
+    x += ring[i][0];
+    y += ring[i][1];
+  }
+  return [x / n, y / n];
+}
+
+// ---------------------------------------------------------------------------------------
+// The map
+// ---------------------------------------------------------------------------------------
+
+setWorkerUrl(new URL(MAPLIBRE_WORKER, import.meta.url).href);
+// pmtiles://<url> sources (see sources.js): MapLibre reads the archive with range requests.
+const pmtiles = new PMTilesProtocol({ metadata: true });
+addProtocol("pmtiles", pmtiles.tile);
+
+function createMap() {
+  const map = new MapLibreMap({
+    container: "map",
+    // No glyphs, sprites or remote sources: everything comes from this origin.
+    style: {
+      version: 8,
+      sources: { detections: { type: "geojson", data: EMPTY, generateId: true } },
+      layers: [
+        { id: "background", type: "background", paint: { "background-color": "#20252b" } },
+        {
+          id: "detections-fill",
+          type: "fill",
+          source: "detections",
+          paint: {
+            "fill-color": CLASS_COLOR,
+            "fill-opacity": ["case", ["boolean", ["feature-state", "selected"], false], 0.55, 0.2],
+          },
+        },
+        {
+          id: "detections-line",
+          type: "line",
+          source: "detections",
+          paint: {
+            "line-color": CLASS_COLOR,
+            "line-width": ["case", ["boolean", ["feature-state", "selected"], false], 3.5, 1.5],
+          },
+        },
+      ],
+    },
+    center: [0, 20],
+    zoom: 1,
+    maxZoom: 23,
+    attributionControl: false,
+    dragRotate: false,
+    pitchWithRotate: false,
+    touchPitch: false,
+  });
+  map.touchZoomRotate.disableRotation();
+  map.addControl(new NavigationControl({ showCompass: false }), "top-right");
+  map.addControl(new ScaleControl({ unit: "metric" }), "bottom-left");
+  map.addControl(new AttributionControl({ compact: false }), "bottom-right");
+  map.on("click", "detections-fill", (e) => {
+    const id = e.features?.[0]?.id;
+    if (typeof id === "number") selectDetection(id, { fly: false, scroll: true });
+  });
+  map.on("mouseenter", "detections-fill", () => map.getCanvasContainer().classList.add("over-detection"));
+  map.on("mouseleave", "detections-fill", () => map.getCanvasContainer().classList.remove("over-detection"));
+  return map;
+}
+
+/** Resolves when the map has finished loading and moving (tiles drawn). */
+function idle() {
+  const map = demo.map;
+  return new Promise((resolve) => {
+    if (map.loaded() && !map.isMoving()) resolve();
+    else map.once("idle", () => resolve());
+  });
+}
+demo.idle = idle;
+
+/** Resolves with the imagery source once it has its metadata (TileJSON, PMTiles header). */
+function imageryLoaded() {
+  const map = demo.map;
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      map.off("sourcedata", onData);
+      map.off("error", onError);
+    };
+    const onData = (e) => {
+      if (e.sourceId === "imagery" && map.getSource("imagery")?.loaded()) {
+        done();
+        resolve(map.getSource("imagery"));
+      }
+    };
+    const onError = (e) => {
+      if (e.sourceId === "imagery") {
+        done();
+        reject(e.error ?? new Error("the imagery could not be loaded"));
+      }
+    };
+    map.on("sourcedata", onData);
+    map.on("error", onError);
+    onData({ sourceId: "imagery" });
+  });
+}
+
+/** What the demo needs to know about an imagery source: bounds, zooms, attribution. */
+async function sourceMeta(entry) {
+  if (!entry.tileset) return null;
+  const t = await fetchJson(entry.tileset);
+  const credit = t.attribution ?? (t.license ? `Imagery: ${t.license}` : null);
+  return {
+    bounds: t.bounds,
+    minZoom: t.minZoom ?? 0,
+    maxZoom: t.maxZoom ?? 22,
+    nativeZoom: t.nativeZoom ?? t.maxZoom ?? 19,
+    tileSize: t.tileSize ?? 256,
+    attribution: credit,
+    description: t.description ?? "",
+    fromTileset: true,
+  };
+}
+
+/** The MapLibre source specification of `entry`, completed from its tileset.json. */
+function mapSpec(entry, meta) {
+  const spec = { ...entry.map };
+  if (meta) {
+    spec.bounds ??= meta.bounds;
+    spec.minzoom ??= meta.minZoom;
+    spec.maxzoom ??= meta.maxZoom;
+    spec.tileSize ??= meta.tileSize;
+    // The attribution control inserts it as HTML.
+    if (meta.attribution) spec.attribution ??= escapeHtml(meta.attribution);
+  }
+  return spec;
+}
+
+/** The geodetect `source` option of `entry`, completed from its tileset.json. */
+function detectSource(entry, meta) {
+  const source = { ...entry.source };
+  if (meta?.fromTileset && source.url) {
+    // A URL template says nothing about the zooms it serves; tileset.json does.
+    source.tileSize ??= meta.tileSize;
+    source.minZoom ??= meta.minZoom;
+    source.maxZoom ??= meta.maxZoom;
+  }
+  if (meta?.attribution) source.attribution ??= meta.attribution;
+  return source;
+}
+
+function setImagery(spec) {
+  const map = demo.map;
+  if (map.getLayer("imagery")) map.removeLayer("imagery");
+  if (map.getSource("imagery")) map.removeSource("imagery");
+  map.addSource("imagery", spec);
+  map.addLayer({ id: "imagery", type: "raster", source: "imagery", paint: { "raster-fade-duration": 0 } }, "detections-fill");
+}
+
+let sourceToken = 0;
+
+/** Show the source `id`, fit the map to it and start with its sample area (or its bounds). */
+async function selectSource(id) {
+  const entry = SOURCES.find((s) => s.id === id) ?? SOURCES[0];
+  const token = ++sourceToken;
+  ui.source.value = entry.id;
+  demo.source = entry;
+  demo.meta = null;
+  clearResult();
+  showError(null);
+  ui.sourceInfo.textContent = "Loading…";
+  try {
+    let meta = await sourceMeta(entry);
+    if (token !== sourceToken) return;
+    setImagery(mapSpec(entry, meta));
+    if (!meta) {
+      // No tileset.json: what the source itself says (TileJSON or PMTiles header).
+      const src = await imageryLoaded();
+      if (token !== sourceToken) return;
+      meta = {
+        bounds: src.bounds ?? [-180, -85.0511, 180, 85.0511],
+        minZoom: src.minzoom ?? 0,
+        maxZoom: src.maxzoom ?? 22,
+        nativeZoom: src.maxzoom ?? 19,
+        tileSize: src.tileSize ?? 256,
+        attribution: src.attribution ? new DOMParser().parseFromString(src.attribution, "text/html").body.textContent : null,
+        description: "",
+        fromTileset: false,
+      };
     }
-    return tr;
+    demo.meta = meta;
+    demo.map.fitBounds(meta.bounds, { padding: 30, animate: false });
+    ui.zoom.min = String(meta.minZoom);
+    ui.zoom.max = String(meta.maxZoom);
+    ui.zoom.value = String(meta.nativeZoom);
+    ui.sourceInfo.textContent = `Zooms ${meta.minZoom}–${meta.maxZoom}; native zoom ${meta.nativeZoom} (suggested).`;
+    ui.sourceInfo.title = meta.description;
+    ui.useSample.disabled = !entry.aoi;
+    if (entry.aoi) await useSampleArea();
+    else useBounds();
+  } catch (e) {
+    if (token !== sourceToken) return;
+    ui.sourceInfo.textContent = `Could not load ${entry.name}.`;
+    showError(e);
+  }
+  updateButtons();
+}
+
+// ---------------------------------------------------------------------------------------
+// The area of interest (terra-draw)
+// ---------------------------------------------------------------------------------------
+
+function createDraw(map) {
+  const draw = new TerraDraw({
+    adapter: new TerraDrawMapLibreGLAdapter({ map }),
+    modes: [
+      new TerraDrawPolygonMode({
+        styles: {
+          fillColor: AOI_COLOR, fillOpacity: 0.08, outlineColor: AOI_COLOR, outlineWidth: 2,
+          closingPointColor: AOI_COLOR, closingPointWidth: 5, closingPointOutlineColor: "#000000", closingPointOutlineWidth: 1,
+        },
+      }),
+      new TerraDrawSelectMode({
+        flags: {
+          polygon: { feature: { draggable: false, coordinates: { midpoints: true, draggable: true, deletable: true } } },
+        },
+        styles: {
+          selectedPolygonColor: AOI_COLOR, selectedPolygonFillOpacity: 0.12, selectedPolygonOutlineColor: AOI_COLOR, selectedPolygonOutlineWidth: 3,
+          selectionPointColor: AOI_COLOR, selectionPointWidth: 5, selectionPointOutlineColor: "#000000", selectionPointOutlineWidth: 1,
+          midPointColor: "#ffffff", midPointWidth: 3, midPointOutlineColor: "#000000", midPointOutlineWidth: 1,
+        },
+      }),
+    ],
+  });
+  draw.start();
+  draw.on("finish", (id, context) => {
+    if (context.mode === "polygon" && context.action === "draw") {
+      // A new polygon replaces the area.
+      const others = areaFeatures().map((f) => f.id).filter((x) => x !== id);
+      if (others.length) draw.removeFeatures(others);
+      setDrawMode("select");
+    }
+    areaChanged();
+  });
+  draw.on("change", (_ids, type) => {
+    if (type === "delete" || type === "update" || type === "create") areaChanged();
+  });
+  return draw;
+}
+
+function setDrawMode(mode) {
+  demo.draw.setMode(mode);
+  ui.draw.setAttribute("aria-pressed", String(mode === "polygon"));
+  ui.edit.setAttribute("aria-pressed", String(mode === "select"));
+  ui.aoiInfo.dataset.mode = mode;
+  if (mode === "polygon") ui.aoiInfo.textContent = "Click on the map to add corners; click the first corner (or press Enter) to close, Escape to cancel.";
+  else areaChanged();
+}
+
+/** The finished polygons of the drawing. */
+function areaFeatures() {
+  if (!demo.draw) return [];
+  return demo.draw.getSnapshot().filter((f) => f.geometry.type === "Polygon" && f.properties?.mode === "polygon" && !f.properties?.currentlyDrawing);
+}
+
+/** The area to run on: one Feature (Polygon, or MultiPolygon for several), or null. */
+function currentArea() {
+  const polys = areaFeatures().map((f) => f.geometry.coordinates);
+  if (!polys.length) return null;
+  const geometry = polys.length === 1 ? { type: "Polygon", coordinates: polys[0] } : { type: "MultiPolygon", coordinates: polys };
+  return { type: "Feature", properties: { source: demo.source?.id ?? null }, geometry };
+}
+demo.currentArea = currentArea;
+
+/** Replace the drawing with the polygons of a GeoJSON area. */
+function setArea(geojson, what) {
+  const polys = polygonsOf(geojson);
+  if (!polys.length) throw new Error(`${what} holds no Polygon or MultiPolygon`);
+  demo.draw.clear();
+  const features = polys.map((rings) => ({
+    id: demo.draw.getFeatureId(),
+    type: "Feature",
+    properties: { mode: "polygon" },
+    geometry: { type: "Polygon", coordinates: rings.map((ring) => ring.map(([x, y]) => [round(x), round(y)])) },
   }));
-  table.hidden = rows.length === 0;
+  const bad = demo.draw.addFeatures(features).filter((v) => !v.valid);
+  if (bad.length) throw new Error(`${what}: ${bad.map((v) => v.reason ?? "invalid").join("; ")}`);
+  setDrawMode("select");
 }
 
-// ---------------------------------------------------------------------------------------
-// Tile set and AOI
-// ---------------------------------------------------------------------------------------
-
-async function loadTileset() {
-  const name = ui.tileset.value.trim();
-  state.tileset = null;
-  ui.tilesetInfo.textContent = `Tiles from ${tileTemplate(name)}`;
+async function useSampleArea() {
+  const entry = demo.source;
+  if (!entry?.aoi) return;
   try {
-    state.tileset = await fetchJson(`/tiles/${encodeURIComponent(name)}/tileset.json`);
-    const t = state.tileset;
-    ui.tilesetInfo.textContent = `${t.description ?? name} — zooms ${t.minZoom}–${t.maxZoom}, ${t.tileSize ?? 256} px tiles.`;
-    ui.attribution.textContent = t.license ? `Imagery: ${t.license}` : "";
+    setArea(await fetchJson(entry.aoi), entry.aoi);
   } catch (e) {
-    ui.tilesetInfo.textContent = `No tileset.json for "${name}" (${e.message}); generate tiles with bash tests/data/prepare.sh.`;
+    showError(e);
   }
+}
 
-  let aoi = null;
-  let from = "";
-  // The committed AOI for the set (tests/data/aoi/<name>.geojson, served at /aoi/), else
-  // one next to the tiles, else the tile set's bounds.
-  for (const url of [`/aoi/${encodeURIComponent(name)}.geojson`, `/tiles/${encodeURIComponent(name)}/aoi.geojson`]) {
-    try {
-      aoi = await fetchJson(url);
-      from = url;
-      break;
-    } catch {
-      // not served
-    }
+function useBounds() {
+  const b = demo.meta?.bounds;
+  if (!b) return;
+  const [w, s, e, n] = b;
+  setArea({ type: "Polygon", coordinates: [[[w, s], [e, s], [e, n], [w, n], [w, s]]] }, "the imagery's bounds");
+}
+
+/** Describe the area: its size in pixels and tiles at the chosen zoom. */
+function areaChanged() {
+  if (ui.aoiInfo.dataset.mode === "polygon") {
+    // Drawing: the instructions stay until the polygon is closed.
+    updateButtons();
+    return;
   }
-  if (!aoi && state.tileset?.bounds) {
-    aoi = bboxPolygon(state.tileset.bounds);
-    from = "the tile set's bounds";
-  }
-  if (aoi) {
-    ui.aoi.value = JSON.stringify(aoi, null, 1);
-    ui.aoiInfo.textContent = `From ${from}. Edit it, or paste any GeoJSON Polygon/MultiPolygon/Feature.`;
-    const zoom = aoi.properties?.zoom ?? state.tileset?.nativeZoom ?? state.tileset?.maxZoom;
-    if (Number.isInteger(zoom)) ui.zoom.value = String(zoom);
+  const area = currentArea();
+  if (!area) {
+    ui.aoiInfo.textContent = "No area: draw a polygon, or take the sample area or the whole image.";
   } else {
-    ui.aoi.value = "";
-    ui.aoiInfo.textContent = "No AOI known for this tile set: paste a GeoJSON polygon here.";
-    ui.form.querySelector("details").open = true;
+    const zoom = Number(ui.zoom.value);
+    const tileSize = demo.meta?.tileSize ?? 256;
+    const pts = polygonsOf(area).flatMap((p) => p[0]);
+    const px = pts.map((p) => toPixel(p, zoom, tileSize));
+    const xs = px.map((p) => p[0]);
+    const ys = px.map((p) => p[1]);
+    const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+    const tiles = (Math.floor(x1 / tileSize) - Math.floor(x0 / tileSize) + 1) * (Math.floor(y1 / tileSize) - Math.floor(y0 / tileSize) + 1);
+    const n = polygonsOf(area).length;
+    ui.aoiInfo.textContent = Number.isInteger(zoom)
+      ? `${n} polygon${n > 1 ? "s" : ""}, ${Math.round(x1 - x0)} × ${Math.round(y1 - y0)} px at zoom ${zoom} (at most ${tiles} tiles). Edit: select it, drag a corner or a midpoint.`
+      : `${n} polygon${n > 1 ? "s" : ""}.`;
   }
-  if (state.tileset) {
-    ui.zoom.min = String(state.tileset.minZoom ?? 0);
-    ui.zoom.max = String(state.tileset.maxZoom ?? 22);
-  }
+  updateButtons();
 }
 
-async function loadModels() {
+// ---------------------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------------------
+
+async function loadModels(wanted) {
   try {
-    const models = await Detector.models({ modelBaseUrl: MODEL_BASE_URL });
-    if (!models.length) return;
-    const current = ui.model.value;
-    ui.model.replaceChildren(...models.map((m) => new Option(`${m.name} (${m.id}, ${m.license})`, m.id)));
-    if (models.some((m) => m.id === current)) ui.model.value = current;
+    const manifest = await fetchJson(`${MODEL_BASE_URL}manifest.json`);
+    const models = manifest.models ?? [];
+    if (!models.length) throw new Error("the manifest lists no model");
+    ui.model.replaceChildren(...models.map((m) => new Option(`${m.name ?? m.id} (${m.license ?? "licence unknown"})`, m.id)));
+    if (wanted && models.some((m) => m.id === wanted)) ui.model.value = wanted;
+    const describe = () => {
+      const m = models.find((x) => x.id === ui.model.value);
+      ui.modelInfo.textContent = m ? `${m.id}: ${m.classes?.length ?? "?"} classes, ${m.inputSize ?? "?"} px windows; weights under ${m.license ?? "an unknown licence"}.` : "";
+    };
+    ui.model.onchange = describe;
+    describe();
   } catch (e) {
-    ui.modelInfo.textContent = `Could not read ${MODEL_BASE_URL}manifest.json (${e.code ?? e.name}: ${e.message}).`;
+    ui.model.replaceChildren(new Option(wanted ?? "yolov8n-obb-dota", wanted ?? "yolov8n-obb-dota"));
+    ui.modelInfo.textContent = `Could not read ${MODEL_BASE_URL}manifest.json (${e.message}); tests/setup.sh puts the models there.`;
   }
 }
 
@@ -175,228 +504,257 @@ async function loadModels() {
 // Detection
 // ---------------------------------------------------------------------------------------
 
-function currentSource() {
-  const t = state.tileset;
-  const source = { url: tileTemplate(ui.tileset.value.trim()) };
-  if (t?.tileSize) source.tileSize = t.tileSize;
-  if (Number.isInteger(t?.minZoom)) source.minZoom = t.minZoom;
-  if (Number.isInteger(t?.maxZoom)) source.maxZoom = t.maxZoom;
-  // The imagery's licence is shown on the page (loadTileset), not passed to the engine.
-  return source;
-}
-
 async function getDetector(signal) {
-  const options = { source: currentSource(), model: ui.model.value, backend: ui.backend.value, modelBaseUrl: MODEL_BASE_URL };
+  const options = { source: detectSource(demo.source, demo.meta), model: ui.model.value, backend: ui.backend.value, modelBaseUrl: MODEL_BASE_URL };
   const key = JSON.stringify(options);
-  if (state.detector && state.detectorKey === key && !state.detector.disposed) return state.detector;
-  state.detector?.dispose();
-  state.detector = null;
+  if (demo.detector && demo.detectorKey === key && !demo.detector.disposed) return demo.detector;
+  demo.detector?.dispose();
+  demo.detector = null;
   setStage("Loading the engine and the model…");
   const t0 = performance.now();
   const detector = await Detector.create({
     ...options,
     signal,
-    onProgress: (p) => setStage("Loading the model…", p.total > 0 ? p.done / p.total : undefined),
+    onProgress: (p) => setStage(`${STAGE_LABELS.model}${p.total > 0 ? ` (${Math.round((100 * p.done) / p.total)} %)` : "…"}`, p.total > 0 ? p.done / p.total : undefined),
   });
-  state.detector = detector;
-  state.detectorKey = key;
-  state.createMs = performance.now() - t0;
+  demo.detector = detector;
+  demo.detectorKey = key;
+  demo.createMs = performance.now() - t0;
   return detector;
+}
+
+function progressText(p) {
+  const label = STAGE_LABELS[p.stage] ?? p.stage;
+  const parts = [label];
+  if (p.total > 0) {
+    const unit = STAGE_UNITS[p.stage];
+    parts.push(`${p.done}/${p.total}${unit ? ` ${unit}` : ""} (${Math.round((100 * p.done) / p.total)} %)`);
+  }
+  const extra = [];
+  if (p.chunksTotal > 1) extra.push(`${p.chunksDone}/${p.chunksTotal} chunks`);
+  if (p.detections > 0) extra.push(`${p.detections} found`);
+  if (p.etaMs != null && p.stage !== "done") extra.push(`~${Math.max(1, Math.round(p.etaMs / 1000))} s left`);
+  return `${parts.join(": ")}${extra.length ? ` — ${extra.join(", ")}` : ""}`;
 }
 
 async function run(event) {
   event?.preventDefault();
+  if (demo.controller || !demo.draw) return;
   showError(null);
   ui.warning.hidden = true;
-  let aoi;
-  try {
-    aoi = JSON.parse(ui.aoi.value);
-  } catch (e) {
-    showError(new Error(`the AOI is not valid JSON: ${e.message}`));
+  const area = currentArea();
+  if (!area) {
+    showError(new Error("there is no area: draw a polygon first"));
     return;
   }
+  const options = { zoom: Number(ui.zoom.value), confidence: Number(ui.confidence.value), iou: Number(ui.iou.value) };
   const controller = new AbortController();
-  state.controller = controller;
-  ui.run.disabled = true;
-  ui.cancel.disabled = false;
+  demo.controller = controller;
+  clearResult();
+  updateButtons();
   try {
     const detector = await getDetector(controller.signal);
-    const zoom = Number(ui.zoom.value);
-    setStage("Fetching tiles…", 0);
-    const result = await detector.detect(aoi, {
-      zoom,
-      confidence: Number(ui.confidence.value),
-      iou: Number(ui.iou.value),
+    setStage(`${STAGE_LABELS.fetch}…`, 0);
+    const result = await detector.detect(area, {
+      ...options,
       signal: controller.signal,
-      onProgress: (p) => {
-        const unit = p.stage === "fetch" ? " tiles" : p.stage === "inference" ? " windows" : "";
-        const count = p.total > 0 ? ` ${p.done}/${p.total}${unit}` : "";
-        const label = { fetch: "Fetching tiles", stitch: "Stitching", inference: "Running the model", postprocess: "Building GeoJSON", done: "Finishing" }[p.stage] ?? p.stage;
-        setStage(`${label}${count}`, p.total > 0 ? p.done / p.total : undefined);
-      },
+      onProgress: (p) => setStage(progressText(p), p.total > 0 ? p.done / p.total : undefined),
     });
-    state.result = result;
+    demo.result = result;
+    demo.run = { area, ...options, source: demo.source.id, model: ui.model.value, backend: ui.backend.value };
+    showResult(detector, result);
     setStage(`Done: ${result.detections.features.length} detections.`, 1);
-    showResult(detector, result, aoi);
-    await draw(result, aoi);
   } catch (e) {
     if (e?.code === "ABORTED") setStage("Cancelled.", 0);
     else {
       setStage("Failed.", 0);
       showError(e);
-      console.error(e);
+      console.warn(e);
     }
   } finally {
-    if (state.controller === controller) state.controller = null;
-    ui.run.disabled = false;
-    ui.cancel.disabled = true;
+    if (demo.controller === controller) demo.controller = null;
+    updateButtons();
   }
 }
 
-function showResult(detector, result, aoi) {
+function clearResult() {
+  demo.result = null;
+  demo.run = null;
+  demo.selected = -1;
+  if (demo.map?.getSource("detections")) {
+    demo.map.removeFeatureState({ source: "detections" });
+    demo.map.getSource("detections").setData(EMPTY);
+  }
   ui.facts.replaceChildren();
-  const a = detector.info?.adapter;
-  fact("backend", result.backend + (a ? ` — ${a.description || a.vendor || "adapter"}${a.isFallbackAdapter ? " (software fallback)" : ""}` : ""));
-  fact("model", `${detector.info?.model?.name ?? ui.model.value}`);
-  fact("raster", `${result.image.width} × ${result.image.height} px at zoom ${result.image.zoom}`);
-  if (state.createMs) fact("engine + model load", `${state.createMs.toFixed(0)} ms${detector.info?.weightsFromCache ? " (weights from cache)" : ""}`);
-  if (detector.info?.fallbackReason) fact("why not WebGPU", detector.info.fallbackReason);
-  void aoi;
+  ui.timings.hidden = true;
+  ui.results.hidden = true;
+  ui.detections.tBodies[0].replaceChildren();
+  ui.warning.hidden = true;
+}
 
-  const counts = new Map();
-  for (const f of result.detections.features) counts.set(f.properties.class, (counts.get(f.properties.class) ?? 0) + 1);
-  fillTable(ui.counts, [...counts.entries()].sort((x, y) => y[1] - x[1]).map(([cls, n]) => {
+function showResult(detector, result) {
+  const features = result.detections.features;
+  demo.map.getSource("detections").setData(result.detections);
+
+  ui.facts.replaceChildren();
+  const info = detector.info;
+  const a = info?.adapter;
+  const threads = result.backend === "cpu" && info ? ` (${info.threads} thread${info.threads > 1 ? "s" : ""}${info.relaxedSimd ? ", relaxed SIMD" : ""}; ${detector.workers} worker${detector.workers > 1 ? "s" : ""})` : "";
+  fact("backend", `${result.backend}${a ? ` — ${a.description || a.vendor || "adapter"}${a.isFallbackAdapter ? " (software)" : ""}` : ""}${threads}`);
+  if (info?.fallbackReason) fact("why not WebGPU", info.fallbackReason);
+  fact("model", info?.model?.id ?? ui.model.value);
+  const t = result.tiles;
+  fact("raster", `${result.image.width} × ${result.image.height} px at zoom ${result.image.zoom}; ${t.requested} tiles${t.fromCache ? ` (${t.fromCache} from cache)` : ""}${t.failed ? `, ${t.failed} failed` : ""}`);
+  if (demo.createMs) fact("engine + model load", `${demo.createMs.toFixed(0)} ms${info?.weightsFromCache ? " (weights from cache)" : ""}`);
+  if (result.attribution) fact("imagery", result.attribution);
+
+  ui.timings.tBodies[0].replaceChildren(...Object.entries(result.timings).map(([stage, ms]) => {
+    const tr = document.createElement("tr");
+    tr.dataset.stage = stage;
+    for (const text of [stage, Number(ms).toFixed(0)]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    return tr;
+  }));
+  ui.timings.hidden = false;
+
+  // The table: class, confidence, centre. Clicking a row flies there.
+  const rows = features.slice(0, MAX_ROWS).map((f, i) => {
+    const [lon, lat] = centreOf(f);
+    const tr = document.createElement("tr");
+    tr.dataset.index = String(i);
+    tr.tabIndex = 0;
     const swatch = document.createElement("span");
     swatch.className = "swatch";
-    const id = result.detections.features.find((f) => f.properties.class === cls)?.properties.classId ?? 0;
-    swatch.style.background = PALETTE[id % PALETTE.length];
-    const label = document.createElement("span");
-    label.append(swatch, ` ${cls}`);
-    return [label, n];
-  }));
-  fillTable(ui.timings, Object.entries(result.timings).map(([k, v]) => [k, Number(v).toFixed(0)]));
-
-  if (result.missingTiles.length) {
-    ui.warning.hidden = false;
-    ui.warning.textContent = `${result.missingTiles.length} tile(s) could not be loaded and were treated as empty, e.g. ` +
-      result.missingTiles.slice(0, 3).map((m) => `${m.tile.z}/${m.tile.x}/${m.tile.y} (${m.reason})`).join(", ");
-  }
-  ui.download.disabled = false;
-}
-
-function loadImage(url) {
-  return new Promise((resolve) => {
-    const img = new Image();
-    img.onload = () => resolve(img);
-    img.onerror = () => resolve(null);
-    img.src = url;
-  });
-}
-
-/** Draw the stitched tiles, the AOI and the detections onto the canvas. */
-async function draw(result, aoi) {
-  const { width, height, zoom, tileSize, origin } = result.image;
-  const canvas = ui.canvas;
-  canvas.width = width;
-  canvas.height = height;
-  const ctx = canvas.getContext("2d");
-  ctx.fillStyle = "#222";
-  ctx.fillRect(0, 0, width, height);
-
-  // The tiles again (the browser has them cached): tile (x, y) sits at x*tileSize - origin.
-  const [ox, oy] = origin;
-  const x0 = Math.floor(ox / tileSize);
-  const y0 = Math.floor(oy / tileSize);
-  const x1 = Math.floor((ox + width - 1) / tileSize);
-  const y1 = Math.floor((oy + height - 1) / tileSize);
-  const template = tileTemplate(ui.tileset.value.trim());
-  const jobs = [];
-  for (let y = y0; y <= y1; y++) {
-    for (let x = x0; x <= x1; x++) {
-      const url = template.replace("{z}", zoom).replace("{x}", x).replace("{y}", y);
-      jobs.push(loadImage(url).then((img) => img && ctx.drawImage(img, x * tileSize - ox, y * tileSize - oy)));
-    }
-  }
-  await Promise.all(jobs);
-
-  const toCanvas = (p) => {
-    const [gx, gy] = toPixel(p, zoom, tileSize);
-    return [gx - ox, gy - oy];
-  };
-  const trace = (ring) => {
-    ring.forEach((p, i) => {
-      const [x, y] = toCanvas(p);
-      if (i === 0) ctx.moveTo(x, y);
-      else ctx.lineTo(x, y);
+    swatch.style.background = classColor(f.properties.classId);
+    const cls = document.createElement("td");
+    cls.append(swatch, ` ${f.properties.class}`);
+    const cells = [String(i + 1), cls, `${(f.properties.score * 100).toFixed(1)} %`, lon.toFixed(7), lat.toFixed(7)].map((c) => {
+      if (c instanceof Node) return c;
+      const td = document.createElement("td");
+      td.textContent = c;
+      return td;
     });
-    ctx.closePath();
-  };
+    tr.append(...cells);
+    return tr;
+  });
+  ui.detections.tBodies[0].replaceChildren(...rows);
+  const counts = new Map();
+  for (const f of features) counts.set(f.properties.class, (counts.get(f.properties.class) ?? 0) + 1);
+  const summary = [...counts].sort((x, y) => y[1] - x[1]).map(([c, n]) => `${n} ${c}`).join(", ");
+  ui.detectionsCaption.textContent = `${features.length} detections${summary ? ` (${summary})` : ""}${features.length > MAX_ROWS ? `; the first ${MAX_ROWS} listed` : ""}`;
+  ui.results.hidden = false;
 
-  // AOI outline.
-  ctx.save();
-  ctx.lineWidth = Math.max(2, width / 600);
-  ctx.setLineDash([12, 8]);
-  ctx.strokeStyle = "#ffe14d";
-  ctx.beginPath();
-  for (const poly of polygonsOf(aoi)) for (const ring of poly) trace(ring);
-  ctx.stroke();
-  ctx.restore();
-
-  // Detections: rotated boxes with class and score.
-  const fontPx = Math.max(11, Math.round(width / 140));
-  ctx.font = `${fontPx}px system-ui, sans-serif`;
-  ctx.textBaseline = "bottom";
-  for (const f of result.detections.features) {
-    const color = PALETTE[f.properties.classId % PALETTE.length];
-    ctx.lineWidth = Math.max(1.5, width / 1000);
-    ctx.strokeStyle = color;
-    ctx.beginPath();
-    trace(f.geometry.coordinates[0]);
-    ctx.stroke();
-    const top = f.geometry.coordinates[0].map(toCanvas).reduce((a, b) => (b[1] < a[1] ? b : a));
-    const label = `${f.properties.class} ${(f.properties.score * 100).toFixed(0)}%`;
-    const w = ctx.measureText(label).width;
-    ctx.fillStyle = "rgba(0, 0, 0, 0.6)";
-    ctx.fillRect(top[0] - 1, top[1] - fontPx - 3, w + 4, fontPx + 2);
-    ctx.fillStyle = color;
-    ctx.fillText(label, top[0] + 1, top[1] - 2);
+  if (result.missingTiles.length || result.failedChunks?.length) {
+    const parts = [];
+    if (result.missingTiles.length) {
+      parts.push(`${result.missingTiles.length} tile(s) could not be loaded and were treated as empty, e.g. ${result.missingTiles.slice(0, 3).map((m) => `${m.tile.z}/${m.tile.x}/${m.tile.y} (${m.reason})`).join(", ")}`);
+    }
+    if (result.failedChunks?.length) parts.push(`${result.failedChunks.length} part(s) of the area could not be run: ${result.failedChunks[0].reason}`);
+    ui.warning.textContent = parts.join("\n");
+    ui.warning.hidden = false;
   }
 }
 
-function cancel() {
-  state.controller?.abort();
+/** Highlight detection `i` on the map and in the table; fly to it. */
+function selectDetection(i, { fly = true, scroll = false } = {}) {
+  const f = demo.result?.detections.features[i];
+  if (!f) return;
+  const map = demo.map;
+  if (demo.selected >= 0) map.setFeatureState({ source: "detections", id: demo.selected }, { selected: false });
+  map.setFeatureState({ source: "detections", id: i }, { selected: true });
+  demo.selected = i;
+  for (const tr of ui.detections.tBodies[0].querySelectorAll("tr.selected")) tr.classList.remove("selected");
+  const row = ui.detections.tBodies[0].querySelector(`tr[data-index="${i}"]`);
+  row?.classList.add("selected");
+  if (scroll) row?.scrollIntoView({ block: "nearest" });
+  if (fly) map.flyTo({ center: centreOf(f), zoom: Math.max(map.getZoom(), demo.meta?.nativeZoom ?? map.getZoom()), duration: 800 });
 }
 
 function download() {
-  if (!state.result) return;
-  const blob = new Blob([JSON.stringify(state.result.detections, null, 1)], { type: "application/geo+json" });
+  if (!demo.result) return;
+  const blob = new Blob([`${JSON.stringify(demo.result.detections, null, 1)}\n`], { type: "application/geo+json" });
   const a = document.createElement("a");
   a.href = URL.createObjectURL(blob);
-  a.download = `detections-${ui.tileset.value.trim()}-z${state.result.image.zoom}.geojson`;
+  a.download = `detections-${demo.run?.source ?? "area"}-z${demo.result.image.zoom}.geojson`;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
+function updateButtons() {
+  const busy = demo.controller !== null;
+  const started = demo.draw !== null;
+  ui.run.disabled = busy || !started || areaFeatures().length === 0;
+  ui.cancel.disabled = !busy;
+  ui.download.disabled = busy || !demo.result;
+  for (const b of [ui.source, ui.draw, ui.edit, ui.clear, ui.useBounds, ui.model, ui.backend, ui.zoom]) b.disabled = busy || !started;
+  ui.useSample.disabled = busy || !started || !demo.source?.aoi;
+}
+
 // ---------------------------------------------------------------------------------------
-// Start-up: ?tileset=marina&zoom=19&backend=cpu&model=... preset the form.
+// Start-up
 // ---------------------------------------------------------------------------------------
 
-const params = new URLSearchParams(location.search);
-if (params.get("tileset")) ui.tileset.value = params.get("tileset");
-if (params.get("backend")) ui.backend.value = params.get("backend");
-if (params.get("model")) {
-  ui.model.append(new Option(params.get("model"), params.get("model")));
-  ui.model.value = params.get("model");
-}
-ui.form.addEventListener("submit", run);
-ui.cancel.addEventListener("click", cancel);
-ui.download.addEventListener("click", download);
-ui.tileset.addEventListener("change", () => loadTileset());
+async function start() {
+  const params = new URLSearchParams(location.search);
+  ui.source.replaceChildren(...SOURCES.map((s) => new Option(s.name, s.id)));
+  if (!("gpu" in navigator)) ui.backend.querySelector('option[value="webgpu"]').disabled = true;
+  if (params.get("backend")) ui.backend.value = params.get("backend");
+  if (params.get("confidence")) ui.confidence.value = params.get("confidence");
+  updateButtons();
+  const models = loadModels(params.get("model"));
 
-if (!("gpu" in navigator)) {
-  ui.backend.querySelector('option[value="webgpu"]').disabled = true;
+  try {
+    demo.map = createMap();
+  } catch (e) {
+    setStage("The map cannot start.", 0);
+    showError(new Error(`${e.message} (the map needs WebGL 2)`));
+    return;
+  }
+  await new Promise((resolve) => demo.map.once("load", resolve));
+  demo.draw = createDraw(demo.map);
+
+  ui.form.addEventListener("submit", run);
+  ui.cancel.addEventListener("click", () => demo.controller?.abort());
+  ui.download.addEventListener("click", download);
+  ui.source.addEventListener("change", () => selectSource(ui.source.value));
+  ui.draw.addEventListener("click", () => setDrawMode("polygon"));
+  ui.edit.addEventListener("click", () => setDrawMode("select"));
+  ui.clear.addEventListener("click", () => {
+    demo.draw.clear();
+    areaChanged();
+  });
+  ui.useSample.addEventListener("click", () => useSampleArea());
+  ui.useBounds.addEventListener("click", () => {
+    try {
+      useBounds();
+    } catch (e) {
+      showError(e);
+    }
+  });
+  ui.zoom.addEventListener("input", areaChanged);
+  const rowOf = (e) => e.target.closest?.("tr[data-index]");
+  ui.detections.addEventListener("click", (e) => {
+    const tr = rowOf(e);
+    if (tr) selectDetection(Number(tr.dataset.index));
+  });
+  ui.detections.addEventListener("keydown", (e) => {
+    const tr = rowOf(e);
+    if (tr && (e.key === "Enter" || e.key === " ")) {
+      e.preventDefault();
+      selectDetection(Number(tr.dataset.index));
+    }
+  });
+
+  await selectSource(params.get("source") ?? SOURCES[0].id);
+  if (params.get("zoom")) ui.zoom.value = params.get("zoom");
+  await models;
+  areaChanged();
+  setStage(ui.error.hidden ? "Draw an area (or keep the one shown), then press Detect." : "Failed.", 0);
+  demo.ready = true;
+  document.body.dataset.ready = "true";
 }
-await loadTileset();
-if (params.get("zoom")) ui.zoom.value = params.get("zoom");
-loadModels();
-if (params.has("run")) run();
+
+start();

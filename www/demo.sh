@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: set up what it needs (tests/setup.sh --demo: nginx, wasm build, marina imagery,
-# model weights) and serve www/ at http://127.0.0.1:${PORT:-8080}/ until Ctrl-C.
+# model weights, the map page's bundle in www/dist/demo/) and serve www/ at
+# http://127.0.0.1:${PORT:-8080}/ until Ctrl-C.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/tests/setup.sh" --demo

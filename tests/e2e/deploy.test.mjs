@@ -177,12 +177,14 @@ describe("production nginx (www/deploy/nginx) serving the built site", () => {
       ["/", pick(/^index\.html$/)],
       ["/models/manifest.json", pick(/^models\/manifest\.json$/)],
       [null, pick(/^assets\/app\.[0-9a-f]{10}\.js$/)],
-      [null, pick(/^assets\/style\.[0-9a-f]{10}\.css$/)],
+      [null, pick(/^assets\/app\.[0-9a-f]{10}\.css$/)],
+      [null, pick(/^assets\/maplibre-gl-worker\.[0-9a-f]{10}\.mjs$/)],
       [null, pick(/^pkg\/worker\.[0-9a-f]{10}\.js$/)],
       [null, pick(/^pkg\/wasm\/geodetect_bg\.[0-9a-f]{10}\.wasm$/)],
       [null, pick(/^models\/.+\.[0-9a-f]{10}\.safetensors$/)],
       [null, pick(/^tiles\/marina\/19\/.+\.png$/)],
       [null, pick(/^tiles\/marina\/tileset\.json$/)],
+      [null, pick(/^tiles\/marina\.pmtiles$/)],
       [null, pick(/^aoi\/marina\.geojson$/)],
     ];
     for (const [url, file] of cases) {
@@ -332,6 +334,21 @@ describe("production nginx (www/deploy/nginx) serving the built site", () => {
     assert.match(conf, /error_page 500 502 503 504 \/50x\.html;/);
   });
 
+  test("a PMTiles archive answers byte ranges, cross-origin, uncompressed, ETag exposed", async () => {
+    const file = pick(/^tiles\/marina\.pmtiles$/);
+    assert.deepEqual(file.encodings, {}, "never precompressed: ranges are of the file itself");
+    const bytes = await readFile(join(site, file.path));
+    const res = await http(server.base, `/${file.path}`, { headers: { range: "bytes=0-16383", origin: "https://other.example", "accept-encoding": "br, gzip" } });
+    assert.equal(res.status, 206);
+    assert.equal(res.headers["content-range"], `bytes 0-16383/${bytes.length}`);
+    assert.equal(res.headers["content-encoding"], undefined);
+    assert.ok(res.body.equals(bytes.subarray(0, 16384)), "the first 16 KiB of the archive");
+    assert.equal(res.headers["access-control-allow-origin"], "*");
+    assert.match(res.headers["access-control-expose-headers"] ?? "", /ETag/i);
+    assert.ok(res.headers.etag, "an ETag, so a replaced archive is noticed");
+    assert.equal(res.headers["cache-control"], HEADERS.cacheControl.tile);
+  });
+
   test("CORS preflights on /pkg/, /models/ and /tiles/; none elsewhere", async () => {
     const preflight = {
       origin: "https://other.example",
@@ -393,9 +410,9 @@ describe("the demo through the production nginx in headless Chromium", () => {
     try {
       const out = await openDemo(t, context, server.base, async (page) => {
         const isolated = await page.evaluate(() => window.crossOriginIsolated);
-        // The committed AOI (/aoi/marina.geojson, the demo's default and the only one with
-        // objects of the model's classes) arrives and sets zoom 19.
-        await page.waitForFunction(() => document.querySelector("#aoi").value.includes("Polygon"));
+        // The map demo starts on the marina with its committed AOI (/aoi/marina.geojson, the
+        // only one with objects of the model's classes) drawn, at its native zoom 19.
+        await page.waitForFunction(() => window.demo?.ready === true && window.demo.currentArea() !== null);
         await page.click("#run");
         await page.waitForFunction(() => /^(Done|Failed)/.test(document.querySelector("#stage").textContent), null, { timeout: 10 * MINUTE });
         // A Range request from the page: the Fetch standard sends Accept-Encoding: identity
@@ -408,6 +425,8 @@ describe("the demo through the production nginx in headless Chromium", () => {
         return {
           isolated,
           ranged,
+          imageryShown: await page.evaluate(() => window.demo.map.getLayer("imagery") !== undefined && window.demo.map.isSourceLoaded("imagery")),
+          rendered: await page.evaluate(() => window.demo.map.queryRenderedFeatures({ layers: ["detections-fill"] }).length),
           stage: await page.textContent("#stage"),
           error: await page.textContent("#error"),
           facts: await page.textContent("#facts"),
@@ -421,6 +440,8 @@ describe("the demo through the production nginx in headless Chromium", () => {
       assert.match(out.stage, /^Done: \d+ detections/, out.error);
       assert.deepEqual(validateDetections(out.detections), []);
       assert.ok(out.detections.features.length > 0, "a non-empty FeatureCollection");
+      assert.ok(out.imageryShown, "the map shows the imagery");
+      assert.ok(out.rendered > 0, "the map draws the detections");
       assert.equal(out.ranged.status, 206, "a ranged fetch() of the engine");
       assert.match(out.ranged.range ?? "", /^bytes 0-3\/\d+$/);
       assert.deepEqual(out.ranged.bytes, [0x00, 0x61, 0x73, 0x6d], "\\0asm");
@@ -437,6 +458,9 @@ describe("the demo through the production nginx in headless Chromium", () => {
         if (r.status === 200) assert.equal(r.headers["content-encoding"], "br", `${r.url.pathname} came brotli-compressed`);
       }
       assert.ok(seen.some((r) => /^\/models\/.+\.[0-9a-f]{10}\.safetensors$/.test(r.url.pathname)), "the hashed weights were fetched");
+      assert.ok(seen.some((r) => /^\/assets\/maplibre-gl-worker\.[0-9a-f]{10}\.mjs$/.test(r.url.pathname) && r.status === 200), "MapLibre's worker, hashed");
+      // The demo's marina imagery is one PMTiles archive, read in ranges by MapLibre and geodetect.
+      assert.ok(seen.some((r) => r.url.pathname === "/tiles/marina.pmtiles" && r.status === 206), "the archive's ranges");
     } finally {
       await context.close();
     }
@@ -449,8 +473,8 @@ describe("the demo through the production nginx in headless Chromium", () => {
       const res = await http(strict.base, "/");
       assert.equal(res.headers["cross-origin-embedder-policy"], "require-corp");
       const out = await openDemo(t, context, strict.base, async (page) => {
-        // The demo has read the tile set, the AOI and the model list.
-        await page.waitForFunction(() => document.querySelector("#aoi").value.includes("Polygon"));
+        // The demo has read the tile set, drawn the AOI and listed the models.
+        await page.waitForFunction(() => window.demo?.ready === true && window.demo.currentArea() !== null);
         await page.waitForFunction(() => document.querySelector("#model option")?.textContent.includes("("));
         return { isolated: await page.evaluate(() => window.crossOriginIsolated) };
       });

@@ -597,26 +597,29 @@ describe("geodetect in Chromium", () => {
     try {
       const out = await withPage(t, context, async (page) => {
         await page.goto(`${env.base}/`);
-        // The committed AOI arrives from /aoi/marina.geojson and sets zoom 19.
-        await page.waitForFunction(() => document.querySelector("#aoi").value.includes("Polygon"));
+        // The map demo starts on the marina with the committed AOI (/aoi/marina.geojson) drawn,
+        // at the tile set's native zoom 19.
+        await page.waitForFunction(() => window.demo?.ready === true && window.demo.currentArea() !== null);
         assert.equal(await page.inputValue("#zoom"), String(ZOOM));
         // Headless Chromium's only WebGPU adapter is SwiftShader, which "auto" rightly skips.
         await page.click("#run");
         await page.waitForFunction(() => /^(Done|Failed)/.test(document.querySelector("#stage").textContent), null, { timeout: 8 * MINUTE });
-        return page.evaluate(() => ({
+        return page.evaluate(async () => ({
           stage: document.querySelector("#stage").textContent,
           error: document.querySelector("#error").textContent,
-          counts: [...document.querySelectorAll("#counts tr")].map((tr) => [...tr.cells].map((c) => c.textContent.trim())),
+          classes: [...document.querySelectorAll("#detections tbody tr")].map((tr) => tr.cells[1].textContent.trim()),
           facts: document.querySelector("#facts").textContent,
-          canvas: [document.querySelector("#canvas").width, document.querySelector("#canvas").height],
+          onMap: (await window.demo.map.getSource("detections").getData()).features.length,
+          area: window.demo.run?.area ?? null,
         }));
       });
-      t.diagnostic(`demo: ${out.stage} ${JSON.stringify(out.counts)}; ${out.facts}`);
+      t.diagnostic(`demo: ${out.stage} ${out.facts}`);
       assert.match(out.stage, /^Done: \d+ detections/, out.error);
-      const ships = Number(out.counts.find(([cls]) => cls === "ship")?.[1] ?? 0);
-      assert.ok(ships > 50, `the demo shows ${ships} ships`);
+      const ships = out.classes.filter((c) => c === "ship").length;
+      assert.ok(ships > 50, `the demo lists ${ships} ships`);
+      assert.equal(out.onMap, out.classes.length, "the map shows every detection listed");
+      assert.deepEqual(out.area?.geometry, AOI.geometry, "the run's area is the committed AOI");
       assert.match(out.facts, /backend\s*cpu/, "auto chose the CPU over the software adapter");
-      assert.ok(out.canvas[0] > 1000 && out.canvas[1] > 500, `the stitched area is drawn (${out.canvas})`);
     } finally {
       await context.close();
     }

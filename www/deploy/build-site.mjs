@@ -4,13 +4,15 @@
 //
 // writes DIR/site/ (default DIR: www/dist) and DIR/site.json, the plan that the nginx test and
 // www/deploy/cloudfront/publish.mjs read. Needs the built engines (pkg/build.sh), the model
-// weights (www/models) and the imagery (www/tiles): tests/setup.sh makes all three.
+// weights (www/models), the imagery (www/tiles) and the demo's node dependencies (www/node_modules,
+// for www/build.mjs, which this runs): tests/setup.sh makes all four.
 //
 // What the site holds (paths are the dev server's: www/ at /, pkg/ at /pkg/, tests/data/aoi/
 // at /aoi/):
 //   index.html, 404.html, 50x.html   unhashed HTML (no-cache); error pages from www/deploy/pages
 //   healthz                          static JSON {status, name, version, build} (no-store)
-//   assets/<name>.<hash>.js|css      the demo's script and style
+//   assets/<name>.<hash>.js|css|mjs  the demo's bundle (www/build.mjs: script, style, MapLibre's
+//                                    worker), rebuilt first; the error pages' style
 //   pkg/**/<name>.<hash>.js|wasm     the package: client, worker, every engine (pkg/engines.mjs)
 //   models/manifest.json             unhashed entry (no-cache); it names the hashed weights
 //   models/<id>.<hash>.safetensors   weights (immutable)
@@ -27,6 +29,7 @@
 // (gzip 9), kept where they save at least 5 %: nginx serves them with brotli_static /
 // gzip_static, and CloudFront compresses neither application/wasm nor objects over 10 MB.
 // Compressed bytes are cached in .cache/site-compress/ by content hash.
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, posix, relative } from "node:path";
@@ -45,6 +48,13 @@ if (!outDir || outDir.startsWith("--")) die("--out needs a directory");
 const compress = !args.includes("--no-compress");
 for (const a of args) {
   if (a.startsWith("--") && !["--out", "--no-compress"].includes(a)) die(`unknown option ${a}`);
+}
+
+/** Run www/build.mjs (esbuild, from www/node_modules: `npm ci --prefix www`). */
+function bundleDemo() {
+  if (!existsSync(join(root, "www/node_modules/esbuild"))) die("www/node_modules is missing: npm ci --prefix www (tests/setup.sh does), then run this again");
+  const r = spawnSync(process.execPath, [join(root, "www/build.mjs")], { stdio: ["ignore", "inherit", "inherit"] });
+  if (r.status !== 0) die(`www/build.mjs failed (${r.error?.message ?? `exit status ${r.status}`})`);
 }
 
 function die(msg) {
@@ -75,8 +85,13 @@ function walk(dir) {
 }
 
 add("/index.html", join(root, "www/index.html"), { hashed: false, kind: "html" });
-add("/app.js", join(root, "www/app.js"), { hashed: true, kind: "asset", site: "assets/app.js" });
-add("/style.css", join(root, "www/style.css"), { hashed: true, kind: "asset", site: "assets/style.css" });
+// The map demo's bundle (www/build.mjs -> www/dist/demo/, rebuilt here so that the site never
+// ships a stale one): its script, its stylesheet and MapLibre's module worker, which the
+// script names ("./maplibre-gl-worker.mjs", rewritten like any other reference).
+bundleDemo();
+for (const f of ["app.js", "app.css", "maplibre-gl-worker.mjs"]) {
+  add(`/dist/demo/${f}`, join(root, "www/dist/demo", f), { hashed: true, kind: "asset", site: `assets/${f}` });
+}
 const pages = join(root, "www/deploy/pages");
 for (const f of walk(pages)) {
   const kind = ext(f) === "html" ? "html" : "asset";
@@ -102,7 +117,8 @@ for (const m of JSON.parse(readFileSync(manifestSrc, "utf8")).models ?? []) {
   add(`/models/${m.weights.file}`, join(root, "www/models", m.weights.file), { hashed: true, kind: "weights" });
 }
 for (const f of walk(join(root, "www/tiles"))) {
-  const kind = ["png", "jpg", "jpeg", "webp"].includes(ext(f)) ? "tile" : "entry";
+  // Tile images and PMTiles archives (read with range requests: never precompressed).
+  const kind = ["png", "jpg", "jpeg", "webp", "pmtiles"].includes(ext(f)) ? "tile" : "entry";
   if (kind === "entry" && !["json", "geojson"].includes(ext(f))) continue; // only what the demo reads
   add(`/tiles/${f}`, join(root, "www/tiles", f), { hashed: false, kind });
 }

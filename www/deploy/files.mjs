@@ -13,6 +13,7 @@ export const CONTENT_TYPES = {
   geojson: "application/geo+json",
   wasm: "application/wasm",
   safetensors: "application/octet-stream",
+  pmtiles: "application/octet-stream",
   png: "image/png",
   jpg: "image/jpeg",
   jpeg: "image/jpeg",
