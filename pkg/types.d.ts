@@ -695,8 +695,8 @@ export interface TileStats {
      */
     downloaded: number;
     /**
-     * Of those, taken from the worker's tile cache (`fetch.cacheBytes`) or the Cache
-     * Storage cache (`fetch.cacheName`).
+     * Of those, taken from the worker's tile cache (`fetch.cacheBytes`), the Cache Storage
+     * cache (`fetch.cacheName`), or a download of the same tile already in flight.
      */
     fromCache: number;
     /**
