@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::host::{DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
-use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, fetch_tiles};
-use crate::tiles::pmtiles::{Archive, RangeBytes, RangeRead};
+use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, RangeBytes, RangeRead, fetch_tiles};
+use crate::tiles::pmtiles::Archive;
 use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};
 

@@ -6,8 +6,12 @@
 //! - [`stitch`]: [`Stitcher`], which fills an extent's raster tile by tile.
 //! - [`buffers`]: raster buffers handed back for the next raster (bounded memory over many
 //!   chunks).
+//! - `cog` (feature `cog`): a Cloud-Optimized GeoTIFF read over byte ranges, in its own pixel
+//!   grid and CRS.
 
 pub mod buffers;
+#[cfg(feature = "cog")]
+pub mod cog;
 pub mod extent;
 pub mod raster;
 pub mod stitch;

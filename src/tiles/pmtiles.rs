@@ -13,25 +13,7 @@ use pmtiles::{
 use send_wrapper::SendWrapper;
 
 use super::TileId;
-use super::fetch::FetchAttemptError;
-
-/// Bytes read from an archive, and the version of the archive they came from (the HTTP
-/// `ETag`, where the host sees one), so that an archive replaced between two reads is noticed.
-#[derive(Debug, Clone)]
-pub struct RangeBytes {
-    /// The bytes, at most as many as asked for (fewer only at the end of the file).
-    pub bytes: Vec<u8>,
-    /// The archive's version, if the host knows it.
-    pub version: Option<String>,
-}
-
-/// Reads byte ranges of one archive: the host contract of [`Archive`].
-#[allow(async_fn_in_trait)]
-pub trait RangeRead {
-    /// Up to `length` bytes from `offset` on. Failures are classified like a tile download's
-    /// (a server that ignores `Range` is a permanent failure).
-    async fn read(&self, offset: u64, length: usize) -> Result<RangeBytes, FetchAttemptError>;
-}
+use super::fetch::{FetchAttemptError, RangeRead};
 
 /// A [`RangeRead`] as the `pmtiles` crate's backend. The crate asks for `Send` futures, for
 /// multi-threaded runtimes; geodetect reads on one thread (a worker), so the host's futures
@@ -140,6 +122,7 @@ impl<R: RangeRead + 'static> Archive<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tiles::fetch::RangeBytes;
     use std::cell::RefCell;
 
     /// An archive in memory; what it read and the failures it is to serve next are shared

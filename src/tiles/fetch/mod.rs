@@ -10,15 +10,18 @@
 //! - [`hosts`]: [`HostGate`], requests in flight per host, and a host's pause after it
 //!   asked for one (`Retry-After`).
 //! - [`shared`]: [`InFlight`], one request for identical requests in flight at once.
+//! - [`range`]: [`RangeRead`], the host's reads of byte ranges of one file.
 
 pub mod attempt;
 pub mod hosts;
 pub mod policy;
+pub mod range;
 pub mod schedule;
 pub mod shared;
 
 pub use attempt::{FetchAttemptError, parse_retry_after};
 pub use hosts::{HostGate, HostPermit, host_of};
 pub use policy::{FetchPolicy, MAX_CACHE_BYTES, MAX_RETRY_AFTER_MS, MAX_RETRY_DELAY_MS};
+pub use range::{RangeBytes, RangeRead};
 pub use schedule::{RetriesExhausted, TileFailure, TileStats, fetch_tiles, fetch_tiles_each, retry, tile_key};
 pub use shared::InFlight;
