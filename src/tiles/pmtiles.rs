@@ -3,6 +3,7 @@
 //! then each tile's bytes. The format is read by the `pmtiles` crate; what reads a byte range
 //! is the host's ([`RangeRead`]: HTTP `Range` requests in the browser, a file natively).
 
+use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 
@@ -53,6 +54,11 @@ fn classify(error: PmtError) -> FetchAttemptError {
             Ok(ReadFailed(attempt)) => attempt,
             Err(io) => FetchAttemptError::Retryable(format!("reading the archive: {io}")),
         },
+        PmtError::SourceModified => FetchAttemptError::Permanent(
+            "the archive changed while it was being read (its ETag is not the one it was opened with); the next \
+             run opens it again"
+                .into(),
+        ),
         // A response shorter than the range it answers: a body cut short.
         PmtError::UnexpectedNumberOfBytesReturned(expected, got) => {
             FetchAttemptError::Retryable(format!("the server sent {got} of {expected} bytes"))
@@ -64,6 +70,9 @@ fn classify(error: PmtError) -> FetchAttemptError {
 /// An open archive of raster tiles.
 pub struct Archive<R> {
     reader: AsyncPmTilesReader<Backend<R>, HashMapCache>,
+    /// Set once a read saw another version of the file (its ETag changed): the header and
+    /// directories held are no longer the file's.
+    stale: Cell<bool>,
 }
 
 impl<R: RangeRead + 'static> fmt::Debug for Archive<R> {
@@ -100,7 +109,7 @@ impl<R: RangeRead + 'static> Archive<R> {
                 header.tile_compression
             )));
         }
-        Ok(Archive { reader })
+        Ok(Archive { reader, stale: Cell::new(false) })
     }
 
     /// The archive's zoom range.
@@ -114,8 +123,16 @@ impl<R: RangeRead + 'static> Archive<R> {
     pub async fn tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, FetchAttemptError> {
         let coord = TileCoord::new(tile.z, tile.x, tile.y)
             .map_err(|e| FetchAttemptError::Permanent(format!("tile {tile} is not in the archive's grid: {e}")))?;
-        let bytes = self.reader.get_tile(coord).await.map_err(classify)?;
+        let bytes = self.reader.get_tile(coord).await.map_err(|e| {
+            self.stale.set(self.stale.get() || matches!(e, PmtError::SourceModified));
+            classify(e)
+        })?;
         Ok(bytes.map(|b| b.to_vec()))
+    }
+
+    /// Whether a read found the file replaced since it was opened: open it again.
+    pub fn is_stale(&self) -> bool {
+        self.stale.get()
     }
 }
 
@@ -132,6 +149,8 @@ mod tests {
         bytes: Rc<Vec<u8>>,
         reads: Rc<RefCell<Vec<(u64, usize)>>>,
         fail_next: Rc<RefCell<Vec<FetchAttemptError>>>,
+        /// The ETag each read reports.
+        version: Rc<RefCell<Option<String>>>,
     }
 
     impl RangeRead for Memory {
@@ -142,7 +161,7 @@ mod tests {
             }
             let start = (offset as usize).min(self.bytes.len());
             let end = start.saturating_add(length).min(self.bytes.len());
-            Ok(RangeBytes { bytes: self.bytes[start..end].to_vec(), version: None })
+            Ok(RangeBytes { bytes: self.bytes[start..end].to_vec(), version: self.version.borrow().clone() })
         }
     }
 
@@ -197,6 +216,22 @@ mod tests {
         let tile = TileId { z: 19, x: 272953, y: 191175 };
         assert_eq!(futures::executor::block_on(archive.tile(tile)).unwrap_err(), e);
         assert!(futures::executor::block_on(archive.tile(tile)).unwrap().is_some(), "the next try reads it");
+    }
+
+    #[test]
+    fn an_archive_replaced_while_read_is_reported_and_marked_stale() {
+        let Some(memory) = marina() else { return };
+        *memory.version.borrow_mut() = Some("\"v1\"".into());
+        let archive = open(&memory).unwrap();
+        let tile = TileId { z: 19, x: 272953, y: 191175 };
+        assert!(futures::executor::block_on(archive.tile(tile)).unwrap().is_some());
+        assert!(!archive.is_stale());
+        *memory.version.borrow_mut() = Some("\"v2\"".into());
+        match futures::executor::block_on(archive.tile(tile)) {
+            Err(FetchAttemptError::Permanent(reason)) => assert!(reason.contains("changed"), "{reason}"),
+            other => panic!("expected the change to be reported, got {other:?}"),
+        }
+        assert!(archive.is_stale());
     }
 
     #[test]

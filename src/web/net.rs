@@ -76,11 +76,13 @@ impl TileNet {
     }
 
     /// The PMTiles archive at `url`, opened once per worker (header and root directory in one
-    /// range request, retried like a tile), and checked to serve `zoom`. Fails with
+    /// range request, retried like a tile; again once a read found the file replaced), and
+    /// checked to serve `zoom`. Fails with
     /// [`Error::TileFetchFailed`] (for `first`, the run's first tile) when it cannot be read,
     /// [`Error::ZoomOutOfRange`] when it has no such zoom.
     pub async fn archive(&self, req: Request<'_>, url: &str, first: TileId) -> Result<Rc<Archive<HttpRange>>> {
-        let found = self.archives.borrow().get(url).cloned();
+        // An archive found replaced since it was opened is opened again.
+        let found = self.archives.borrow().get(url).filter(|a| !a.is_stale()).cloned();
         let archive = match found {
             Some(archive) => archive,
             None => {
