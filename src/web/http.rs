@@ -145,8 +145,8 @@ async fn get(
     if range.is_some() && status != 206 {
         controller.abort();
         return Err(FetchAttemptError::Permanent(format!(
-            "the server answered a range request with HTTP {status} and the whole file; a PMTiles archive needs a \
-             host that serves byte ranges (HTTP 206)"
+            "the server answered a range request with HTTP {status} and the whole file; a file read in pieces (a \
+             PMTiles archive) needs a host that serves byte ranges (HTTP 206)"
         )));
     }
     let body = read(&response).map_err(failed)?;
