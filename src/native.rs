@@ -48,21 +48,32 @@ impl TileProvider for DirTiles {
             let path = self.path(tile);
             async move { std::fs::read(&path).map_err(|e| FetchAttemptError::Permanent(format!("{}: {e}", path.display()))) }
         };
-        let policy = FetchPolicy { concurrency: 1, ..FetchPolicy::default() };
-        fetch_tiles(
-            tiles,
-            &policy,
-            read,
-            |_| async {},
-            &mut |done, total| hooks.progress(Stage::Fetch, done, total),
-            &|| hooks.is_cancelled(),
-        )
-        .await
+        read_one_by_one(tiles, read, hooks).await
     }
 
     async fn decode(&self, bytes: &[u8]) -> Result<DecodedTile, String> {
         decode_rgba(bytes).map_err(|e| e.to_string())
     }
+}
+
+/// Local tiles through the scheduler: one at a time, no waits between retries (a file read
+/// that failed fails again), progress and cancellation through `hooks`.
+async fn read_one_by_one<H, F, Fut>(tiles: Vec<TileId>, read: F, hooks: &H) -> Result<FetchedTiles>
+where
+    H: Hooks,
+    F: Fn(TileId, u32) -> Fut,
+    Fut: Future<Output = Result<Vec<u8>, FetchAttemptError>>,
+{
+    let policy = FetchPolicy { concurrency: 1, ..FetchPolicy::default() };
+    fetch_tiles(
+        tiles,
+        &policy,
+        read,
+        |_| async {},
+        &mut |done, total| hooks.progress(Stage::Fetch, done, total),
+        &|| hooks.is_cancelled(),
+    )
+    .await
 }
 
 /// Byte ranges of a local file: the [`RangeRead`] of a PMTiles archive on disk.
@@ -109,16 +120,7 @@ impl ArchiveTiles {
 impl TileProvider for ArchiveTiles {
     async fn fetch<H: Hooks>(&self, _source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<FetchedTiles> {
         let read = |tile: TileId, _attempt: u32| async move { Ok(self.archive.tile(tile).await?.unwrap_or_default()) };
-        let policy = FetchPolicy { concurrency: 1, ..FetchPolicy::default() };
-        fetch_tiles(
-            tiles,
-            &policy,
-            read,
-            |_| async {},
-            &mut |done, total| hooks.progress(Stage::Fetch, done, total),
-            &|| hooks.is_cancelled(),
-        )
-        .await
+        read_one_by_one(tiles, read, hooks).await
     }
 
     async fn decode(&self, bytes: &[u8]) -> Result<DecodedTile, String> {
