@@ -12,11 +12,17 @@ use std::task::{Context, Poll, Waker};
 /// The host part of `url`, `scheme://host[:port]` (lower case), that requests are counted
 /// under; `""` for a URL without a scheme (the page's own origin).
 pub fn host_of(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return String::new() };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let Some((scheme, authority)) = scheme_and_authority(url) else { return String::new() };
     // Credentials in the URL are not part of the host (nor kept anywhere).
     let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
     format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase())
+}
+
+/// The scheme of `url` and its authority (`user:password@host:port`, as written), for a URL
+/// with a scheme.
+pub fn scheme_and_authority(url: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    Some((scheme, rest.split(['/', '?', '#']).next().unwrap_or_default()))
 }
 
 #[derive(Debug, Default)]

@@ -4,6 +4,7 @@
 use percent_encoding::{percent_decode_str, utf8_percent_encode};
 
 use super::QUERY_VALUE;
+use crate::tiles::fetch::hosts::scheme_and_authority;
 
 /// What a secret is replaced with.
 pub const REDACTED: &str = "[redacted]";
@@ -37,13 +38,11 @@ const MIN_SECRET_LEN: usize = 4;
 /// named like credentials, both as written and percent-decoded.
 pub fn in_url(url: &str) -> Vec<String> {
     let mut found = Vec::new();
-    if let Some((_, rest)) = url.split_once("://") {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if let Some((user_info, _)) = authority.rsplit_once('@')
-            && let Some((_, password)) = user_info.split_once(':')
-        {
-            found.push(password.to_owned());
-        }
+    if let Some((_, authority)) = scheme_and_authority(url)
+        && let Some((user_info, _)) = authority.rsplit_once('@')
+        && let Some((_, password)) = user_info.split_once(':')
+    {
+        found.push(password.to_owned());
     }
     if let Some((_, query)) = url.split_once('?') {
         let query = query.split('#').next().unwrap_or_default();
