@@ -248,22 +248,36 @@ async fn download(
     source: &TileSource,
     url: &str,
 ) -> Result<Body, FetchAttemptError> {
-    let host = host_of(url);
-    let now = || global.now_ms();
-    let permit = gate.acquire(&host, policy.per_host, &now, &gloo_timers::future::TimeoutFuture::new).await;
-    let got = get_tile(global, url, policy.timeout_ms, signal).await;
-    drop(permit);
+    let got = through_gate(gate, global, policy, url, get_tile(global, url, policy.timeout_ms, signal)).await;
     match got {
         Ok(TileBody { status: 204, .. }) => Ok(Body::Empty),
         Ok(body) => Ok(Body::Image(body.blob)),
         Err(FetchAttemptError::Permanent(reason)) if source.not_found_is_empty && reason.starts_with("HTTP 404") => {
             Ok(Body::Empty)
         }
-        Err(e) => {
-            pause_if_asked(gate, &host, policy, &e, now());
-            Err(e)
-        }
+        Err(e) => Err(e),
     }
+}
+
+/// `request` sent through the host gate of `url`: once the host has a free slot and is not
+/// paused; the slot is given back when it settles, and an answer asking for a pause pauses
+/// the host.
+async fn through_gate<T>(
+    gate: &HostGate,
+    global: &Global,
+    policy: &FetchPolicy,
+    url: &str,
+    request: impl Future<Output = Result<T, FetchAttemptError>>,
+) -> Result<T, FetchAttemptError> {
+    let host = host_of(url);
+    let now = || global.now_ms();
+    let permit = gate.acquire(&host, policy.per_host, &now, &gloo_timers::future::TimeoutFuture::new).await;
+    let got = request.await;
+    drop(permit);
+    if let Err(e) = &got {
+        pause_if_asked(gate, &host, policy, e, now());
+    }
+    got
 }
 
 /// A host that asked for a pause (`Retry-After`) no longer than the policy honours gets it:
@@ -290,15 +304,8 @@ pub struct HttpRange {
 
 impl RangeRead for HttpRange {
     async fn read(&self, offset: u64, length: usize) -> Result<RangeBytes, FetchAttemptError> {
-        let host = host_of(&self.url);
-        let now = || self.global.now_ms();
-        let _permit =
-            self.gate.acquire(&host, self.policy.per_host, &now, &gloo_timers::future::TimeoutFuture::new).await;
-        let got = get_range(&self.global, &self.url, offset, length, self.policy.timeout_ms, None).await;
-        if let Err(e) = &got {
-            pause_if_asked(&self.gate, &host, &self.policy, e, now());
-        }
-        let (bytes, version) = got?;
+        let request = get_range(&self.global, &self.url, offset, length, self.policy.timeout_ms, None);
+        let (bytes, version) = through_gate(&self.gate, &self.global, &self.policy, &self.url, request).await?;
         Ok(RangeBytes { bytes, version })
     }
 }
