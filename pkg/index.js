@@ -210,10 +210,13 @@ function engineOptions(options) {
   const pmtiles = source.pmtiles;
   if (pmtiles !== undefined && (!isUrlLike(pmtiles) || !String(pmtiles)))
     throw invalid("`source.pmtiles` must be the URL of a PMTiles archive (a string or a URL)");
-  // Without a preset or an archive, `url` is required; which presets take one is the engine's to say.
-  if (source.url !== undefined || (preset === undefined && pmtiles === undefined)) {
+  const cog = source.cog;
+  if (cog !== undefined && (!isUrlLike(cog) || !String(cog)))
+    throw invalid("`source.cog` must be the URL of a Cloud-Optimized GeoTIFF (a string or a URL)");
+  // Without a preset, an archive or a COG, `url` is required; which presets take one is the engine's to say.
+  if (source.url !== undefined || (preset === undefined && pmtiles === undefined && cog === undefined)) {
     if (typeof source.url !== "string" || !source.url)
-      throw invalid("`source.url` must be a non-empty URL template with {z}, {x} and {y} (or {-y}, or {q}), a WMS endpoint with `source.wms`, or left out with a `source.preset` or a `source.pmtiles` archive");
+      throw invalid("`source.url` must be a non-empty URL template with {z}, {x} and {y} (or {-y}, or {q}), a WMS endpoint with `source.wms`, or left out with a `source.preset`, a `source.pmtiles` archive or a `source.cog`");
   }
   const { subdomains, wms } = source;
   if (subdomains !== undefined && !isArrayOf(subdomains, isString))
@@ -243,7 +246,8 @@ function engineOptions(options) {
       url: typeof source.url === "string" ? resolveTemplate(source.url) : undefined,
       preset: /** @type {import("./types.js").Preset | undefined} */ (preset),
       accessToken: optional(source, "accessToken", "string", "source."),
-      cog: optional(source, "cog", "string", "source."),
+      // Read by the worker: resolved against the page. Through preset "titiler": as given.
+      cog: cog === undefined ? undefined : preset === undefined ? resolveUrl(String(cog), "source.cog") : String(cog),
       wms: /** @type {import("./types.js").WmsOptions | undefined} */ (wms),
       pmtiles: pmtiles === undefined ? undefined : resolveUrl(String(pmtiles), "source.pmtiles"),
       tileSize: optional(source, "tileSize", "number", "source."),

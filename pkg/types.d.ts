@@ -58,7 +58,8 @@ export interface EngineOptions {
 
 /**
  * Where the imagery comes from: `{ url }` with a URL template, `{ url, wms }` for a WMS,
- * `{ preset }`, or `{ pmtiles }` for a PMTiles archive, e.g.
+ * `{ preset }`, `{ pmtiles }` for a PMTiles archive, or `{ cog }` for a Cloud-Optimized
+ * GeoTIFF, e.g.
  * `{ url: "https://{s}.tile.example.com/{z}/{x}/{y}.png" }`.
  */
 export interface TileSource {
@@ -82,7 +83,14 @@ export interface TileSource {
      */
     accessToken?: string | null;
     /**
-     * The Cloud-Optimized GeoTIFF's URL, for preset `"titiler"`.
+     * The URL of a Cloud-Optimized GeoTIFF. Alone (no `url`, no `preset`): read directly
+     * with HTTP range requests from any static host that answers `Range` with 206 (CORS must
+     * allow it cross-origin; expose `ETag` to notice a file replaced mid-run), and run in the
+     * image's own pixel grid and CRS, without resampling: at the level (full resolution or
+     * overview) whose ground resolution is closest to that of Web Mercator zoom `zoom` at the
+     * area's centre. Tiled, 8-bit RGB(A) or grey, Deflate/LZW/JPEG/WebP or uncompressed, in
+     * any CRS with an EPSG code. With preset `"titiler"`: the COG that TiTiler serves as Web
+     * Mercator tiles instead.
      */
     cog?: string | null;
     /**
@@ -609,7 +617,7 @@ export interface ImageInfo {
      */
     height: number;
     /**
-     * Tile zoom level.
+     * Tile zoom level (for a COG: the zoom asked for, whose ground resolution chose `level`).
      */
     zoom: number;
     /**
@@ -617,15 +625,27 @@ export interface ImageInfo {
      */
     tileSize: number;
     /**
-     * `[west, south, east, north]` in lon/lat degrees.
+     * The CRS of the raster's pixel grid: `"EPSG:3857"` for map tiles, the image's own
+     * (e.g. `"EPSG:32617"`) for a COG.
+     */
+    crs: string;
+    /**
+     * For a COG, the level the model ran on: 0 is the full resolution, then the overviews,
+     * largest first (null for map tiles).
+     */
+    level: number | null;
+    /**
+     * `[west, south, east, north]` in lon/lat degrees (for a COG, the box around the
+     * raster's edges).
      */
     bounds: [number, number, number, number];
     /**
-     * `[minX, minY, maxX, maxY]` in EPSG:3857 metres.
+     * `[minX, minY, maxX, maxY]` in EPSG:3857 metres (for a COG, of `bounds`).
      */
     bounds3857: [number, number, number, number];
     /**
-     * Global pixel `[x, y]` of the raster's top-left corner at `zoom`.
+     * Pixel `[x, y]` of the raster's top-left corner in its grid: global pixels at `zoom`,
+     * or pixels of the COG's `level`.
      */
     origin: [number, number];
 }

@@ -24,7 +24,7 @@ import { MSG, PROTOCOL, GeodetectError, describe, errorToWire, unsupportedBrowse
  * @property {(aoi: unknown, options: DetectOptions, signal: AbortSignal, onProgress: (p: Progress) => void, onDetections: (batch: import("./protocol.js").DetectionBatch, p: Progress) => void) => Promise<import("./types.js").FinishedRun>} detect
  * @property {(ids: string[]) => Promise<unknown>} preload
  * @property {() => Promise<import("./types.js").WorkerHealth>} health the self-test and vital signs
- * @property {(run: number, aoi: unknown, options: DetectOptions) => import("./types.js").RunPlan} startRun
+ * @property {(run: number, aoi: unknown, options: DetectOptions) => Promise<import("./types.js").RunPlan>} startRun (for a COG source, opens the COG first)
  * @property {(run: number, aoi: unknown, options: DetectOptions, chunk: number, next: number | undefined, signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<import("./types.js").ChunkOutput>} runChunk
  * @property {(run: number, output: import("./types.js").ChunkOutput) => import("./types.js").MergeUpdate | Promise<import("./types.js").MergeUpdate>} mergeChunk
  * @property {(run: number, failure: import("./types.js").ChunkFailure) => import("./types.js").MergeUpdate} failChunk

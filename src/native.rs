@@ -1,5 +1,5 @@
-//! The native host (not wasm): tiles read from a directory of `{z}/{x}/{y}.png` files or a
-//! local PMTiles archive, and a wall-clock [`Hooks`]. The CLI and the native tests run the
+//! The native host (not wasm): tiles read from a directory of `{z}/{x}/{y}.png` files, a
+//! local PMTiles archive or a local COG, and a wall-clock [`Hooks`]. The CLI and the native tests run the
 //! same [`crate::pipeline`] as the browser through these.
 
 use std::io::{Read, Seek, SeekFrom};
@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::host::{DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
+use crate::imagery::ImageGrid;
+use crate::imagery::cog::CogSource;
 use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, RangeBytes, RangeRead, fetch_tiles};
 use crate::tiles::pmtiles::Archive;
 use crate::tiles::{TileId, TileSource};
@@ -51,7 +53,7 @@ impl TileProvider for DirTiles {
         read_one_by_one(tiles, read, hooks).await
     }
 
-    async fn decode(&self, bytes: &[u8]) -> Result<DecodedTile, String> {
+    async fn decode(&self, _source: &TileSource, _tile: TileId, bytes: &[u8]) -> Result<DecodedTile, String> {
         decode_rgba(bytes).map_err(|e| e.to_string())
     }
 }
@@ -76,7 +78,7 @@ where
     .await
 }
 
-/// Byte ranges of a local file: the [`RangeRead`] of a PMTiles archive on disk.
+/// Byte ranges of a local file: the [`RangeRead`] of a PMTiles archive or a COG on disk.
 #[derive(Debug, Clone)]
 pub struct FileRange {
     path: PathBuf,
@@ -123,8 +125,47 @@ impl TileProvider for ArchiveTiles {
         read_one_by_one(tiles, read, hooks).await
     }
 
-    async fn decode(&self, bytes: &[u8]) -> Result<DecodedTile, String> {
+    async fn decode(&self, _source: &TileSource, _tile: TileId, bytes: &[u8]) -> Result<DecodedTile, String> {
         decode_rgba(bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// A local Cloud-Optimized GeoTIFF, read by the same reader as the browser's (over file reads
+/// instead of range requests) and run in its own pixel grid: give it with a `{ cog }` source.
+#[derive(Debug)]
+pub struct CogFile {
+    cog: CogSource<FileRange>,
+}
+
+impl CogFile {
+    /// Opens the COG at `path` (its header), checking that geodetect can run on it.
+    pub async fn open(path: impl Into<PathBuf>) -> Result<Self> {
+        let path = path.into();
+        let shown = path.display().to_string();
+        let cog = CogSource::open(FileRange { path })
+            .await
+            .map_err(|e| Error::invalid_option("cog", format!("{shown}: {}", e.reason())))?;
+        Ok(CogFile { cog })
+    }
+
+    /// The open COG.
+    pub fn cog(&self) -> &CogSource<FileRange> {
+        &self.cog
+    }
+}
+
+impl TileProvider for CogFile {
+    async fn fetch<H: Hooks>(&self, _source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<FetchedTiles> {
+        read_one_by_one(tiles, |tile: TileId, _attempt: u32| self.cog.tile(tile), hooks).await
+    }
+
+    async fn decode(&self, _source: &TileSource, tile: TileId, bytes: &[u8]) -> Result<DecodedTile, String> {
+        let image = self.cog.decode(tile, bytes)?;
+        Ok(DecodedTile { rgba: image.data, width: image.width, height: image.height })
+    }
+
+    async fn image_levels(&self, _source: &TileSource) -> Result<Option<Vec<ImageGrid>>> {
+        Ok(Some(self.cog.levels().to_vec()))
     }
 }
 

@@ -80,8 +80,8 @@ impl TileProvider for Counting {
         self.asked.borrow_mut().extend(tiles.iter().copied());
         self.dir.fetch(source, tiles, hooks).await
     }
-    async fn decode(&self, bytes: &[u8]) -> Result<DecodedTile, String> {
-        self.dir.decode(bytes).await
+    async fn decode(&self, source: &TileSource, tile: TileId, bytes: &[u8]) -> Result<DecodedTile, String> {
+        self.dir.decode(source, tile, bytes).await
     }
 }
 
@@ -151,7 +151,7 @@ fn chunks_merged_in_any_order_give_the_one_raster_result() {
         serde_json::from_value(json!({ "url": "file:///{z}/{x}/{y}.png", "maxZoom": 21 })).unwrap();
     let tiles = DirTiles::new(root().join("www/tiles/marina"));
     let hooks = Recording { clock: Some(NativeHooks::new(false)), ..Recording::default() };
-    let planned = AreaRun::new(engine.entry(), &source, &aoi, &options, 1).unwrap();
+    let planned = AreaRun::new(engine.entry(), &source, &aoi, &options, 1, None).unwrap();
     let plan = planned.plan().clone();
     let n = plan.chunks.len();
     assert!(n >= 4, "{n} chunks");
@@ -204,7 +204,7 @@ fn chunks_merged_in_any_order_give_the_one_raster_result() {
             middle_out
         }];
     for order in orders {
-        let mut area = AreaRun::new(engine.entry(), &source, &aoi, &options, 1).unwrap();
+        let mut area = AreaRun::new(engine.entry(), &source, &aoi, &options, 1, None).unwrap();
         let mut streamed = Vec::new();
         for &k in &order {
             let out: ChunkOutput = serde_json::from_str(&outputs[k]).unwrap();
@@ -224,7 +224,7 @@ fn chunks_merged_in_any_order_give_the_one_raster_result() {
 
     // A chunk given up (its worker crashed twice): listed with its bounds; the detections of
     // the others that do not reach into it are kept.
-    let mut area = AreaRun::new(engine.entry(), &source, &aoi, &options, 1).unwrap();
+    let mut area = AreaRun::new(engine.entry(), &source, &aoi, &options, 1, None).unwrap();
     let mut released = Vec::new();
     for (k, out) in outputs.iter().enumerate() {
         released.extend(match k {

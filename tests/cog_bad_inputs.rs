@@ -1,7 +1,7 @@
 //! (e) What the reader must refuse, with a reason and without panicking: not a TIFF, strips,
 //! 16-bit samples, separate planes, a header cut short, a file cut before its tiles, and
 //! (a deterministic fuzz) headers and tiles with bytes changed.
-#![cfg(all(feature = "cog", not(target_family = "wasm")))]
+#![cfg(not(target_family = "wasm"))]
 // Test helpers outside #[test] functions may panic too.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,7 +1,7 @@
 //! The OSBS image (EPSG:32617, 0.1 m, 400 × 400 RGB) as COGs in every compression, read
 //! through the reader and compared with rasterio's decode, rasterio's affines and pyproj's
 //! lon/lat of the labelled trees (`tests/data/make_cogs.py` writes them into `.cache/cog/`).
-#![cfg(all(feature = "cog", not(target_family = "wasm")))]
+#![cfg(not(target_family = "wasm"))]
 // Test helpers outside #[test] functions may panic too.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 

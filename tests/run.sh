@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test suite of geodetect, after tests/setup.sh (which skips what is done):
 #
-#   1. native:  cargo test --features cog      unit tests + parity with onnxruntime (flex CPU),
+#   1. native:  cargo test                     unit tests + parity with onnxruntime (flex CPU),
 #               georeferencing, PMTiles, the COG reader
 #   2. browser: wasm-pack test --headless --chrome --features webgpu
 #               page tests + dedicated-worker tests: CPU and WebGPU parity, the Engine API
@@ -62,12 +62,12 @@ run() {
     ((status == 0)) || suites_failed+=("$name")
 }
 
-run native cargo test --features cog --no-fail-fast
+run native cargo test --no-fail-fast
 run browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --headless --chrome --features webgpu
 run types npm --prefix pkg run --silent check-types
 run e2e npm --prefix tests/e2e test --silent
 run fmt cargo fmt --check
-run clippy cargo clippy --all-targets --features cli,cog -- -D warnings
+run clippy cargo clippy --all-targets --features cli -- -D warnings
 run clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --features webgpu -- -D warnings
 run clippy-wasm-cpu cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 run clippy-wasm-relaxed cargo clippy --target wasm32-unknown-unknown --lib --features relaxed-simd -- -D warnings

@@ -73,7 +73,7 @@ fi
 
 # 3. Imagery.
 if [[ ! -f www/tiles/marina/tileset.json || ! -f www/tiles/osbs/tileset.json \
-      || ! -f www/tiles/marina.pmtiles || ! -f www/tiles/osbs.pmtiles || ! -f .cache/cog/variants.tsv ]]; then
+      || ! -f www/tiles/marina.pmtiles || ! -f www/tiles/osbs.pmtiles || ! -f .cache/cog/variants.tsv || ! -f .cache/cog/marina_utm.tif ]]; then
     say "imagery: tests/data/prepare.sh"
     bash tests/data/prepare.sh
 fi

@@ -109,7 +109,7 @@ async fn composited_raster_is_exact_and_missing_tiles_are_black() {
     let bytes = http::get_bytes(&global, &format!("{SERVER}/tiles/marina/source.png"), 30_000, None).await.unwrap();
     let source = tiles::decode(&global, &bytes).await.unwrap();
     let (ox, oy) = (69876004i64, 48940892i64);
-    let extent = PixelExtent { zoom: 19, tile_size: 256, x0: 69877700, y0: 191176 * 256 + 30, width: 400, height: 300 };
+    let extent = PixelExtent::mercator(19, 256, 69877700, 191176 * 256 + 30, 400, 300);
     let tile_source: TileSource = serde_json::from_value(
         serde_json::json!({ "url": format!("{SERVER}/tiles/marina/{{z}}/{{x}}/{{y}}.png"), "maxZoom": 19 }),
     )

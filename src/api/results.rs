@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::detect::{Backend, Candidate};
-use crate::imagery::PixelExtent;
+use crate::imagery::{Grid, PixelExtent};
 use crate::model::ModelEntry;
 use crate::tiles::fetch::{TileFailure, TileStats};
 
@@ -80,16 +80,24 @@ pub struct ImageInfo {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
-    /// Tile zoom level.
+    /// Tile zoom level (for a COG: the zoom asked for, whose ground resolution chose `level`).
     pub zoom: u8,
     /// Tile edge in pixels.
     pub tile_size: u32,
-    /// `[west, south, east, north]` in lon/lat degrees.
+    /// The CRS of the raster's pixel grid: `"EPSG:3857"` for map tiles, the image's own
+    /// (e.g. `"EPSG:32617"`) for a COG.
+    pub crs: String,
+    /// For a COG, the level the model ran on: 0 is the full resolution, then the overviews,
+    /// largest first (null for map tiles).
+    pub level: Option<u8>,
+    /// `[west, south, east, north]` in lon/lat degrees (for a COG, the box around the
+    /// raster's edges).
     pub bounds: [f64; 4],
-    /// `[minX, minY, maxX, maxY]` in EPSG:3857 metres.
+    /// `[minX, minY, maxX, maxY]` in EPSG:3857 metres (for a COG, of `bounds`).
     #[serde(rename = "bounds3857")]
     pub bounds_3857: [f64; 4],
-    /// Global pixel `[x, y]` of the raster's top-left corner at `zoom`.
+    /// Pixel `[x, y]` of the raster's top-left corner in its grid: global pixels at `zoom`,
+    /// or pixels of the COG's `level`.
     pub origin: [i64; 2],
 }
 
@@ -98,8 +106,16 @@ impl From<&PixelExtent> for ImageInfo {
         ImageInfo {
             width: e.width,
             height: e.height,
-            zoom: e.zoom,
-            tile_size: e.tile_size,
+            zoom: match e.grid {
+                Grid::Mercator { zoom, .. } => zoom,
+                Grid::Image(g) => g.zoom,
+            },
+            tile_size: e.grid.tile_size(),
+            crs: e.grid.crs_name(),
+            level: match e.grid {
+                Grid::Mercator { .. } => None,
+                Grid::Image(g) => Some(g.level),
+            },
             bounds: e.bounds_lonlat(),
             bounds_3857: e.bounds_3857(),
             origin: [e.x0, e.y0],

@@ -1,8 +1,9 @@
 //! Where tiles come from: a [`TileProvider`] downloads encoded tiles, then decodes them (or,
-//! where the host can, does both in one pass: [`TileProvider::fetch_composite`]).
+//! where the host can, does both in one pass: [`TileProvider::fetch_composite`]). A source
+//! read in its own pixel grid (a COG) also gives its levels ([`TileProvider::image_levels`]).
 
 use crate::Result;
-use crate::imagery::PixelExtent;
+use crate::imagery::{ImageGrid, PixelExtent};
 use crate::tiles::fetch::{TileFailure, TileStats};
 use crate::tiles::{TileId, TileSource};
 
@@ -42,8 +43,17 @@ pub trait TileProvider {
     /// Download `tiles` from `source`, reporting [`super::Stage::Fetch`] progress through
     /// `hooks` and stopping with [`crate::Error::Aborted`] when it is cancelled.
     async fn fetch<H: Hooks>(&self, source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<FetchedTiles>;
-    /// Decode one encoded tile into RGBA8.
-    async fn decode(&self, bytes: &[u8]) -> Result<DecodedTile, String>;
+    /// Decode one downloaded tile of `source` into RGBA8 (for a COG, `tile`'s stored bytes;
+    /// its edge tiles come out cropped to the image).
+    async fn decode(&self, source: &TileSource, tile: TileId, bytes: &[u8]) -> Result<DecodedTile, String>;
+
+    /// The levels of a source read in its own pixel grid (a `{ cog }` source: the COG opened,
+    /// or as this host opened it before), full resolution first; `None` (the default) for a
+    /// source of Web Mercator tiles. Fails with [`crate::Error::TileFetchFailed`] when the
+    /// file cannot be read or is not a COG geodetect can run on, saying why.
+    async fn image_levels(&self, _source: &TileSource) -> Result<Option<Vec<ImageGrid>>> {
+        Ok(None)
+    }
 
     /// Download `tiles` (those of `extent`, in that order) and composite them into the
     /// extent's pixels in one pass, where the host has a faster way than downloading every

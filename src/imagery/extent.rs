@@ -1,26 +1,30 @@
-//! [`PixelExtent`]: a rectangle of global Web Mercator pixels at one zoom, and its
-//! georeferencing (raster pixel <-> lon/lat, exactly, through inverse Mercator).
+//! [`PixelExtent`]: a rectangle of a [`Grid`]'s pixels (Web Mercator pixels at one zoom, or
+//! a COG level's), and its georeferencing (raster pixel <-> lon/lat, exactly: inverse
+//! Mercator, or the image's affine and CRS).
 
+use super::grid::Grid;
 use crate::tiles::mercator;
-use crate::tiles::{TileId, TileRange, tiles_per_side, validate_tile_size, validate_zoom};
+use crate::tiles::{TileId, TileRange};
 use crate::{Error, Result};
 
 /// Projected bounds closer than this to a pixel edge are snapped to it, so that floating
 /// point noise does not add a row or column (and a tile) of pixels.
 const SNAP_PX: f64 = 1e-6;
 
-/// A rectangle of global pixels (see [`crate::tiles::mercator`]) at one zoom and tile
-/// size. Raster pixel `(0, 0)` is global pixel `(x0, y0)`; coordinates are those of pixel
-/// corners, so the centre of raster pixel `(c, r)` is `(c + 0.5, r + 0.5)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Points per edge sampled for the lon/lat bounds of an image grid's extent (its edges are
+/// not lines of constant longitude or latitude).
+const EDGE_SAMPLES: u32 = 16;
+
+/// A rectangle of a grid's pixels (for Web Mercator, global pixels: see
+/// [`crate::tiles::mercator`]). Raster pixel `(0, 0)` is grid pixel `(x0, y0)`; coordinates
+/// are those of pixel corners, so the centre of raster pixel `(c, r)` is `(c + 0.5, r + 0.5)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PixelExtent {
-    /// Zoom level.
-    pub zoom: u8,
-    /// Tile edge in pixels.
-    pub tile_size: u32,
-    /// Global x of the left edge.
+    /// The pixel grid.
+    pub grid: Grid,
+    /// Grid x of the left edge.
     pub x0: i64,
-    /// Global y of the top edge.
+    /// Grid y of the top edge.
     pub y0: i64,
     /// Width in pixels.
     pub width: u32,
@@ -29,11 +33,16 @@ pub struct PixelExtent {
 }
 
 impl PixelExtent {
-    /// The smallest whole-pixel extent containing `bounds` (lon/lat degrees), at least
-    /// 1 x 1 pixel. Latitudes are clamped to ±[`mercator::MAX_LAT`], longitudes to ±180.
+    /// A Web Mercator extent at `zoom` in tiles of `tile_size`.
+    pub const fn mercator(zoom: u8, tile_size: u32, x0: i64, y0: i64, width: u32, height: u32) -> Self {
+        PixelExtent { grid: Grid::mercator(zoom, tile_size), x0, y0, width, height }
+    }
+
+    /// The smallest whole-pixel Web Mercator extent containing `bounds` (lon/lat degrees), at
+    /// least 1 x 1 pixel. Latitudes are clamped to ±[`mercator::MAX_LAT`], longitudes to ±180.
     pub fn covering(bounds: geo::Rect<f64>, zoom: u8, tile_size: u32) -> Result<Self> {
-        validate_zoom(zoom)?;
-        validate_tile_size(tile_size)?;
+        let grid = Grid::mercator(zoom, tile_size);
+        grid.validate()?;
         let (min, max) = (bounds.min(), bounds.max());
         if ![min.x, min.y, max.x, max.y].iter().all(|v| v.is_finite()) {
             return Err(Error::InvalidPolygon(format!(
@@ -43,38 +52,43 @@ impl PixelExtent {
         let lon = |v: f64| v.clamp(-180.0, 180.0);
         let nw = mercator::lonlat_to_pixel(lon(min.x), max.y, zoom, tile_size);
         let se = mercator::lonlat_to_pixel(lon(max.x), min.y, zoom, tile_size);
-        let world = world_px(zoom, tile_size);
+        Self::covering_pixels(grid, nw, se)
+    }
+
+    /// The smallest whole-pixel extent of `grid` containing the grid-pixel rectangle from
+    /// `min` to `max`, clamped to the grid, at least 1 x 1 pixel.
+    pub fn covering_pixels(grid: Grid, min: [f64; 2], max: [f64; 2]) -> Result<Self> {
+        let (world_x, world_y) = grid.size_px();
         let snap = |v: f64| if (v - v.round()).abs() < SNAP_PX { v.round() } else { v };
-        // `as` saturates; the values are within the world (at most 2^34) anyway.
-        let start = |v: f64| (snap(v).floor() as i64).clamp(0, world - 1);
-        let end = |v: f64, start: i64| (snap(v).ceil() as i64).clamp(start + 1, world);
-        let (x0, y0) = (start(nw[0]), start(nw[1]));
-        let (x1, y1) = (end(se[0], x0), end(se[1], y0));
+        // `as` saturates; the values are within the grid (at most 2^34) anyway.
+        let start = |v: f64, world: i64| (snap(v).floor() as i64).clamp(0, world - 1);
+        let end = |v: f64, start: i64, world: i64| (snap(v).ceil() as i64).clamp(start + 1, world);
+        let (x0, y0) = (start(min[0], world_x), start(min[1], world_y));
+        let (x1, y1) = (end(max[0], x0, world_x), end(max[1], y0, world_y));
         let (Ok(width), Ok(height)) = (u32::try_from(x1 - x0), u32::try_from(y1 - y0)) else {
             return Err(Error::invalid_option(
                 "zoom",
                 format!(
-                    "the area is {} x {} pixels at zoom {zoom}; lower the zoom or split the area",
+                    "the area is {} x {} pixels at {}; lower the zoom or split the area",
                     x1 - x0,
-                    y1 - y0
+                    y1 - y0,
+                    grid.describe()
                 ),
             ));
         };
-        Ok(PixelExtent { zoom, tile_size, x0, y0, width, height })
+        Ok(PixelExtent { grid, x0, y0, width, height })
     }
 
-    /// Checks zoom and tile size, and that the extent is at least 1 x 1 pixel and lies
-    /// inside the world.
+    /// Checks the grid, and that the extent is at least 1 x 1 pixel and lies inside it.
     pub fn validate(&self) -> Result<()> {
-        validate_zoom(self.zoom)?;
-        validate_tile_size(self.tile_size)?;
-        let world = world_px(self.zoom, self.tile_size);
-        let inside = |start: i64, len: u32| {
+        self.grid.validate()?;
+        let (world_x, world_y) = self.grid.size_px();
+        let inside = |start: i64, len: u32, world: i64| {
             len > 0 && start >= 0 && start.checked_add(len.into()).is_some_and(|end| end <= world)
         };
-        if !(inside(self.x0, self.width) && inside(self.y0, self.height)) {
+        if !(inside(self.x0, self.width, world_x) && inside(self.y0, self.height, world_y)) {
             return Err(Error::Internal(format!(
-                "{self:?} is empty or outside the {world} x {world} pixel world; \
+                "{self:?} is empty or outside the {world_x} x {world_y} pixel grid; \
                  build extents with PixelExtent::covering"
             )));
         }
@@ -84,50 +98,73 @@ impl PixelExtent {
     /// The tiles overlapping the extent.
     pub fn tiles(&self) -> TileRange {
         let (x0, y0) = (self.x0 as f64, self.y0 as f64);
-        let end = [x0 + f64::from(self.width), y0 + f64::from(self.height)];
-        TileRange::covering_pixels(self.zoom, self.tile_size, [x0, y0], end)
+        self.grid.tiles_covering([x0, y0], [x0 + f64::from(self.width), y0 + f64::from(self.height)])
     }
 
     /// Where `tile`'s top-left pixel falls in the raster (negative, or past the size, for a
     /// tile that starts outside it).
     pub fn tile_offset(&self, tile: TileId) -> (i64, i64) {
-        let size = i64::from(self.tile_size);
+        let size = i64::from(self.grid.tile_size());
         (i64::from(tile.x) * size - self.x0, i64::from(tile.y) * size - self.y0)
     }
 
     /// Raster pixel coordinates to `[lon, lat]` degrees (inverse Mercator: rows are not
-    /// evenly spaced in latitude).
+    /// evenly spaced in latitude; or the image's affine and CRS). NaN where the image's CRS
+    /// has no answer.
     pub fn pixel_to_lonlat(&self, x: f64, y: f64) -> [f64; 2] {
-        mercator::pixel_to_lonlat(self.x0 as f64 + x, self.y0 as f64 + y, self.zoom, self.tile_size)
+        self.grid.pixel_to_lonlat(self.x0 as f64 + x, self.y0 as f64 + y)
     }
 
     /// `[lon, lat]` degrees to raster pixel coordinates (outside the raster when the
     /// point is outside the extent).
     pub fn lonlat_to_pixel(&self, lon: f64, lat: f64) -> [f64; 2] {
-        let [x, y] = mercator::lonlat_to_pixel(lon, lat, self.zoom, self.tile_size);
+        let [x, y] = self.grid.lonlat_to_pixel(lon, lat);
         [x - self.x0 as f64, y - self.y0 as f64]
     }
 
-    /// `[west, south, east, north]` of the extent's outer edges, in degrees.
+    /// `[west, south, east, north]` of the extent's outer edges, in degrees (for an image
+    /// grid, whose edges need not follow meridians and parallels, the box around them).
     pub fn bounds_lonlat(&self) -> [f64; 4] {
-        let [west, north] = self.pixel_to_lonlat(0.0, 0.0);
-        let [east, south] = self.pixel_to_lonlat(self.width.into(), self.height.into());
-        [west, south, east, north]
+        let (w, h) = (f64::from(self.width), f64::from(self.height));
+        if let Grid::Mercator { .. } = self.grid {
+            let [west, north] = self.pixel_to_lonlat(0.0, 0.0);
+            let [east, south] = self.pixel_to_lonlat(w, h);
+            return [west, south, east, north];
+        }
+        let mut b = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+        for i in 0..=EDGE_SAMPLES {
+            let t = f64::from(i) / f64::from(EDGE_SAMPLES);
+            for (x, y) in [(t * w, 0.0), (t * w, h), (0.0, t * h), (w, t * h)] {
+                let [lon, lat] = self.pixel_to_lonlat(x, y);
+                b = [b[0].min(lon), b[1].min(lat), b[2].max(lon), b[3].max(lat)];
+            }
+        }
+        b
     }
 
-    /// `[min x, min y, max x, max y]` of the extent's outer edges, in EPSG:3857 metres.
+    /// `[min x, min y, max x, max y]` of the extent's outer edges, in EPSG:3857 metres (for an
+    /// image grid, of its lon/lat bounds).
     pub fn bounds_3857(&self) -> [f64; 4] {
-        let (x0, y0) = (self.x0 as f64, self.y0 as f64);
-        let [min_x, max_y] = mercator::pixel_to_3857(x0, y0, self.zoom, self.tile_size);
-        let [max_x, min_y] =
-            mercator::pixel_to_3857(x0 + f64::from(self.width), y0 + f64::from(self.height), self.zoom, self.tile_size);
-        [min_x, min_y, max_x, max_y]
+        match self.grid {
+            Grid::Mercator { zoom, tile_size } => {
+                let (x0, y0) = (self.x0 as f64, self.y0 as f64);
+                let [min_x, max_y] = mercator::pixel_to_3857(x0, y0, zoom, tile_size);
+                let [max_x, min_y] =
+                    mercator::pixel_to_3857(x0 + f64::from(self.width), y0 + f64::from(self.height), zoom, tile_size);
+                [min_x, min_y, max_x, max_y]
+            }
+            Grid::Image(_) => {
+                let [west, south, east, north] = self.bounds_lonlat();
+                let to_3857 = |lon: f64, lat: f64| {
+                    let [x, y] = mercator::lonlat_to_pixel(lon, lat, 0, 256);
+                    mercator::pixel_to_3857(x, y, 0, 256)
+                };
+                let [min_x, min_y] = to_3857(west, south);
+                let [max_x, max_y] = to_3857(east, north);
+                [min_x, min_y, max_x, max_y]
+            }
+        }
     }
-}
-
-/// Edge of the world in pixels (at most 2^22 * 4096 = 2^34 for valid inputs).
-fn world_px(zoom: u8, tile_size: u32) -> i64 {
-    i64::try_from(tiles_per_side(zoom).saturating_mul(tile_size.into())).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
@@ -156,7 +193,7 @@ mod tests {
         let p = PixelExtent::covering(rect(10.0, 10.0, 10.0, 10.0), 12, 512).unwrap();
         assert_eq!((p.width, p.height), (1, 1));
         let world = PixelExtent::covering(rect(-180.0, -90.0, 180.0, 90.0), 0, 256).unwrap();
-        assert_eq!(world, PixelExtent { zoom: 0, tile_size: 256, x0: 0, y0: 0, width: 256, height: 256 });
+        assert_eq!(world, PixelExtent::mercator(0, 256, 0, 0, 256, 256));
         let east_edge = PixelExtent::covering(rect(180.0, 0.0, 180.0, 0.0), 1, 256).unwrap();
         assert_eq!((east_edge.x0, east_edge.width), (511, 1));
     }
@@ -172,7 +209,7 @@ mod tests {
         let b = edges(5, 17, 9, 2);
         assert_eq!((b.min().x, b.max().x), (11.25, 33.75));
         let w = PixelExtent::covering(b, 5, 256).unwrap();
-        assert_eq!(w, PixelExtent { zoom: 5, tile_size: 256, x0: 17 * 256, y0: 9 * 256, width: 512, height: 512 });
+        assert_eq!(w, PixelExtent::mercator(5, 256, 17 * 256, 9 * 256, 512, 512));
         assert_eq!(w.tiles(), TileRange { z: 5, x_min: 17, x_max: 18, y_min: 9, y_max: 10 });
         // Just past the edge pulls in the next column.
         let w = PixelExtent::covering(rect(b.min().x, b.min().y, b.max().x + 1e-4, b.max().y), 5, 256).unwrap();
@@ -202,14 +239,14 @@ mod tests {
 
     #[test]
     fn validate_rejects_empty_or_outside_extents() {
-        let w = PixelExtent { zoom: 2, tile_size: 256, x0: 100, y0: 200, width: 300, height: 400 };
+        let w = PixelExtent::mercator(2, 256, 100, 200, 300, 400);
         w.validate().unwrap();
         for bad in [
             PixelExtent { width: 0, ..w },
             PixelExtent { x0: -1, ..w },
             PixelExtent { x0: 1024 - 299, ..w },
             PixelExtent { y0: 1024 - 399, ..w },
-            PixelExtent { zoom: 30, ..w },
+            PixelExtent { grid: Grid::mercator(30, 256), ..w },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }
@@ -251,7 +288,7 @@ mod tests {
     /// the raster's north and south edges, and of the inverse Mercator mapping.
     fn row_errors(zoom: u8, tiles_high: u32, lat: f64) -> (f64, f64) {
         let [x, y] = mercator::lonlat_to_pixel(10.0, lat, zoom, 256);
-        let w = PixelExtent { zoom, tile_size: 256, x0: x as i64, y0: y as i64, width: 256, height: tiles_high * 256 };
+        let w = PixelExtent::mercator(zoom, 256, x as i64, y as i64, 256, tiles_high * 256);
         w.validate().unwrap();
         let [_, south, _, north] = w.bounds_lonlat();
         let (mut linear, mut exact) = (0f64, 0f64);

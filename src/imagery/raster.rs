@@ -3,7 +3,7 @@
 use super::PixelExtent;
 
 /// A stitched raster and the extent it covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GeoRaster {
     /// Where the raster lies; use it to georeference pixels.
     pub extent: PixelExtent,

@@ -1,7 +1,7 @@
 //! [`Stitcher`]: decoded tiles -> one [`GeoRaster`], each tile cropped to the extent.
 
 use super::{GeoRaster, PixelExtent};
-use crate::tiles::{TileId, tiles_per_side};
+use crate::tiles::TileId;
 use crate::{Error, Result};
 
 /// Largest raster a [`Stitcher`] allocates (8192 x 8192 pixels, 192 MiB of RGB).
@@ -29,12 +29,12 @@ impl Stitcher {
     /// invalid or larger than [`MAX_RASTER_PIXELS`].
     pub fn new(extent: PixelExtent) -> Result<Self> {
         extent.validate()?;
-        let (w, h, z) = (extent.width, extent.height, extent.zoom);
+        let (w, h, at) = (extent.width, extent.height, extent.grid.describe());
         let pixels = u64::from(w) * u64::from(h);
         let too_large = |why: &str| {
             Error::invalid_option(
                 "zoom",
-                format!("the area needs a {w} x {h} pixel raster at zoom {z}, {why}; lower the zoom or split the area"),
+                format!("the area needs a {w} x {h} pixel raster at {at}, {why}; lower the zoom or split the area"),
             )
         };
         if pixels > MAX_RASTER_PIXELS {
@@ -46,10 +46,17 @@ impl Stitcher {
         Ok(Stitcher { extent, rgb })
     }
 
-    /// Fails unless a decoded tile is `width` x `height` = the extent's tile size.
+    /// Fails unless a decoded tile is `width` x `height` = the extent's tile size (for an
+    /// image's tiles at its right and bottom edges, cropped to the image).
     pub fn check_tile_size(extent: &PixelExtent, tile: TileId, width: u32, height: u32) -> Result<()> {
-        let size = extent.tile_size;
-        if (width, height) != (size, size) {
+        let (expected_w, expected_h) = extent.grid.tile_dims(tile);
+        if (width, height) != (expected_w, expected_h) {
+            if let crate::imagery::Grid::Image(_) = extent.grid {
+                return Err(Error::ImageDecode(format!(
+                    "tile {tile} of the COG decoded to {width} x {height} pixels, expected {expected_w} x {expected_h}"
+                )));
+            }
+            let size = extent.grid.tile_size();
             return Err(Error::ImageDecode(format!(
                 "tile {tile} is {width} x {height} pixels but the tile source's tileSize is {size}; \
                  set tileSize to the size of the server's tiles"
@@ -62,7 +69,6 @@ impl Stitcher {
     /// (alpha is dropped). Tiles outside the extent are ignored.
     pub fn put_tile(&mut self, tile: TileId, rgba: &[u8], width: u32, height: u32) -> Result<()> {
         Self::check_tile_size(&self.extent, tile, width, height)?;
-        let size = self.extent.tile_size;
         let expected = u64::from(width) * u64::from(height) * 4;
         if rgba.len() as u64 != expected {
             return Err(Error::ImageDecode(format!(
@@ -70,7 +76,7 @@ impl Stitcher {
                 rgba.len()
             )));
         }
-        let stride = size as usize * 4;
+        let stride = width as usize * 4;
         self.blit(tile, |tile_row, tile_col, dst| {
             if let Some(src) = rgba.chunks_exact(stride).nth(tile_row) {
                 for (d, s) in dst.chunks_exact_mut(3).zip(src.chunks_exact(4).skip(tile_col)) {
@@ -131,19 +137,19 @@ impl Stitcher {
     /// Where `tile` overlaps the extent, if it does.
     fn overlap(&self, tile: TileId) -> Result<Option<Overlap>> {
         let w = &self.extent;
-        if tile.z != w.zoom || !tile.is_valid() {
+        if !w.grid.has_tile(tile) {
+            let (across, down) = w.grid.tiles_across();
             return Err(Error::Internal(format!(
-                "tile {tile} is not a tile of this zoom-{} raster (x and y must be in 0..{}); \
+                "tile {tile} is not a tile of this raster at {} (x in 0..{across}, y in 0..{down}); \
                  wrap x across the antimeridian before stitching",
-                w.zoom,
-                tiles_per_side(w.zoom)
+                w.grid.describe()
             )));
         }
-        let size = i64::from(w.tile_size);
+        let (tile_w, tile_h) = w.grid.tile_dims(tile);
         // In raster pixels: the tile's top-left corner, and its part inside the raster.
         let (tx, ty) = w.tile_offset(tile);
-        let (left, right) = (tx.max(0), (tx + size).min(i64::from(w.width)));
-        let (top, bottom) = (ty.max(0), (ty + size).min(i64::from(w.height)));
+        let (left, right) = (tx.max(0), (tx + i64::from(tile_w)).min(i64::from(w.width)));
+        let (top, bottom) = (ty.max(0), (ty + i64::from(tile_h)).min(i64::from(w.height)));
         if left >= right || top >= bottom {
             return Ok(None);
         }
@@ -185,7 +191,7 @@ mod tests {
         for (size, x0, y0, width, height) in
             [(256, 300, 700, 600, 300), (128, 1000, 65, 129, 513), (256, 0, 0, 256, 256)]
         {
-            let extent = PixelExtent { zoom: 4, tile_size: size, x0, y0, width, height };
+            let extent = PixelExtent::mercator(4, size, x0, y0, width, height);
             let mut stitcher = Stitcher::new(extent).unwrap();
             let range = extent.tiles();
             let mut tiles: Vec<_> = range.iter().collect();
@@ -215,7 +221,7 @@ mod tests {
 
     #[test]
     fn rows_are_copied_without_alpha() {
-        let extent = PixelExtent { zoom: 3, tile_size: 256, x0: 200, y0: 10, width: 3, height: 4 };
+        let extent = PixelExtent::mercator(3, 256, 200, 10, 3, 4);
         let mut stitcher = Stitcher::new(extent).unwrap();
         let rgba: Vec<u8> = (0..2 * 3 * 4).map(|i| i as u8).collect();
         stitcher.put_rows(1, &rgba).unwrap();
@@ -231,7 +237,7 @@ mod tests {
 
     #[test]
     fn missing_tiles_are_filled() {
-        let extent = PixelExtent { zoom: 3, tile_size: 256, x0: 200, y0: 10, width: 100, height: 50 };
+        let extent = PixelExtent::mercator(3, 256, 200, 10, 100, 50);
         let mut stitcher = Stitcher::new(extent).unwrap();
         let (left, right) = (TileId { z: 3, x: 0, y: 0 }, TileId { z: 3, x: 1, y: 0 });
         assert_eq!(extent.tiles().iter().collect::<Vec<_>>(), [left, right]);
@@ -245,7 +251,7 @@ mod tests {
 
     #[test]
     fn bad_tiles_are_errors() {
-        let extent = PixelExtent { zoom: 3, tile_size: 256, x0: 200, y0: 10, width: 100, height: 50 };
+        let extent = PixelExtent::mercator(3, 256, 200, 10, 100, 50);
         let mut stitcher = Stitcher::new(extent).unwrap();
         let t = TileId { z: 3, x: 0, y: 0 };
         let good = tile_rgba(t, 256);
@@ -262,7 +268,7 @@ mod tests {
 
     #[test]
     fn oversized_or_invalid_rasters_are_refused() {
-        let huge = PixelExtent { zoom: 18, tile_size: 256, x0: 0, y0: 0, width: 8193, height: 8192 };
+        let huge = PixelExtent::mercator(18, 256, 0, 0, 8193, 8192);
         let err = Stitcher::new(huge).unwrap_err();
         assert!(matches!(err, Error::InvalidOptions { .. }) && err.to_string().contains("split the area"), "{err}");
         assert!(Stitcher::new(PixelExtent { width: 8192, ..huge }).is_ok());

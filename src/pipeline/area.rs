@@ -14,7 +14,7 @@ use crate::api::{ChunkFailure, ChunkOutput, Clip, DetectOptions, DetectResult, F
 use crate::detect::{Backend, Candidate, NmsParams, SeamMerge};
 use crate::geojson::{Aoi, DetectionFeature, DetectionProperties};
 use crate::host::{Hooks, RunStatus};
-use crate::imagery::PixelExtent;
+use crate::imagery::{Grid, ImageGrid, PixelExtent};
 use crate::model::ModelEntry;
 use crate::tiles::TileSource;
 use crate::tiles::fetch::{TileFailure, TileStats};
@@ -41,27 +41,45 @@ pub struct AreaRun {
 impl AreaRun {
     /// Plan `aoi` for `entry` on `source` with `options` (their every check: the options'
     /// ranges, the zoom, `maxTiles`), in chunks of `chunk_windows` × `chunk_windows` windows.
+    /// `image_levels`: the levels of a source read in its own grid (a COG, from
+    /// [`crate::host::TileProvider::image_levels`]), `None` for Web Mercator tiles.
     pub fn new(
         entry: &ModelEntry,
         source: &TileSource,
         aoi: &Aoi,
         options: &DetectOptions,
         chunk_windows: usize,
+        image_levels: Option<&[ImageGrid]>,
     ) -> Result<AreaRun> {
         let params = options.nms_params(&entry.classes)?;
         let zoom = source.check_zoom(options.zoom)?;
-        let plan = AreaPlan::new(
-            aoi,
-            PlanParams {
-                zoom,
-                tile_size: source.tile_size(),
-                input_size: entry.input_size,
-                overlap: options.window_overlap,
-                margin: options.window_overlap,
-                max_tiles: options.max_tiles,
-                chunk_windows,
-            },
-        )?;
+        let levels = match (source.cog_url(), image_levels) {
+            (None, _) => None,
+            (Some(_), Some(levels)) => Some(levels),
+            (Some(_), None) => return Err(Error::Internal("a COG source planned before the COG was opened".into())),
+        };
+        let grid_at = |zoom: u8| match levels {
+            None => Some(Grid::mercator(zoom, source.tile_size())),
+            Some(levels) => ImageGrid::for_zoom(levels, zoom, aoi).map(Grid::Image),
+        };
+        let plan_params = |grid: Grid| PlanParams {
+            grid,
+            input_size: entry.input_size,
+            overlap: options.window_overlap,
+            margin: options.window_overlap,
+            max_tiles: options.max_tiles,
+            chunk_windows,
+        };
+        let grid = grid_at(zoom).ok_or_else(|| Error::Internal("the COG has no levels".into()))?;
+        let plan = match AreaPlan::new(aoi, plan_params(grid)) {
+            // On a COG, a lower zoom picks a coarser level: the highest zoom whose level fits.
+            Err(Error::TooManyTiles { needed, limit, zoom, fits: None, bbox_only }) if levels.is_some() => {
+                let fits =
+                    (0..zoom).rev().find(|&z| grid_at(z).is_some_and(|g| AreaPlan::new(aoi, plan_params(g)).is_ok()));
+                return Err(Error::TooManyTiles { needed, limit, zoom, fits, bbox_only });
+            }
+            planned => planned?,
+        };
         let status = RunStatus {
             chunks_total: plan.chunks.len(),
             windows_total: plan.windows,

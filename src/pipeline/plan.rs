@@ -15,17 +15,25 @@
 //! black. A long diagonal, an L-shape, a MultiPolygon's far-apart parts or a large hole fetch
 //! a fraction of their bounding box's tiles.
 //!
-//! Tests are exact in lon/lat: a tile's or window's edges are lines of constant longitude and
-//! latitude, so its outline is a lon/lat rectangle, tested against the area's polygons as
-//! GeoJSON draws them.
+//! The grid is Web Mercator tiles at one zoom, or one level of a COG in its own CRS
+//! ([`Grid`]). On Web Mercator the tests are exact in lon/lat: a tile's or window's edges are
+//! lines of constant longitude and latitude, so its outline is a lon/lat rectangle, tested
+//! against the area's polygons as GeoJSON draws them. On an image's grid, whose pixel rows
+//! follow no parallel, the area is carried into the grid's pixels instead (its edges
+//! densified first, as straight lon/lat lines bend in the image's CRS) and tested there.
 
-use geo::{Intersects, Rect, coord};
+use geo::{Densify, Euclidean, Intersects, MapCoords, MultiPolygon, Rect, coord};
 
 use crate::detect::preprocess::{Window, window_starts};
 use crate::geojson::Aoi;
-use crate::imagery::PixelExtent;
-use crate::tiles::{TileId, TileRange, mercator};
+use crate::imagery::{Grid, PixelExtent};
+use crate::tiles::{TileId, TileRange};
 use crate::{Error, Result};
+
+/// An area carried into an image's pixels has edges of at most its bounding box's diagonal
+/// divided by this (in degrees) before they are projected: the bend of a straight lon/lat
+/// line over such a piece is far below a pixel.
+const DENSIFY_STEPS: f64 = 256.0;
 
 /// Model windows per chunk side: a chunk's raster is at most about twice the model input
 /// per side (2048 × 2048 px, 12 MiB of RGB, for a 1024 px model).
@@ -82,10 +90,10 @@ pub struct AreaPlan {
 }
 
 /// What [`AreaPlan::new`] needs besides the area.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PlanParams {
-    pub zoom: u8,
-    pub tile_size: u32,
+    /// The pixel grid to run in.
+    pub grid: Grid,
     /// The model's input side.
     pub input_size: u32,
     /// Overlap of neighbouring windows, in pixels.
@@ -102,21 +110,33 @@ impl AreaPlan {
     /// Plan `aoi`. Fails with [`Error::TooManyTiles`] (naming the zoom at which the area would
     /// fit) when the area needs more than `max_tiles` tiles.
     pub fn new(aoi: &Aoi, p: PlanParams) -> Result<AreaPlan> {
-        let needed = NeededTiles::new(aoi, p.zoom, p.tile_size, p.margin, p.max_tiles);
+        p.grid.validate()?;
+        let footprint = Footprint::new(aoi, &p.grid)?;
+        let needed = NeededTiles::new(&footprint, &p.grid, p.margin, p.max_tiles);
         let needed = match needed {
             Some(n) if n.count <= p.max_tiles => n,
             found => {
                 let count = found.map(|n| n.count);
+                let (zoom, fits) = match p.grid {
+                    Grid::Mercator { zoom, .. } => (zoom, fitting_zoom(aoi, &p)),
+                    Grid::Image(g) => (g.zoom, None),
+                };
                 return Err(Error::TooManyTiles {
-                    needed: count.unwrap_or_else(|| bbox_range(aoi, p.zoom, p.tile_size).count()),
+                    needed: count.unwrap_or_else(|| footprint.range(&p.grid).count()),
                     limit: p.max_tiles,
-                    zoom: p.zoom,
-                    fits: fitting_zoom(aoi, &p),
+                    zoom,
+                    fits,
                     bbox_only: count.is_none(),
                 });
             }
         };
-        let extent = PixelExtent::covering(aoi.bounds(), p.zoom, p.tile_size)?;
+        let extent = match p.grid {
+            Grid::Mercator { zoom, tile_size } => PixelExtent::covering(aoi.bounds(), zoom, tile_size)?,
+            Grid::Image(_) => {
+                let (min, max) = footprint.pixel_bounds(&p.grid);
+                PixelExtent::covering_pixels(p.grid, min, max)?
+            }
+        };
         let xs = window_starts(extent.width, p.input_size, p.overlap)?;
         let ys = window_starts(extent.height, p.input_size, p.overlap)?;
         let window = |col: usize, row: usize| {
@@ -132,7 +152,7 @@ impl AreaPlan {
                 let windows: Vec<PlannedWindow> = (rows..(rows + step).min(ys.len()))
                     .flat_map(|row| (cols..(cols + step).min(xs.len())).map(move |col| (col, row)))
                     .map(|(col, row)| window(col, row))
-                    .filter(|w| aoi.geometry().intersects(&lonlat_rect(&extent, &w.window, 0)))
+                    .filter(|w| footprint.touches(&extent.grid, window_rect(&extent, &w.window, 0)))
                     .collect();
                 if let Some(chunk) = chunk_of(&extent, windows, &needed, rows / step) {
                     chunks.push(chunk);
@@ -196,6 +216,74 @@ impl AreaPlan {
     }
 }
 
+/// The area as the plan tests tiles and windows against it (see the module).
+enum Footprint<'a> {
+    /// Web Mercator: pixel rectangles become lon/lat rectangles.
+    LonLat(&'a Aoi),
+    /// An image's grid: the area in the grid's pixels.
+    Pixels(MultiPolygon<f64>),
+}
+
+impl<'a> Footprint<'a> {
+    /// `aoi` for `grid`; on an image's grid, fails when the area lies outside the image.
+    fn new(aoi: &'a Aoi, grid: &Grid) -> Result<Self> {
+        if let Grid::Mercator { .. } = grid {
+            return Ok(Footprint::LonLat(aoi));
+        }
+        let b = aoi.bounds();
+        let step = (b.width().hypot(b.height()) / DENSIFY_STEPS).max(1e-9);
+        let pixels = Euclidean.densify(aoi.geometry(), step).map_coords(|c| {
+            let [x, y] = grid.lonlat_to_pixel(c.x, c.y);
+            coord! { x: x, y: y }
+        });
+        let footprint = Footprint::Pixels(pixels);
+        let (w, h) = grid.size_px();
+        let (min, max) = footprint.pixel_bounds(grid);
+        let finite = [min[0], min[1], max[0], max[1]].iter().all(|v| v.is_finite());
+        if !finite || max[0] <= 0.0 || max[1] <= 0.0 || min[0] >= w as f64 || min[1] >= h as f64 {
+            let [west, south, east, north] =
+                PixelExtent { grid: *grid, x0: 0, y0: 0, width: w as u32, height: h as u32 }
+                    .bounds_lonlat()
+                    .map(|v| (v * 1e6).round() / 1e6);
+            return Err(Error::InvalidPolygon(format!(
+                "the area lies outside the image, which covers [{west}, {south}, {east}, {north}] (west, south, \
+                 east, north); draw the area over the image"
+            )));
+        }
+        Ok(footprint)
+    }
+
+    /// Whether the grid-pixel rectangle `[x0, y0, x1, y1]` touches the area.
+    fn touches(&self, grid: &Grid, [x0, y0, x1, y1]: [f64; 4]) -> bool {
+        match self {
+            Footprint::LonLat(aoi) => aoi.geometry().intersects(&lonlat_rect(grid, [x0, y0, x1, y1])),
+            Footprint::Pixels(area) => area.intersects(&Rect::new(coord! { x: x0, y: y0 }, coord! { x: x1, y: y1 })),
+        }
+    }
+
+    /// The grid-pixel rectangle around the area: north-west and south-east corners.
+    fn pixel_bounds(&self, grid: &Grid) -> ([f64; 2], [f64; 2]) {
+        match self {
+            Footprint::LonLat(aoi) => {
+                let b = aoi.bounds();
+                let nw = grid.lonlat_to_pixel(b.min().x.clamp(-180.0, 180.0), b.max().y);
+                let se = grid.lonlat_to_pixel(b.max().x.clamp(-180.0, 180.0), b.min().y);
+                (nw, se)
+            }
+            Footprint::Pixels(area) => match geo::BoundingRect::bounding_rect(area) {
+                Some(r) => ([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                None => ([f64::NAN; 2], [f64::NAN; 2]),
+            },
+        }
+    }
+
+    /// The tiles under the area's bounding box.
+    fn range(&self, grid: &Grid) -> TileRange {
+        let (min, max) = self.pixel_bounds(grid);
+        grid.tiles_covering(min, max)
+    }
+}
+
 /// The tiles of the area's bounding box that come within `margin` pixels of the area.
 struct NeededTiles {
     range: TileRange,
@@ -208,14 +296,13 @@ impl NeededTiles {
     /// `None` when the bounding box has too many tiles to test one by one: more than
     /// [`SCAN_FACTOR`] × `max_tiles` or [`SCAN_TILES`], whichever is smaller (but never fewer
     /// than `max_tiles`).
-    fn new(aoi: &Aoi, zoom: u8, tile_size: u32, margin: u32, max_tiles: u64) -> Option<Self> {
-        let range = bbox_range(aoi, zoom, tile_size);
+    fn new(footprint: &Footprint, grid: &Grid, margin: u32, max_tiles: u64) -> Option<Self> {
+        let range = footprint.range(grid);
         let scan = max_tiles.saturating_mul(SCAN_FACTOR).min(SCAN_TILES).max(max_tiles);
         if range.count() > scan {
             return None;
         }
-        let needed: Vec<bool> =
-            range.iter().map(|t| aoi.geometry().intersects(&tile_rect(t, tile_size, margin))).collect();
+        let needed: Vec<bool> = range.iter().map(|t| footprint.touches(grid, tile_rect(grid, t, margin))).collect();
         let count = needed.iter().filter(|&&n| n).count() as u64;
         Some(NeededTiles { range, needed, count })
     }
@@ -227,41 +314,36 @@ impl NeededTiles {
     }
 }
 
-/// The tiles under the area's bounding box.
-fn bbox_range(aoi: &Aoi, zoom: u8, tile_size: u32) -> TileRange {
-    let b = aoi.bounds();
-    let nw = mercator::lonlat_to_pixel(b.min().x.clamp(-180.0, 180.0), b.max().y, zoom, tile_size);
-    let se = mercator::lonlat_to_pixel(b.max().x.clamp(-180.0, 180.0), b.min().y, zoom, tile_size);
-    TileRange::covering_pixels(zoom, tile_size, nw, se)
-}
-
-/// The highest zoom below `p.zoom` at which the area needs at most `p.max_tiles` tiles.
+/// The highest zoom below the grid's at which the area needs at most `p.max_tiles` Web
+/// Mercator tiles.
 fn fitting_zoom(aoi: &Aoi, p: &PlanParams) -> Option<u8> {
-    (0..p.zoom)
-        .rev()
-        .find(|&z| NeededTiles::new(aoi, z, p.tile_size, p.margin, p.max_tiles).is_some_and(|n| n.count <= p.max_tiles))
+    let Grid::Mercator { zoom, tile_size } = p.grid else { return None };
+    (0..zoom).rev().find(|&z| {
+        NeededTiles::new(&Footprint::LonLat(aoi), &Grid::mercator(z, tile_size), p.margin, p.max_tiles)
+            .is_some_and(|n| n.count <= p.max_tiles)
+    })
 }
 
-/// The lon/lat outline of a global-pixel rectangle (clamped to the world).
-fn pixel_rect(zoom: u8, tile_size: u32, [x0, y0, x1, y1]: [f64; 4]) -> Rect<f64> {
-    let world = mercator::world_size_px(zoom, tile_size);
-    let c = |v: f64| v.clamp(0.0, world);
-    let [west, north] = mercator::pixel_to_lonlat(c(x0), c(y0), zoom, tile_size);
-    let [east, south] = mercator::pixel_to_lonlat(c(x1), c(y1), zoom, tile_size);
+/// The lon/lat outline of a Web Mercator pixel rectangle (clamped to the world).
+fn lonlat_rect(grid: &Grid, [x0, y0, x1, y1]: [f64; 4]) -> Rect<f64> {
+    let (world, _) = grid.size_px();
+    let c = |v: f64| v.clamp(0.0, world as f64);
+    let [west, north] = grid.pixel_to_lonlat(c(x0), c(y0));
+    let [east, south] = grid.pixel_to_lonlat(c(x1), c(y1));
     Rect::new(coord! { x: west, y: south }, coord! { x: east, y: north })
 }
 
-/// A tile's outline grown by `margin` pixels, in lon/lat.
-fn tile_rect(t: TileId, tile_size: u32, margin: u32) -> Rect<f64> {
-    let (s, m) = (f64::from(tile_size), f64::from(margin));
+/// A tile's pixels grown by `margin`, in grid pixels `[x0, y0, x1, y1]`.
+fn tile_rect(grid: &Grid, t: TileId, margin: u32) -> [f64; 4] {
+    let (s, m) = (f64::from(grid.tile_size()), f64::from(margin));
     let (x, y) = (f64::from(t.x) * s, f64::from(t.y) * s);
-    pixel_rect(t.z, tile_size, [x - m, y - m, x + s + m, y + s + m])
+    [x - m, y - m, x + s + m, y + s + m]
 }
 
-/// A window of the area's raster grown by `margin` pixels, in lon/lat.
-fn lonlat_rect(extent: &PixelExtent, w: &Window, margin: u32) -> Rect<f64> {
+/// A window of the area's raster grown by `margin` pixels, in grid pixels `[x0, y0, x1, y1]`.
+fn window_rect(extent: &PixelExtent, w: &Window, margin: u32) -> [f64; 4] {
     let (x, y, m) = (extent.x0 as f64 + f64::from(w.x), extent.y0 as f64 + f64::from(w.y), f64::from(margin));
-    pixel_rect(extent.zoom, extent.tile_size, [x - m, y - m, x + f64::from(w.width) + m, y + f64::from(w.height) + m])
+    [x - m, y - m, x + f64::from(w.width) + m, y + f64::from(w.height) + m]
 }
 
 /// The chunk holding `windows` (none: no chunk).
@@ -271,8 +353,7 @@ fn chunk_of(area: &PixelExtent, windows: Vec<PlannedWindow>, needed: &NeededTile
     let x1 = windows.iter().map(|w| w.window.x + w.window.width).max()?;
     let y1 = windows.iter().map(|w| w.window.y + w.window.height).max()?;
     let extent = PixelExtent {
-        zoom: area.zoom,
-        tile_size: area.tile_size,
+        grid: area.grid,
         x0: area.x0 + i64::from(x0),
         y0: area.y0 + i64::from(y0),
         width: x1 - x0,
@@ -295,8 +376,7 @@ mod tests {
 
     fn params(zoom: u8) -> PlanParams {
         PlanParams {
-            zoom,
-            tile_size: 256,
+            grid: Grid::mercator(zoom, 256),
             input_size: 1024,
             overlap: 128,
             margin: 128,
@@ -344,7 +424,8 @@ mod tests {
         // Every fetched tile is near the strip; every window touches it.
         for c in &plan.chunks {
             for t in &c.tiles {
-                assert!(strip.geometry().intersects(&tile_rect(*t, 256, 128)), "{t}");
+                let grid = Grid::mercator(18, 256);
+                assert!(strip.geometry().intersects(&lonlat_rect(&grid, tile_rect(&grid, *t, 128))), "{t}");
             }
         }
     }
@@ -361,7 +442,11 @@ mod tests {
         let gap = rect_aoi(7.32, 43.70, 7.39, 43.71);
         for c in &plan.chunks {
             for t in &c.tiles {
-                assert!(!gap.geometry().intersects(&tile_rect(*t, 256, 0)), "tile {t} lies between the parts");
+                let grid = Grid::mercator(17, 256);
+                assert!(
+                    !gap.geometry().intersects(&lonlat_rect(&grid, tile_rect(&grid, *t, 0))),
+                    "tile {t} lies between the parts"
+                );
             }
         }
         let ring = Aoi::from_json(&json!({ "type": "Polygon", "coordinates": [
@@ -374,7 +459,7 @@ mod tests {
         let hole = rect_aoi(7.33, 43.63, 7.47, 43.77);
         for c in &plan.chunks {
             for w in &c.windows {
-                let r = lonlat_rect(&plan.extent, &w.window, 0);
+                let r = lonlat_rect(&plan.extent.grid, window_rect(&plan.extent, &w.window, 0));
                 assert!(!geo::Contains::contains(hole.geometry(), &r), "window {w:?} lies in the hole");
             }
         }

@@ -74,7 +74,7 @@ pub async fn load_raster<P: TileProvider, H: Hooks>(
                 }
             }
             hooks.checkpoint().await?;
-            let missing = decode_all(provider, fetched, &mut stitcher, fail_on_missing, hooks).await?;
+            let missing = decode_all(provider, source, fetched, &mut stitcher, fail_on_missing, hooks).await?;
             stats.failed = missing.len();
             (missing, fetch_ms, stats)
         }
@@ -87,6 +87,7 @@ pub async fn load_raster<P: TileProvider, H: Hooks>(
 /// that could not be loaded, in request order.
 async fn decode_all<P: TileProvider, H: Hooks>(
     provider: &P,
+    source: &TileSource,
     fetched: FetchedTiles,
     stitcher: &mut Stitcher,
     fail_on_missing: bool,
@@ -100,9 +101,11 @@ async fn decode_all<P: TileProvider, H: Hooks>(
             let decoded = match result {
                 // No imagery there: stays black, not missing.
                 Ok(bytes) if bytes.is_empty() => Ok(None),
-                Ok(bytes) => {
-                    provider.decode(&bytes).await.map(Some).map_err(|reason| TileFailure::undecodable(tile, &reason))
-                }
+                Ok(bytes) => provider
+                    .decode(source, tile, &bytes)
+                    .await
+                    .map(Some)
+                    .map_err(|reason| TileFailure::undecodable(tile, &reason)),
                 Err(failure) => Err(failure),
             };
             (tile, decoded)

@@ -75,7 +75,8 @@ async fn run_area<P: TileProvider, H: Hooks>(
     on_batch: &mut dyn FnMut(&[DetectionFeature]),
 ) -> Result<Finished> {
     let start = hooks.now_ms();
-    let mut area = AreaRun::new(engine.entry(), source, aoi, options, chunk_windows)?;
+    let levels = provider.image_levels(source).await?;
+    let mut area = AreaRun::new(engine.entry(), source, aoi, options, chunk_windows, levels.as_deref())?;
     let status = Cell::new(area.status());
     hooks.status(status.get());
     let plan = area.plan().clone();

@@ -98,20 +98,32 @@ impl TileRange {
     /// tiles containing it. Zoom and tile size are not validated here; see
     /// [`validate_zoom`] and [`validate_tile_size`].
     pub fn covering_pixels(zoom: u8, tile_size: u32, min: [f64; 2], max: [f64; 2]) -> TileRange {
+        let n = tiles_per_side(zoom);
+        Self::covering_pixels_in(zoom, tile_size, (n, n), min, max)
+    }
+
+    /// [`TileRange::covering_pixels`] in a grid of `across` × `down` tiles (an image's, see
+    /// [`crate::imagery::Grid`]), clamped to it.
+    pub fn covering_pixels_in(
+        z: u8,
+        tile_size: u32,
+        (across, down): (u64, u64),
+        min: [f64; 2],
+        max: [f64; 2],
+    ) -> TileRange {
         let size = f64::from(tile_size.max(1));
         // `as` saturates (and maps NaN to 0), so no input can make this panic.
-        let last = tiles_per_side(zoom).saturating_sub(1) as f64;
-        let first_tile = |lo: f64| (lo / size).floor().clamp(0.0, last) as u32;
-        let last_tile = |lo: f64, hi: f64| {
+        let first_tile = |lo: f64, n: u64| (lo / size).floor().clamp(0.0, n.saturating_sub(1) as f64) as u32;
+        let last_tile = |lo: f64, hi: f64, n: u64| {
             let t = if hi > lo { (hi / size).ceil() - 1.0 } else { (lo / size).floor() };
-            t.clamp(0.0, last) as u32
+            t.clamp(0.0, n.saturating_sub(1) as f64) as u32
         };
         TileRange {
-            z: zoom,
-            x_min: first_tile(min[0]),
-            x_max: last_tile(min[0], max[0]),
-            y_min: first_tile(min[1]),
-            y_max: last_tile(min[1], max[1]),
+            z,
+            x_min: first_tile(min[0], across),
+            x_max: last_tile(min[0], max[0], across),
+            y_min: first_tile(min[1], down),
+            y_max: last_tile(min[1], max[1], down),
         }
     }
 

@@ -146,7 +146,7 @@ async fn get(
         controller.abort();
         return Err(FetchAttemptError::Permanent(format!(
             "the server answered a range request with HTTP {status} and the whole file; a file read in pieces (a \
-             PMTiles archive) needs a host that serves byte ranges (HTTP 206)"
+             PMTiles archive, a COG) needs a host that serves byte ranges (HTTP 206)"
         )));
     }
     let body = read(&response).map_err(failed)?;

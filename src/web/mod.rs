@@ -38,7 +38,7 @@ use crate::api::{ChunkFailure, ChunkOutput, DetectOptions, EngineInfo, EngineOpt
 use crate::api::{RunPlan, WorkerHealth, parse};
 use crate::detect::{Engine, NmsParams};
 use crate::geojson::{Aoi, DetectionFeature, feature_collection};
-use crate::host::{Hooks, Stage};
+use crate::host::{Hooks, Stage, TileProvider};
 use crate::pipeline::{AreaPlan, AreaRun, CHUNK_WINDOWS, LoadedChunk, detect_area_streamed, run_chunk};
 use crate::{Error, Result};
 
@@ -218,23 +218,29 @@ impl WebEngine {
     }
 
     /// Start merging run `run` of a pool (an id unique per client): plan `aoi` with
-    /// `options` (every check `detect` makes) and keep the merge here; `runChunk` on any
-    /// worker then runs its chunks, `mergeChunk` / `failChunk` here take their outcomes and
-    /// `finishRun` makes the result. Returns the plan's size (`RunPlan`).
+    /// `options` (every check `detect` makes; for a COG source, the COG opened first) and keep
+    /// the merge here; `runChunk` on any worker then runs its chunks, `mergeChunk` /
+    /// `failChunk` here take their outcomes and `finishRun` makes the result. Resolves to the
+    /// plan's size (`RunPlan`).
     #[wasm_bindgen(js_name = startRun)]
-    pub fn start_run(&self, run: u32, aoi: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
-        let aoi = aoi_from_js(aoi)?;
-        let options: DetectOptions = from_js(options, "options")?;
-        let area = AreaRun::new(self.inner.engine.entry(), &self.inner.options.source, &aoi, &options, CHUNK_WINDOWS)?;
-        let plan = area.plan();
-        let summary = RunPlan {
-            chunks: plan.chunks.len(),
-            windows: plan.windows,
-            tiles: plan.tile_fetches,
-            image: (&plan.extent).into(),
-        };
-        self.inner.merging.borrow_mut().insert(run, area);
-        Ok(to_js_value(&summary)?)
+    pub fn start_run(&self, run: u32, aoi: JsValue, options: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let aoi = aoi_from_js(aoi)?;
+            let options: DetectOptions = from_js(options, "options")?;
+            let source = &inner.options.source;
+            let levels = inner.provider(None).image_levels(source).await?;
+            let area = AreaRun::new(inner.engine.entry(), source, &aoi, &options, CHUNK_WINDOWS, levels.as_deref())?;
+            let plan = area.plan();
+            let summary = RunPlan {
+                chunks: plan.chunks.len(),
+                windows: plan.windows,
+                tiles: plan.tile_fetches,
+                image: (&plan.extent).into(),
+            };
+            inner.merging.borrow_mut().insert(run, area);
+            Ok(to_js_value(&summary)?)
+        })
     }
 
     /// Run chunk `chunk` of run `run` (the area and options as given to `startRun`, planned
@@ -255,10 +261,10 @@ impl WebEngine {
     ) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let context = inner.context(run, aoi, options)?;
             let hooks = WebHooks::new(inner.global.clone(), on_progress, signal.clone());
             hooks.checkpoint().await?;
             let provider = inner.provider(signal.as_ref());
+            let context = inner.context(run, aoi, options, &provider).await?;
             // What the call before loaded ahead, if it was for this run (run_chunk checks
             // the chunk); anything else is dropped here.
             let ready = inner.ahead.borrow_mut().take().and_then(|(r, loaded)| (r == run).then_some(loaded));
@@ -360,31 +366,38 @@ impl Inner {
         tiles::HttpTiles { global: &self.global, policy: &self.options.fetch, signal, net: &self.tiles }
     }
 
-    /// Run `run`'s plan, from the merge or the plans kept here, else planned now.
-    fn context(&self, run: u32, aoi: JsValue, options: JsValue) -> Result<Rc<RunContext>> {
-        let mut plans = self.plans.borrow_mut();
-        if let Some(i) = plans.iter().position(|(id, _)| *id == run) {
-            let kept = plans.remove(i);
-            let context = kept.1.clone();
-            plans.push(kept);
-            return Ok(context);
+    /// Run `run`'s plan, from the merge or the plans kept here, else planned now (for a COG
+    /// source, with the COG as `provider` opened it).
+    async fn context(
+        &self,
+        run: u32,
+        aoi: JsValue,
+        options: JsValue,
+        provider: &tiles::HttpTiles<'_>,
+    ) -> Result<Rc<RunContext>> {
+        {
+            let mut plans = self.plans.borrow_mut();
+            if let Some(i) = plans.iter().position(|(id, _)| *id == run) {
+                let kept = plans.remove(i);
+                let context = kept.1.clone();
+                plans.push(kept);
+                return Ok(context);
+            }
         }
         let options: DetectOptions = from_js(options, "options")?;
-        let area = match self.merging.borrow().get(&run) {
-            Some(area) => (area.plan().clone(), area.params().clone()),
+        let merged = self.merging.borrow().get(&run).map(|area| (area.plan().clone(), area.params().clone()));
+        let area = match merged {
+            Some(area) => area,
             None => {
-                let area = AreaRun::new(
-                    self.engine.entry(),
-                    &self.options.source,
-                    &aoi_from_js(aoi)?,
-                    &options,
-                    CHUNK_WINDOWS,
-                )?;
+                let (aoi, source) = (aoi_from_js(aoi)?, &self.options.source);
+                let levels = provider.image_levels(source).await?;
+                let area = AreaRun::new(self.engine.entry(), source, &aoi, &options, CHUNK_WINDOWS, levels.as_deref())?;
                 (area.plan().clone(), area.params().clone())
             }
         };
         let context =
             Rc::new(RunContext { plan: area.0, params: area.1, fail_on_missing: options.fail_on_missing_tiles });
+        let mut plans = self.plans.borrow_mut();
         if plans.len() >= PLANS_KEPT {
             plans.remove(0);
         }

@@ -1,8 +1,8 @@
 //! The worker's tile network, shared by every run and the chunk loaded ahead: where one tile's
 //! body comes from (the memory cache, the Cache Storage cache, a download already in flight,
-//! or a new request through the host's gate), PMTiles archives opened once, and what the
-//! server's answer means (an empty tile, an image, or a page that is not one:
-//! [`not_an_image`]).
+//! or a new request through the host's gate), files read in pieces (PMTiles archives, COGs)
+//! opened once, and what the server's answer means (an empty tile, an image, or a page that is
+//! not one: [`not_an_image`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,6 +16,7 @@ use super::error::describe;
 use super::global::Global;
 use super::http::{TileBody, get_range, get_tile};
 use super::tile_cache::TileCache;
+use crate::imagery::cog::CogSource;
 use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, HostGate, InFlight, RangeBytes, RangeRead, host_of, retry};
 use crate::tiles::pmtiles::Archive;
 use crate::tiles::{TileId, TileSource};
@@ -48,9 +49,23 @@ pub struct TileNet {
     pub cache: TileCache,
     gate: Rc<HostGate>,
     downloads: InFlight<String, Shared>,
-    archives: RefCell<HashMap<String, Rc<Archive<HttpRange>>>>,
-    opening: InFlight<String, Result<Rc<Archive<HttpRange>>, FetchAttemptError>>,
+    archives: Files<Archive<HttpRange>>,
+    cogs: Files<CogSource<HttpRange>>,
     storage: RefCell<Option<(String, Cache)>>,
+}
+
+/// Files of one kind read in pieces, opened once per worker: those open, and those opening
+/// (callers at the same time share one open).
+#[derive(Debug)]
+struct Files<T> {
+    open: RefCell<HashMap<String, Rc<T>>>,
+    opening: InFlight<String, Result<Rc<T>, FetchAttemptError>>,
+}
+
+impl<T: 'static> Default for Files<T> {
+    fn default() -> Self {
+        Files { open: RefCell::default(), opening: InFlight::new() }
+    }
 }
 
 /// What one load needs besides the tile: the page, the policy and the run's signal.
@@ -69,8 +84,8 @@ impl TileNet {
             cache: TileCache::new(cache_bytes),
             gate: Rc::default(),
             downloads: InFlight::new(),
-            archives: RefCell::default(),
-            opening: InFlight::new(),
+            archives: Files::default(),
+            cogs: Files::default(),
             storage: RefCell::default(),
         }
     }
@@ -81,44 +96,72 @@ impl TileNet {
     /// [`Error::TileFetchFailed`] (for `first`, the run's first tile) when it cannot be read,
     /// [`Error::ZoomOutOfRange`] when it has no such zoom.
     pub async fn archive(&self, req: Request<'_>, url: &str, first: TileId) -> Result<Rc<Archive<HttpRange>>> {
-        // An archive found replaced since it was opened is opened again.
-        let found = self.archives.borrow().get(url).filter(|a| !a.is_stale()).cloned();
-        let archive = match found {
-            Some(archive) => archive,
-            None => {
-                let reader = HttpRange {
-                    global: req.global.clone(),
-                    url: url.to_owned(),
-                    gate: self.gate.clone(),
-                    policy: req.policy.clone(),
-                };
-                let policy = req.policy.clone();
-                let open = || async move {
-                    let attempt = |_| Archive::open(reader.clone());
-                    let sleep = gloo_timers::future::TimeoutFuture::new;
-                    match retry(&policy, 0, attempt, &sleep, &|| false).await {
-                        Ok(Ok(archive)) => Ok(Rc::new(archive)),
-                        Ok(Err(failed)) => Err(FetchAttemptError::Permanent(format!(
-                            "{} (attempts made: {})",
-                            failed.reason, failed.attempts
-                        ))),
-                        Err(e) => Err(FetchAttemptError::Permanent(e.to_string())),
-                    }
-                };
-                let (opened, _) = self.opening.run(url.to_owned(), open).await;
-                let archive = opened.map_err(|e| {
-                    let reason = format!("the PMTiles archive {url} could not be opened: {}", e.reason());
-                    Error::TileFetchFailed { z: first.z, x: first.x, y: first.y, reason: req.source.redact(&reason) }
-                })?;
-                self.archives.borrow_mut().insert(url.to_owned(), archive.clone());
-                archive
-            }
-        };
+        let archive =
+            self.open_once(&self.archives, req, url, Archive::open, Archive::is_stale).await.map_err(|e| {
+                let reason = format!("the PMTiles archive {url} could not be opened: {}", e.reason());
+                Error::TileFetchFailed { z: first.z, x: first.x, y: first.y, reason: req.source.redact(&reason) }
+            })?;
         let (min, max) = archive.zoom_range();
         if !(min..=max).contains(&first.z) {
             return Err(Error::ZoomOutOfRange { zoom: first.z.into(), min, max });
         }
         Ok(archive)
+    }
+
+    /// The COG at `url`, opened once per worker (its header in as few range requests as the
+    /// file allows, retried like a tile; again once a read found the file replaced). Fails
+    /// with [`Error::TileFetchFailed`] (for tile 0/0/0, the first of the full resolution)
+    /// saying why it cannot be read or run on.
+    pub async fn cog(&self, req: Request<'_>, url: &str) -> Result<Rc<CogSource<HttpRange>>> {
+        self.open_once(&self.cogs, req, url, CogSource::open, CogSource::is_stale).await.map_err(|e| {
+            let reason = format!("the COG {url} could not be opened: {}", e.reason());
+            Error::TileFetchFailed { z: 0, x: 0, y: 0, reason: req.source.redact(&reason) }
+        })
+    }
+
+    /// The COG at `url`, if this worker has it open.
+    pub fn open_cog(&self, url: &str) -> Option<Rc<CogSource<HttpRange>>> {
+        self.cogs.open.borrow().get(url).cloned()
+    }
+
+    /// The file at `url` from `files`, or opened now with `open` over HTTP range requests
+    /// through the host's gate, retried by the policy; a file found `stale` is opened again.
+    async fn open_once<T: 'static, Fut>(
+        &self,
+        files: &Files<T>,
+        req: Request<'_>,
+        url: &str,
+        open: fn(HttpRange) -> Fut,
+        stale: fn(&T) -> bool,
+    ) -> Result<Rc<T>, FetchAttemptError>
+    where
+        Fut: Future<Output = Result<T, FetchAttemptError>> + 'static,
+    {
+        if let Some(file) = files.open.borrow().get(url).filter(|f| !stale(f)).cloned() {
+            return Ok(file);
+        }
+        let reader = HttpRange {
+            global: req.global.clone(),
+            url: url.to_owned(),
+            gate: self.gate.clone(),
+            policy: req.policy.clone(),
+        };
+        let policy = req.policy.clone();
+        let opening = || async move {
+            let attempt = |_| open(reader.clone());
+            let sleep = gloo_timers::future::TimeoutFuture::new;
+            match retry(&policy, 0, attempt, &sleep, &|| false).await {
+                Ok(Ok(file)) => Ok(Rc::new(file)),
+                Ok(Err(failed)) => {
+                    Err(FetchAttemptError::Permanent(format!("{} (attempts made: {})", failed.reason, failed.attempts)))
+                }
+                Err(e) => Err(FetchAttemptError::Permanent(e.to_string())),
+            }
+        };
+        let (opened, _) = files.opening.run(url.to_owned(), opening).await;
+        let file = opened?;
+        files.open.borrow_mut().insert(url.to_owned(), file.clone());
+        Ok(file)
     }
 
     /// `tile`'s body and where it came from. `archive` is the source's opened archive, for a
@@ -174,7 +217,7 @@ impl TileNet {
     /// decoded. In the background: a failure only means it is downloaded again next time.
     pub fn persist(&self, req: Request<'_>, tile: TileId, blob: &Blob) {
         let Some(name) = req.policy.cache_name.clone() else { return };
-        if req.source.pmtiles_url().is_some() {
+        if req.source.pmtiles_url().is_some() || req.source.cog_url().is_some() {
             return;
         }
         // The tile's URL with the source's secrets redacted: no key is written to disk.
@@ -291,8 +334,8 @@ fn pause_if_asked(gate: &HostGate, host: &str, policy: &FetchPolicy, e: &FetchAt
     }
 }
 
-/// An archive's byte ranges over HTTP, through the host's gate (the [`RangeRead`] of a
-/// PMTiles source in the browser). Each read is bounded by `timeoutMs`; retries are the
+/// A file's byte ranges over HTTP, through the host's gate (the [`RangeRead`] of a PMTiles
+/// or COG source in the browser). Each read is bounded by `timeoutMs`; retries are the
 /// tile's.
 #[derive(Debug, Clone)]
 pub struct HttpRange {

@@ -2,7 +2,9 @@
 //! limits, PMTiles archives), each decoded by the browser as soon as it arrives
 //! (`createImageBitmap` on the response's `Blob`, colour-space conversion and alpha
 //! premultiplication off so pixel values are exact) and drawn onto one `OffscreenCanvas` the
-//! size of the raster, read back once in strips.
+//! size of the raster, read back once in strips. A COG's tiles are byte ranges of the file
+//! instead, read through the same gate and scheduler and decoded in Rust
+//! ([`crate::imagery::cog::CogSource`]).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -19,7 +21,8 @@ use super::error::describe;
 use super::global::Global;
 use super::net::{Body, HttpRange, Origin, Request, TileNet, not_an_image};
 use crate::host::{Composited, DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
-use crate::imagery::{PixelExtent, Stitcher};
+use crate::imagery::cog::CogSource;
+use crate::imagery::{ImageGrid, PixelExtent, Stitcher};
 use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, TileFailure, TileStats, fetch_tiles, fetch_tiles_each};
 use crate::tiles::pmtiles::Archive;
 use crate::tiles::{TileId, TileSource};
@@ -40,6 +43,14 @@ impl HttpTiles<'_> {
         Request { global: self.global, policy: self.policy, signal: self.signal, source }
     }
 
+    /// The source's COG, opened, for a `{ cog }` source.
+    async fn cog(&self, source: &TileSource) -> Result<Option<Rc<CogSource<HttpRange>>>> {
+        match source.cog_url() {
+            Some(url) => Ok(Some(self.net.cog(self.request(source), url).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// The source's archive, opened, for a PMTiles source (checked to have `tiles`' zoom).
     async fn archive(&self, source: &TileSource, tiles: &[TileId]) -> Result<Option<Rc<Archive<HttpRange>>>> {
         match (source.pmtiles_url(), tiles.first()) {
@@ -51,17 +62,28 @@ impl HttpTiles<'_> {
 
 impl TileProvider for HttpTiles<'_> {
     async fn fetch<H: Hooks>(&self, source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<FetchedTiles> {
-        let archive = self.archive(source, &tiles).await?;
+        let cog = self.cog(source).await?;
+        let archive = match cog {
+            Some(_) => None,
+            None => self.archive(source, &tiles).await?,
+        };
         let (req, archive) = (self.request(source), archive.as_ref());
-        let get = |tile: TileId, _attempt: u32| async move {
-            match self.net.load(req, archive, tile).await?.0 {
-                Body::Image(blob) => {
-                    let buffer = JsFuture::from(blob.array_buffer())
-                        .await
-                        .map_err(|e| FetchAttemptError::Retryable(format!("reading the body: {}", describe(&e))))?;
-                    Ok(Uint8Array::new(&buffer).to_vec())
+        let get = |tile: TileId, _attempt: u32| {
+            let cog = cog.clone();
+            async move {
+                // A COG's tile: its stored bytes, decoded in Rust by `decode`.
+                if let Some(cog) = cog {
+                    return cog.tile(tile).await.map_err(|e| e.redacted(|reason| source.redact(reason)));
                 }
-                Body::Empty => Ok(Vec::new()),
+                match self.net.load(req, archive, tile).await?.0 {
+                    Body::Image(blob) => {
+                        let buffer = JsFuture::from(blob.array_buffer())
+                            .await
+                            .map_err(|e| FetchAttemptError::Retryable(format!("reading the body: {}", describe(&e))))?;
+                        Ok(Uint8Array::new(&buffer).to_vec())
+                    }
+                    Body::Empty => Ok(Vec::new()),
+                }
             }
         };
         fetch_tiles(
@@ -75,8 +97,15 @@ impl TileProvider for HttpTiles<'_> {
         .await
     }
 
-    async fn decode(&self, bytes: &[u8]) -> Result<DecodedTile, String> {
-        decode(self.global, bytes).await
+    async fn decode(&self, source: &TileSource, tile: TileId, bytes: &[u8]) -> Result<DecodedTile, String> {
+        let Some(url) = source.cog_url() else { return decode(self.global, bytes).await };
+        let cog = self.net.open_cog(url).ok_or_else(|| format!("the COG {} is not open", source.redact(url)))?;
+        let image = cog.decode(tile, bytes)?;
+        Ok(DecodedTile { rgba: image.data, width: image.width, height: image.height })
+    }
+
+    async fn image_levels(&self, source: &TileSource) -> Result<Option<Vec<ImageGrid>>> {
+        Ok(self.cog(source).await?.map(|cog| cog.levels().to_vec()))
     }
 
     async fn fetch_composite<H: Hooks>(
@@ -88,6 +117,10 @@ impl TileProvider for HttpTiles<'_> {
         hooks: &H,
         put_rows: &mut dyn FnMut(u32, &[u8]) -> Result<()>,
     ) -> Option<Result<Composited>> {
+        // A COG's tiles are decoded in Rust: fetched, then decoded and stitched.
+        if source.cog_url().is_some() {
+            return None;
+        }
         Some(self.stream(source, extent, tiles, fail_on_missing, hooks, put_rows).await)
     }
 }

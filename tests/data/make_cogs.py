@@ -18,6 +18,11 @@
   lon/lat (rasterio transform + pyproj, WGS 84), and where that lon/lat falls in the
   variant's own grid (pixel x, y).
 - `bad_*.tif`: inputs the reader must refuse: stripped, 16-bit, planar separate, truncated.
+- `marina_utm.tif`: the marina's zoom-19 XYZ tiles (`www/tiles/marina/19`, made by
+  make_tiles.py) stitched in EPSG:3857 and reprojected (bilinear) to UTM zone 32N
+  (EPSG:32632) at their ground resolution, 0.2158 m, as a COG (256 px tiles, Deflate, two
+  overviews or more): the same imagery as the XYZ tiles in another grid and CRS, for
+  `detect()` in the COG's own grid (tests/cog_detect.rs, tests/e2e/sources.test.mjs).
 """
 
 import csv
@@ -86,6 +91,8 @@ def main():
         profile = src.profile
         pixels = src.read()
         src_transform, src_crs = src.transform, src.crs
+
+    make_marina_utm()
 
     variants = []  # (name, path, lossless, trees)
 
@@ -191,6 +198,38 @@ def main():
 
     make_bad(src_path, profile, pixels)
     print(f"wrote {len(variants)} variants and {len(trees)} trees to {OUT}")
+
+
+def make_marina_utm():
+    """The marina's zoom-19 tiles -> one EPSG:3857 raster -> UTM 32N COG (see the docstring)."""
+    from PIL import Image
+
+    tiles = os.path.join(ROOT, "www", "tiles", "marina", "19")
+    xs = sorted(int(x) for x in os.listdir(tiles))
+    ys = sorted({int(f.split(".")[0]) for x in xs for f in os.listdir(os.path.join(tiles, str(x)))})
+    size = 256
+    mosaic = np.zeros((3, len(ys) * size, len(xs) * size), dtype="uint8")
+    for i, x in enumerate(xs):
+        for j, y in enumerate(ys):
+            path = os.path.join(tiles, str(x), f"{y}.png")
+            if os.path.exists(path):
+                tile = np.asarray(Image.open(path).convert("RGB"))
+                mosaic[:, j * size:(j + 1) * size, i * size:(i + 1) * size] = tile.transpose(2, 0, 1)
+    half = 20037508.342789244
+    res = 2 * half / (size * 2**19)
+    src_transform = rasterio.transform.Affine(res, 0, -half + xs[0] * size * res, 0, -res, half - ys[0] * size * res)
+    dst_crs = "EPSG:32632"
+    height, width = mosaic.shape[1:]
+    bounds = rasterio.transform.array_bounds(height, width, src_transform)
+    transform, w, h = calculate_default_transform("EPSG:3857", dst_crs, width, height, *bounds, resolution=0.2158)
+    dst = np.zeros((3, h, w), dtype="uint8")
+    reproject(mosaic, dst, src_transform=src_transform, src_crs="EPSG:3857", dst_transform=transform,
+              dst_crs=dst_crs, resampling=Resampling.bilinear)
+    profile = dict(driver="GTiff", dtype="uint8", count=3, width=w, height=h, crs=dst_crs, transform=transform,
+                   photometric="RGB")
+    with memory_dataset(dst, profile) as mf:
+        rasterio.shutil.copy(mf.name, os.path.join(OUT, "marina_utm.tif"), driver="COG", BLOCKSIZE="256",
+                             COMPRESS="DEFLATE", PREDICTOR="YES")
 
 
 def write_trees(filename, trees, ds):

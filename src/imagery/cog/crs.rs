@@ -2,6 +2,10 @@
 //! longitude/latitude: the code's proj4 definition (the `crs-definitions` table, through
 //! `proj4rs`) and `proj4rs`'s projections and datum shifts.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use proj4rs::Proj;
 
 use super::error::CogError;
@@ -42,6 +46,21 @@ impl Crs {
         }
         let wgs84 = Proj::from_proj_string(WGS84).map_err(|e| CogError::Georef(format!("WGS 84: {e}")))?;
         Ok(Crs { epsg, kind, proj: Some((proj, wgs84)) })
+    }
+
+    /// [`Crs::from_epsg`], made once per thread and code and then shared: a pixel grid in the
+    /// CRS ([`crate::imagery::Grid`]) is a small `Copy` value naming its EPSG code, and maps
+    /// every box corner through this.
+    pub fn shared(epsg: u16, kind: CrsKind) -> Result<Rc<Crs>, CogError> {
+        thread_local! {
+            static MADE: RefCell<HashMap<(u16, CrsKind), Rc<Crs>>> = RefCell::default();
+        }
+        if let Some(crs) = MADE.with_borrow(|made| made.get(&(epsg, kind)).cloned()) {
+            return Ok(crs);
+        }
+        let crs = Rc::new(Crs::from_epsg(epsg, kind)?);
+        MADE.with_borrow_mut(|made| made.insert((epsg, kind), crs.clone()));
+        Ok(crs)
     }
 
     /// The EPSG code.

@@ -25,7 +25,7 @@ pub enum RasterType {
 }
 
 /// Whether the CRS is projected or geographic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CrsKind {
     /// Projected: x, y in linear units (`ProjectedCSTypeGeoKey`).
     Projected,

@@ -9,8 +9,9 @@
 //! place pixels on the Earth. Everything runs on one thread with plain futures; bytes come
 //! from the host's [`crate::tiles::fetch::RangeRead`].
 //!
-//! Built with the `cog` feature. It is read and tested natively (`tests/cog_*.rs`); running
-//! the detector in a COG's own pixel grid (`detect()` with a COG source) is still to come.
+//! [`CogSource`] is what a run reads: the levels as pixel grids for the planner, and each
+//! tile's bytes through the host's scheduler, decoded here (`detect()` with `source: { cog }`
+//! runs in the image's own grid, see [`crate::imagery::Grid`]).
 //!
 //! | module | |
 //! | --- | --- |
@@ -26,6 +27,7 @@
 //! | [`crs`] | [`Crs`]: EPSG code → proj4 (`crs-definitions`) → `proj4rs`, to and from WGS 84 |
 //! | [`georef`] | [`Georef`]: pixel ↔ lon/lat and ground distances |
 //! | [`reader`] | [`Cog`]: open, levels, tiles, windows, georeferencing per level |
+//! | [`source`] | [`CogSource`]: a run's tiles, in the image's own grid |
 
 pub mod affine;
 pub mod crs;
@@ -38,6 +40,7 @@ pub mod ifd;
 pub mod level;
 pub mod raster;
 pub mod reader;
+pub mod source;
 pub mod sparse;
 
 pub use affine::Affine;
@@ -49,3 +52,4 @@ pub use georef::Georef;
 pub use level::{ColorModel, Compression, Level, TileFormat};
 pub use raster::RgbaImage;
 pub use reader::Cog;
+pub use source::CogSource;

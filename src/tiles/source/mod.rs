@@ -1,6 +1,7 @@
 //! Where tiles come from ([`TileSource`]): a URL template (XYZ, TMS or quadkey), a WMS
 //! asked for one GetMap per tile, a named preset that is a template underneath, or a PMTiles
-//! archive (read by [`crate::tiles::pmtiles`]); the URL of each tile, the attribution, and the
+//! archive (read by [`crate::tiles::pmtiles`]), or a Cloud-Optimized GeoTIFF read in its own
+//! pixel grid (by [`crate::imagery::cog`]); the URL of each tile, the attribution, and the
 //! secrets kept out of what geodetect reports.
 //!
 //! - [`template`]: the `{z} {x} {y} {-y} {s} {q} {r}` placeholders
@@ -28,7 +29,8 @@ use crate::{Error, Result};
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Where the imagery comes from: `{ url }` with a URL template, `{ url, wms }` for a WMS,
-/// `{ preset }`, or `{ pmtiles }` for a PMTiles archive, e.g.
+/// `{ preset }`, `{ pmtiles }` for a PMTiles archive, or `{ cog }` for a Cloud-Optimized
+/// GeoTIFF, e.g.
 /// `{ url: "https://{s}.tile.example.com/{z}/{x}/{y}.png" }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, tsify::Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -49,7 +51,14 @@ pub struct TileSource {
     /// parameter of `url`).
     #[serde(default)]
     pub access_token: Option<String>,
-    /// The Cloud-Optimized GeoTIFF's URL, for preset `"titiler"`.
+    /// The URL of a Cloud-Optimized GeoTIFF. Alone (no `url`, no `preset`): read directly
+    /// with HTTP range requests from any static host that answers `Range` with 206 (CORS must
+    /// allow it cross-origin; expose `ETag` to notice a file replaced mid-run), and run in the
+    /// image's own pixel grid and CRS, without resampling: at the level (full resolution or
+    /// overview) whose ground resolution is closest to that of Web Mercator zoom `zoom` at the
+    /// area's centre. Tiled, 8-bit RGB(A) or grey, Deflate/LZW/JPEG/WebP or uncompressed, in
+    /// any CRS with an EPSG code. With preset `"titiler"`: the COG that TiTiler serves as Web
+    /// Mercator tiles instead.
     #[serde(default)]
     pub cog: Option<String>,
     /// Ask a WMS for each tile (GetMap in EPSG:3857); `url` is then the service endpoint.
@@ -133,7 +142,7 @@ impl TileSource {
                 Some(preset.template(self.url.as_deref(), self.cog.as_deref(), self.access_token.as_deref()))
             }
             (None, Some(_)) => None,
-            (None, None) if self.pmtiles.is_some() => None,
+            (None, None) if self.pmtiles.is_some() || self.cog.is_some() => None,
             (None, None) => Some(self.url.clone().unwrap_or_default()),
         }
     }
@@ -143,29 +152,41 @@ impl TileSource {
         self.pmtiles.as_deref()
     }
 
+    /// The COG's URL, for a `{ cog }` source read directly (not through a preset).
+    pub fn cog_url(&self) -> Option<&str> {
+        self.cog.as_deref().filter(|_| self.preset.is_none())
+    }
+
     /// Checks the URL template or WMS settings, the preset's fields, the tile size and the
     /// zoom range. Errors name the field (`url`, `wms.layers`...) and quote URLs with their
     /// secrets redacted.
     pub fn validate(&self) -> Result<()> {
         let bad_url = |reason: String| Err(Error::invalid_option("url", reason));
-        if let Some(archive) = &self.pmtiles {
-            if archive.is_empty() {
-                return Err(Error::invalid_option(
-                    "pmtiles",
-                    "must be the archive's URL, e.g. https://example.com/imagery.pmtiles",
-                ));
+        // A PMTiles archive, or a COG read directly: one file whose URL is the whole address.
+        let file = match (&self.pmtiles, &self.cog) {
+            (Some(archive), _) => Some(("pmtiles", archive, "the archive", "https://example.com/imagery.pmtiles")),
+            (None, Some(cog)) if self.preset.is_none() => {
+                Some(("cog", cog, "the COG", "https://example.com/image.tif"))
+            }
+            _ => None,
+        };
+        if let Some((name, url, what, example)) = file {
+            if url.is_empty() {
+                return Err(Error::invalid_option(name, format!("must be {what}'s URL, e.g. {example}")));
             }
             for (field, given) in [
                 ("url", self.url.is_some()),
                 ("preset", self.preset.is_some()),
                 ("wms", self.wms.is_some()),
+                ("cog", name == "pmtiles" && self.cog.is_some()),
                 ("subdomains", !self.subdomains.is_empty()),
                 ("retina", self.retina),
+                ("tileSize", name == "cog" && self.tile_size.is_some()),
             ] {
                 if given {
                     return Err(Error::invalid_option(
                         field,
-                        "is not used with `pmtiles`: the archive's URL is the whole address of its tiles",
+                        format!("is not used with `{name}`: {what}'s URL is the whole address of its imagery"),
                     ));
                 }
             }
@@ -188,19 +209,16 @@ impl TileSource {
                 return Err(Error::invalid_option("wms", format!("is not used by preset {name:?}; leave it out")));
             }
         } else {
-            for (field, given) in [("accessToken", self.access_token.is_some()), ("cog", self.cog.is_some())] {
-                if given {
-                    return Err(Error::invalid_option(
-                        field,
-                        "is only used with a `preset` (\"mapbox-satellite\" takes `accessToken`, \"titiler\" `cog`); \
-                         put another server's key in `url`",
-                    ));
-                }
+            if self.access_token.is_some() {
+                return Err(Error::invalid_option(
+                    "accessToken",
+                    "is only used with preset \"mapbox-satellite\"; put another server's key in `url`",
+                ));
             }
             if self.url.as_ref().is_none_or(String::is_empty) {
                 return bad_url(
                     "is required: a URL template such as https://tile.example.com/{z}/{x}/{y}.png, a WMS endpoint \
-                     with `wms`, or leave it out and name a `preset` or a `pmtiles` archive"
+                     with `wms`, or leave it out and name a `preset`, a `pmtiles` archive or a `cog`"
                         .to_owned(),
                 );
             }
@@ -277,8 +295,9 @@ impl TileSource {
 
     /// The URL of `tile`: the template expanded, or a WMS GetMap. The subdomain is picked
     /// from `x + y`, so a tile always maps to the same URL (and browser cache entry). For a
-    /// PMTiles archive, which has no URL per tile, the archive's URL with `#z/x/y`: a name
-    /// for the tile (in caches and messages), not an address to fetch.
+    /// PMTiles archive or a COG, which have no URL per tile, the file's URL with `#z/x/y` (for
+    /// a COG, `z` is the level): a name for the tile (in caches and messages), not an address
+    /// to fetch.
     ///
     /// ```
     /// use geodetect::tiles::{TileId, TileSource};
@@ -296,7 +315,9 @@ impl TileSource {
     pub fn tile_url(&self, tile: &TileId) -> String {
         match (&self.wms, self.template()) {
             (Some(wms), _) => wms.get_map_url(self.url.as_deref().unwrap_or_default(), tile, self.tile_size()),
-            (None, None) if let Some(archive) = &self.pmtiles => format!("{archive}#{}/{}/{}", tile.z, tile.x, tile.y),
+            (None, None) if let Some(file) = self.pmtiles.as_ref().or(self.cog.as_ref()) => {
+                format!("{file}#{}/{}/{}", tile.z, tile.x, tile.y)
+            }
             (None, template) => template::expand(&template.unwrap_or_default(), tile, &self.subdomains, self.retina),
         }
     }
@@ -411,6 +432,17 @@ mod tests {
     }
 
     #[test]
+    fn a_cog_alone_is_read_directly() {
+        let direct = source(json!({"cog": "https://d/a.tif?key=s3cret", "maxZoom": 21}));
+        direct.validate().unwrap();
+        assert_eq!(direct.cog_url(), Some("https://d/a.tif?key=s3cret"));
+        assert_eq!(direct.redact("https://d/a.tif?key=s3cret"), format!("https://d/a.tif?key={REDACTED}"));
+        let titiler = source(json!({"preset": "titiler", "url": "http://ti", "cog": "https://d/a.tif"}));
+        titiler.validate().unwrap();
+        assert_eq!(titiler.cog_url(), None, "through TiTiler, as Web Mercator tiles");
+    }
+
+    #[test]
     fn validation_rejects_bad_sources() {
         for (json, field) in [
             (json!({}), "url"),
@@ -426,7 +458,11 @@ mod tests {
             (json!({"url": "u/{z}/{x}/{y}", "maxZoom": 23}), "maxZoom"),
             (json!({"url": "u/{z}/{x}/{y}", "minZoom": 10, "maxZoom": 9}), "minZoom"),
             (json!({"url": "u/{z}/{x}/{y}", "accessToken": "pk.1"}), "accessToken"),
-            (json!({"url": "u/{z}/{x}/{y}", "cog": "https://d/a.tif"}), "cog"),
+            (json!({"url": "u/{z}/{x}/{y}", "cog": "https://d/a.tif"}), "url"),
+            (json!({"cog": ""}), "cog"),
+            (json!({"cog": "https://d/a.tif", "tileSize": 512}), "tileSize"),
+            (json!({"cog": "https://d/a.tif", "subdomains": ["a"]}), "subdomains"),
+            (json!({"pmtiles": "https://d/a.pmtiles", "cog": "https://d/a.tif"}), "cog"),
             (json!({"preset": "esri-world-imagery", "url": "u/{z}/{x}/{y}"}), "url"),
             (json!({"preset": "mapbox-satellite"}), "accessToken"),
             (json!({"preset": "mapbox-satellite", "accessToken": ""}), "accessToken"),
