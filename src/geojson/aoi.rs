@@ -5,7 +5,7 @@ use crate::{Error, Result};
 use geo::orient::Direction;
 use geo::{
     Area, BooleanOps, BoundingRect, Coord, Intersects, LineString, MultiPolygon, Orient, Point, Polygon, Rect,
-    unary_union,
+    Validation, unary_union,
 };
 use serde_json::Value;
 
@@ -191,6 +191,14 @@ fn parse_polygon(v: &Value, path: &str) -> Result<Polygon<f64>> {
             "{path} has zero area (its points lie on a line, or its holes cover it); draw a polygon that encloses an area"
         )));
     }
+    // A ring that crosses itself (a bow tie), or holes outside the exterior or crossing it:
+    // what is inside would depend on the fill rule; geo's validation says which ring.
+    if let Err(problem) = polygon.check_validation() {
+        return Err(invalid(format!(
+            "{path} is not a valid polygon: its {problem} (rings in [longitude, latitude] order); redraw it so that no \
+             edge crosses another"
+        )));
+    }
     Ok(polygon)
 }
 
@@ -223,10 +231,11 @@ fn parse_position(v: &Value, path: &str) -> Result<Coord<f64>> {
         return Err(invalid(format!("{path} must be a [longitude, latitude] array, got {}", preview(v))));
     };
     let number = |value: &Value, name: &str| {
-        value
-            .as_f64()
-            .filter(|x| x.is_finite())
-            .ok_or_else(|| invalid(format!("{path}: the {name} must be a finite number, got {}", preview(value))))
+        value.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
+            // NaN and ±Infinity have no JSON form: they arrive here as null.
+            let got = if value.is_null() { "null (or NaN or Infinity)".into() } else { preview(value) };
+            invalid(format!("{path}: the {name} must be a finite number, got {got}"))
+        })
     };
     let (lon, lat) = (number(lon_value, "longitude")?, number(lat_value, "latitude")?);
     // The values as the caller wrote them (1e300, not three hundred digits).
@@ -481,6 +490,20 @@ mod tests {
             assert!(msg.contains(fragment), "{input}: {msg:?} does not say {fragment:?}");
             assert!(msg.len() < 250, "{input}: {msg}");
         }
+    }
+
+    #[test]
+    fn rings_that_cross_are_refused() {
+        let bowtie = polygon(&[json!([[0, 0], [2, 2], [2, 0], [0, 1], [0, 0]])]);
+        let msg = rejection(&bowtie);
+        assert!(msg.contains("coordinates is not a valid polygon") && msg.contains("self-intersection"), "{msg}");
+        // A hole that reaches outside its exterior ring.
+        let outside =
+            polygon(&[square(0.0, 0.0, 1.0), json!([[0.5, 0.5], [0.5, 2], [0.6, 2], [0.6, 0.5], [0.5, 0.5]])]);
+        assert!(rejection(&outside).contains("interior ring at index 0"), "{}", rejection(&outside));
+        // In a FeatureCollection, the message names the feature.
+        let msg = rejection(&json!({"type": "FeatureCollection", "features": [feature(bowtie)]}));
+        assert!(msg.contains("features[0].geometry.coordinates"), "{msg}");
     }
 
     #[test]

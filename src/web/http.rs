@@ -13,7 +13,7 @@ use web_sys::{AbortController, AbortSignal, Blob, Headers, Request, RequestInit,
 
 use super::error::describe;
 use super::global::Global;
-use crate::tiles::fetch::FetchAttemptError;
+use crate::tiles::fetch::{FetchAttemptError, MAX_TILE_BYTES};
 
 /// GET `url` and return the body. Network errors and timeouts are retryable; HTTP errors
 /// are classified by status (404 permanent, 5xx/429 retryable).
@@ -23,7 +23,7 @@ pub async fn get_bytes(
     timeout_ms: u32,
     cancel: Option<&AbortSignal>,
 ) -> Result<Vec<u8>, FetchAttemptError> {
-    let got = get(global, url.as_ref(), None, timeout_ms, cancel, Response::array_buffer).await?;
+    let got = get(global, url.as_ref(), Ask::Whole, timeout_ms, cancel, Response::array_buffer).await?;
     Ok(Uint8Array::new(&got.body).to_vec())
 }
 
@@ -34,7 +34,7 @@ pub async fn get_blob(
     timeout_ms: u32,
     cancel: Option<&AbortSignal>,
 ) -> Result<Blob, FetchAttemptError> {
-    Ok(get(global, url.as_ref(), None, timeout_ms, cancel, Response::blob).await?.body.unchecked_into())
+    Ok(get(global, url.as_ref(), Ask::Whole, timeout_ms, cancel, Response::blob).await?.body.unchecked_into())
 }
 
 /// A tile's response: its body (empty for HTTP 204; its `type` is the `Content-Type`).
@@ -46,15 +46,40 @@ pub struct TileBody {
     pub status: u16,
 }
 
-/// GET a tile: [`get_blob`] that also says the status (204: no content).
+/// GET a tile: [`get_blob`] that also says the status (204: no content). A body over
+/// [`MAX_TILE_BYTES`] fails permanently: before it is read when the server sends its
+/// `Content-Length`, after otherwise.
 pub async fn get_tile(
     global: &Global,
     url: &str,
     timeout_ms: u32,
     cancel: Option<&AbortSignal>,
 ) -> Result<TileBody, FetchAttemptError> {
-    let got = get(global, url, None, timeout_ms, cancel, Response::blob).await?;
-    Ok(TileBody { blob: got.body.unchecked_into(), status: got.status })
+    let got = get(global, url, Ask::Tile, timeout_ms, cancel, Response::blob).await?;
+    let blob: Blob = got.body.unchecked_into();
+    if blob.size() > MAX_TILE_BYTES as f64 {
+        return Err(too_large(blob.size()));
+    }
+    Ok(TileBody { blob, status: got.status })
+}
+
+/// A tile body over [`MAX_TILE_BYTES`].
+fn too_large(bytes: f64) -> FetchAttemptError {
+    FetchAttemptError::Permanent(format!(
+        "the tile is {bytes} bytes, more than the {} MiB a tile may have; is the URL a tile's?",
+        MAX_TILE_BYTES >> 20
+    ))
+}
+
+/// What [`get`] asks for.
+#[derive(Debug, Clone, Copy)]
+enum Ask {
+    /// The whole body.
+    Whole,
+    /// A tile: the whole body, refused past [`MAX_TILE_BYTES`].
+    Tile,
+    /// Bytes `offset..offset + length` (a `Range` request, answered with 206).
+    Range(u64, usize),
 }
 
 /// Bytes `offset..offset + length` of the file at `url` (a `Range` request), and its `ETag`
@@ -69,8 +94,7 @@ pub async fn get_range(
     timeout_ms: u32,
     cancel: Option<&AbortSignal>,
 ) -> Result<(Vec<u8>, Option<String>), FetchAttemptError> {
-    let range = (offset, length);
-    let got = get(global, url, Some(range), timeout_ms, cancel, Response::array_buffer).await?;
+    let got = get(global, url, Ask::Range(offset, length), timeout_ms, cancel, Response::array_buffer).await?;
     Ok((Uint8Array::new(&got.body).to_vec(), got.etag))
 }
 
@@ -95,7 +119,7 @@ fn wall_clock() -> std::time::SystemTime {
 async fn get(
     global: &Global,
     url: &str,
-    range: Option<(u64, usize)>,
+    ask: Ask,
     timeout_ms: u32,
     cancel: Option<&AbortSignal>,
     read: fn(&Response) -> Result<Promise, JsValue>,
@@ -120,7 +144,7 @@ async fn get(
 
     let init = RequestInit::new();
     init.set_signal(Some(&controller.signal()));
-    if let Some((offset, length)) = range {
+    if let Ask::Range(offset, length) = ask {
         let headers = Headers::new().map_err(|e| retryable(describe(&e)))?;
         let last = offset.saturating_add(length.max(1) as u64 - 1);
         headers.set("Range", &format!("bytes={offset}-{last}")).map_err(|e| retryable(describe(&e)))?;
@@ -142,12 +166,19 @@ async fn get(
         let retry_after = header(&headers, "Retry-After");
         return Err(FetchAttemptError::from_http_response(status, retry_after.as_deref(), wall_clock()));
     }
-    if range.is_some() && status != 206 {
+    if matches!(ask, Ask::Range(..)) && status != 206 {
         controller.abort();
         return Err(FetchAttemptError::Permanent(format!(
             "the server answered a range request with HTTP {status} and the whole file; a file read in pieces (a \
              PMTiles archive, a COG) needs a host that serves byte ranges (HTTP 206)"
         )));
+    }
+    let length = header(&headers, "Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
+    if let (Ask::Tile, Some(length)) = (ask, length)
+        && length > MAX_TILE_BYTES
+    {
+        controller.abort();
+        return Err(too_large(length as f64));
     }
     let body = read(&response).map_err(failed)?;
     let body = JsFuture::from(body).await.map_err(|e| {

@@ -50,7 +50,11 @@ pub async fn fetch_manifest(global: &Global, base: &str) -> Result<Manifest> {
     let url = join(base, "manifest.json");
     let bytes = download(global, &url).await?;
     let text = String::from_utf8(bytes).map_err(|_| Error::ModelLoad(format!("{url} is not UTF-8 text")))?;
-    Manifest::from_json(&text)
+    // Which manifest, for every problem with it (an HTML error page served as the manifest).
+    Manifest::from_json(&text).map_err(|e| match e {
+        Error::ModelLoad(reason) => Error::ModelLoad(format!("{url}: {reason}")),
+        other => other,
+    })
 }
 
 async fn open_cache(global: &Global) -> Option<Cache> {

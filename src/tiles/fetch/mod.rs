@@ -21,7 +21,7 @@ pub mod shared;
 
 pub use attempt::{FetchAttemptError, parse_retry_after};
 pub use hosts::{HostGate, HostPermit, host_of};
-pub use policy::{FetchPolicy, MAX_CACHE_BYTES, MAX_RETRY_AFTER_MS, MAX_RETRY_DELAY_MS};
+pub use policy::{FetchPolicy, MAX_CACHE_BYTES, MAX_RETRY_AFTER_MS, MAX_RETRY_DELAY_MS, MAX_TILE_BYTES};
 pub use range::{RangeBytes, RangeRead};
 pub use schedule::{RetriesExhausted, TileFailure, TileStats, fetch_tiles, fetch_tiles_each, retry, tile_key};
 pub use shared::InFlight;

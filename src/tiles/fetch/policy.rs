@@ -10,6 +10,10 @@ pub const MAX_RETRY_DELAY_MS: u32 = 8000;
 pub const MAX_CACHE_BYTES: u64 = 1 << 30;
 /// Longest `Retry-After` a policy may agree to wait, in milliseconds (10 minutes).
 pub const MAX_RETRY_AFTER_MS: u32 = 600_000;
+/// The largest tile body geodetect reads (64 MiB: more than a 4096 px PNG needs). A larger
+/// one is not an image tile (a misconfigured URL serving a file, a runaway response) and fails
+/// at once, before its body is read where the server says its length.
+pub const MAX_TILE_BYTES: u64 = 64 << 20;
 
 /// How tiles (and weights) are downloaded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, tsify::Tsify)]
