@@ -179,7 +179,8 @@ pub struct RetriesExhausted {
 /// up, sleeping before each retry (never after the last attempt): the jittered backoff
 /// ([`FetchPolicy::jittered_backoff_ms`] for `key`), or the server's `Retry-After` when it
 /// is longer. A `Retry-After` beyond `policy.max_retry_after_ms` ends the retries at once.
-/// Fails with [`Error::Aborted`] when `is_cancelled` returns true before an attempt. The
+/// Fails with [`Error::Aborted`] when `is_cancelled` returns true before an attempt or after
+/// a failed one (a request aborted with the run fails; it is not retried after a backoff). The
 /// tile scheduler and the weights download both retry through this.
 pub async fn retry<T, Fut, SFut>(
     policy: &FetchPolicy,
@@ -198,21 +199,26 @@ where
             return Err(Error::Aborted);
         }
         let give_up = |reason: String, attempt: u32| Ok(Err(RetriesExhausted { reason, attempts: attempt + 1 }));
-        let wait = match attempt_once(attempt).await {
+        let failed = match attempt_once(attempt).await {
             Ok(value) => return Ok(Ok(value)),
-            Err(e) if attempt >= policy.retries => return give_up(e.reason().to_owned(), attempt),
-            Err(FetchAttemptError::Permanent(reason)) => return give_up(reason, attempt),
-            Err(FetchAttemptError::Throttled { reason, retry_after_ms })
-                if retry_after_ms > policy.max_retry_after_ms =>
-            {
+            Err(e) => e,
+        };
+        // Cancelled while the attempt ran (its request aborted with it): not worth a backoff.
+        if is_cancelled() {
+            return Err(Error::Aborted);
+        }
+        let wait = match failed {
+            e if attempt >= policy.retries => return give_up(e.reason().to_owned(), attempt),
+            FetchAttemptError::Permanent(reason) => return give_up(reason, attempt),
+            FetchAttemptError::Throttled { reason, retry_after_ms } if retry_after_ms > policy.max_retry_after_ms => {
                 let reason =
                     format!("{reason}, longer than `fetch.maxRetryAfterMs` ({} ms)", policy.max_retry_after_ms);
                 return give_up(reason, attempt);
             }
-            Err(FetchAttemptError::Throttled { retry_after_ms, .. }) => {
+            FetchAttemptError::Throttled { retry_after_ms, .. } => {
                 retry_after_ms.max(policy.jittered_backoff_ms(attempt + 1, key))
             }
-            Err(FetchAttemptError::Retryable(_)) => policy.jittered_backoff_ms(attempt + 1, key),
+            FetchAttemptError::Retryable(_) => policy.jittered_backoff_ms(attempt + 1, key),
         };
         attempt += 1;
         sleep(wait).await;
@@ -464,6 +470,26 @@ mod tests {
         assert_eq!(out.iter().map(|(t, _)| t.x).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
         assert!(out.iter().all(|(t, r)| *r == Ok(t.x)));
         assert_eq!(progress, (1..=10).map(|d| (d, 10)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_request_aborted_with_the_run_is_not_retried_after_a_backoff() {
+        // The run is cancelled while the attempt is in flight; the request fails as aborted
+        // requests do (a retryable network error): no sleep, no second attempt.
+        let policy = FetchPolicy { retries: 3, retry_delay_ms: 500, ..FetchPolicy::default() };
+        let (cancelled, attempts, delays) = (Cell::new(false), Cell::new(0), RefCell::new(Vec::new()));
+        let sleep = |ms| {
+            delays.borrow_mut().push(ms);
+            Yield(0)
+        };
+        let attempt = |_| {
+            attempts.set(attempts.get() + 1);
+            cancelled.set(true);
+            async { Err::<(), _>(FetchAttemptError::Retryable("network error: aborted".into())) }
+        };
+        let out = block_on(retry(&policy, 1, attempt, &sleep, &|| cancelled.get()));
+        assert!(matches!(out, Err(Error::Aborted)), "{out:?}");
+        assert_eq!((attempts.get(), delays.borrow().len()), (1, 0));
     }
 
     #[test]
