@@ -5,11 +5,11 @@
 
 use std::cell::Cell;
 
+use super::Crs;
 use super::error::CogError;
 use super::fetch::checked;
 use super::raster::RgbaImage;
 use super::reader::Cog;
-use super::{Crs, RasterType};
 use crate::imagery::ImageGrid;
 use crate::tiles::TileId;
 use crate::tiles::fetch::{FetchAttemptError, RangeRead};
@@ -80,17 +80,6 @@ impl<R: RangeRead> CogSource<R> {
     /// Whether a read found the file replaced since it was opened.
     pub fn is_stale(&self) -> bool {
         self.stale.get()
-    }
-
-    /// How the image is georeferenced (for messages and results): e.g. `EPSG:32617, PixelIsArea`.
-    pub fn describe(&self) -> String {
-        match self.cog.georef() {
-            Ok(g) => {
-                let point = g.keys().raster_type == RasterType::PixelIsPoint;
-                format!("EPSG:{}{}", g.keys().epsg, if point { " (PixelIsPoint)" } else { "" })
-            }
-            Err(e) => e.to_string(),
-        }
     }
 
     /// The stored bytes of `tile` (`z` is the level): one range read, checked to be whole and
