@@ -4,7 +4,7 @@
 //! ([`Grid::Image`]). Everything after the raster (windows, boxes, the seam merge) works in
 //! the grid's pixels, and only a box's corners go through [`Grid::pixel_to_lonlat`].
 
-use super::cog::{Affine, Crs, CrsKind, georef::ground_distance};
+use super::cog::{Affine, Crs, CrsKind, georef::pixel_ground_size};
 use crate::geojson::Aoi;
 use crate::tiles::{TileId, TileRange, mercator, tiles_per_side, validate_tile_size, validate_zoom};
 use crate::{Error, Result};
@@ -164,11 +164,12 @@ impl Grid {
     /// Metres on the ground per pixel at grid pixel `(x, y)`: the mean of a step across and
     /// one down, on the WGS 84 ellipsoid.
     pub fn ground_resolution_at(&self, x: f64, y: f64) -> f64 {
-        let p = |dx: f64, dy: f64| {
-            let [lon, lat] = self.pixel_to_lonlat(x + dx, y + dy);
-            (lon, lat)
+        let to_lonlat = |px: f64, py: f64| {
+            let [lon, lat] = self.pixel_to_lonlat(px, py);
+            Ok::<_, std::convert::Infallible>((lon, lat))
         };
-        (ground_distance(p(0.0, 0.0), p(1.0, 0.0)) + ground_distance(p(0.0, 0.0), p(0.0, 1.0))) / 2.0
+        let Ok(size) = pixel_ground_size(x, y, to_lonlat);
+        size
     }
 
     /// The grid's CRS, e.g. `"EPSG:3857"`.

@@ -130,13 +130,8 @@ impl AreaPlan {
                 });
             }
         };
-        let extent = match p.grid {
-            Grid::Mercator { zoom, tile_size } => PixelExtent::covering(aoi.bounds(), zoom, tile_size)?,
-            Grid::Image(_) => {
-                let (min, max) = footprint.pixel_bounds(&p.grid);
-                PixelExtent::covering_pixels(p.grid, min, max)?
-            }
-        };
+        let (min, max) = footprint.pixel_bounds(&p.grid);
+        let extent = PixelExtent::covering_pixels(p.grid, min, max)?;
         let xs = window_starts(extent.width, p.input_size, p.overlap)?;
         let ys = window_starts(extent.height, p.input_size, p.overlap)?;
         let window = |col: usize, row: usize| {

@@ -67,11 +67,18 @@ impl Georef {
     /// pixel `(x, y)`: the mean of a pixel step across and down, measured on the WGS 84
     /// ellipsoid (so Web Mercator and lon/lat rasters get true metres, not map units).
     pub fn ground_resolution_at(&self, affine: &Affine, x: f64, y: f64) -> Result<f64, CogError> {
-        let here = self.pixel_to_lonlat(affine, x, y)?;
-        let across = self.pixel_to_lonlat(affine, x + 1.0, y)?;
-        let down = self.pixel_to_lonlat(affine, x, y + 1.0)?;
-        Ok((ground_distance(here, across) + ground_distance(here, down)) / 2.0)
+        pixel_ground_size(x, y, |px, py| self.pixel_to_lonlat(affine, px, py))
     }
+}
+
+/// Metres on the ground covered by one pixel at `(x, y)` of a raster whose pixel positions
+/// `to_lonlat` places in WGS 84: the mean of a pixel step across and one down, measured on
+/// the ellipsoid.
+pub fn pixel_ground_size<E>(x: f64, y: f64, to_lonlat: impl Fn(f64, f64) -> Result<(f64, f64), E>) -> Result<f64, E> {
+    let here = to_lonlat(x, y)?;
+    let across = to_lonlat(x + 1.0, y)?;
+    let down = to_lonlat(x, y + 1.0)?;
+    Ok((ground_distance(here, across) + ground_distance(here, down)) / 2.0)
 }
 
 /// Distance in metres between two nearby WGS 84 points (degrees), from the ellipsoid's radii
