@@ -17,7 +17,9 @@
 //! stable codes.
 //!
 //! Hosts: [`native`] (not wasm: tiles from disk, the CLI and tests) and `web` (wasm32 only:
-//! the thin `#[wasm_bindgen]` boundary the JS worker calls).
+//! the thin `#[wasm_bindgen]` boundary the JS worker calls). Both need the `model` feature (on
+//! by default): without it the crate is its parsing, planning, georeferencing and decoding
+//! code alone, which is what the fuzz targets in `fuzz/` build.
 
 pub mod api;
 pub mod detect;
@@ -29,10 +31,10 @@ pub mod model;
 pub mod pipeline;
 pub mod tiles;
 
-#[cfg(not(target_family = "wasm"))]
+#[cfg(all(feature = "model", not(target_family = "wasm")))]
 pub mod native;
 
-#[cfg(target_family = "wasm")]
+#[cfg(all(feature = "model", target_family = "wasm"))]
 pub mod web;
 
 pub use error::{Error, ErrorCode, Result};

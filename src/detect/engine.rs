@@ -2,9 +2,9 @@
 
 use burn::prelude::*;
 
-use super::compute::{Backend, Compute};
 use super::nms::{self, Candidate, NmsParams};
 use super::preprocess::{self, Window};
+use super::{Backend, Compute};
 use crate::host::{Hooks, Quiet, Stage};
 use crate::model::cpu::parallel;
 use crate::model::{ModelEntry, VerifiedWeights, Weights, YoloConfig, YoloV8};
@@ -142,7 +142,7 @@ impl Engine {
         let hw = window.input_hw();
         let first = self.infer(preprocess::to_chw(&rgb, SELF_TEST_PX, &window)?, hw).await?;
         let second = self.infer(preprocess::to_chw(&rgb, SELF_TEST_PX, &window)?, hw).await?;
-        let anchors = crate::model::yolo::anchor_count(hw);
+        let anchors = crate::model::config::anchor_count(hw);
         let expected = anchors * self.config.decoded_rows();
         if first.len() != expected {
             return Err(Error::Inference(format!(

@@ -4,7 +4,7 @@
 //! never resampled, so a detection's model coordinates are raster coordinates plus the
 //! window offset.
 
-use crate::model::yolo::STRIDE_MULTIPLE;
+use crate::model::config::STRIDE_MULTIPLE;
 use crate::{Error, Result};
 
 /// Letterbox padding value (ultralytics' grey).

@@ -11,8 +11,9 @@ use std::path::Path;
 
 use pytorch_reader::{DType, PickleValue, PytorchReader};
 
+use super::config::{Task, YoloConfig};
 use super::weights::{FloatFormat, HostTensor, Weights};
-use super::yolo::{Task, YoloConfig, YoloV8};
+use super::yolo::YoloV8;
 use crate::{Error, Result};
 
 /// A converted checkpoint.

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::yolo::{Scale, Task, YoloConfig};
+use super::config::{Scale, Task, YoloConfig};
 use crate::{Error, Result};
 
 /// The whole manifest file.
@@ -30,7 +30,7 @@ pub struct Architecture {
     /// `n`, `s`, `m`, `l` or `x`.
     pub scale: Scale,
     /// DFL bins per box side.
-    #[serde(default = "super::yolo::default_reg_max")]
+    #[serde(default = "super::config::default_reg_max")]
     pub reg_max: usize,
 }
 

@@ -1,17 +1,26 @@
-//! Networks and their weights: the YOLOv8 family in burn ([`yolo`]), weights read from
-//! safetensors bytes with ultralytics tensor names ([`weights`]), the model manifest that
-//! names, describes and pins them ([`manifest`]), the CPU path's fused convolutions
-//! ([`cpu`]), and (native only) the converter from ultralytics `.pt` checkpoints
-//! ([`convert`]).
+//! Networks and their weights: a network's configuration and anchors ([`config`]), the
+//! YOLOv8 family in burn (`yolo`), weights read from safetensors bytes with ultralytics
+//! tensor names ([`weights`]), the model manifest that names, describes and pins them
+//! ([`manifest`]), the CPU path's fused convolutions (`cpu`), and (native only) the
+//! converter from ultralytics `.pt` checkpoints (`convert`).
+//!
+//! `yolo`, `cpu` and `convert` need burn (the `model` feature, on by default); the rest does
+//! not, so the fuzz targets (`fuzz/`) build without the model stack.
 
-pub mod cpu;
+pub mod config;
 pub mod manifest;
 pub mod weights;
+
+#[cfg(feature = "model")]
+pub mod cpu;
+#[cfg(feature = "model")]
 pub mod yolo;
 
-#[cfg(not(target_family = "wasm"))]
+#[cfg(all(feature = "model", not(target_family = "wasm")))]
 pub mod convert;
 
+pub use config::{Scale, Task, YoloConfig};
 pub use manifest::{Manifest, ModelEntry, VerifiedWeights, sha256_hex};
 pub use weights::{HostTensor, Weights};
-pub use yolo::{Scale, Task, YoloConfig, YoloV8};
+#[cfg(feature = "model")]
+pub use yolo::YoloV8;
