@@ -108,10 +108,19 @@ fn jpeg(format: &TileFormat, bytes: &[u8]) -> Result<(Vec<u8>, usize), String> {
     }
     // Tables (SOI, DQT/DHT, EOI) + the tile (SOI, frame, scan, EOI) = one stream: the tables'
     // EOI and the tile's SOI go.
+    // The tag comes from the file: anything shorter than SOI + EOI, or not starting with SOI,
+    // is refused (found by the cog_tile fuzz target: a 1-byte JPEGTables trapped the worker).
     let stream = match &format.jpeg_tables {
         Some(tables) => {
+            if tables.len() < 4 || tables[..2] != [0xFF, 0xD8] {
+                return Err(format!(
+                    "JPEG: JPEGTables ({} bytes) is not a JPEG table stream (SOI … EOI)",
+                    tables.len()
+                ));
+            }
+            let tables = tables.strip_suffix(&[0xFF, 0xD9]).unwrap_or(tables);
             let mut s = Vec::with_capacity(tables.len() + bytes.len());
-            s.extend_from_slice(&tables[..tables.len() - 2]);
+            s.extend_from_slice(tables);
             s.extend_from_slice(&bytes[2..]);
             s
         }
@@ -193,6 +202,8 @@ fn to_rgba(
 
 #[cfg(test)]
 mod tests {
+    use std::rc::Rc;
+
     use super::*;
 
     fn format(compression: Compression, samples: u16) -> TileFormat {
@@ -225,6 +236,16 @@ mod tests {
         let bytes: Vec<u8> = (0..16).collect();
         assert_eq!(&decode_tile(&f, &bytes).unwrap()[..8], &[0, 1, 2, 3, 4, 5, 6, 7]);
         assert!(decode_tile(&f, &bytes[..15]).unwrap_err().contains("15 bytes"));
+    }
+
+    #[test]
+    fn jpeg_tables_that_are_not_a_table_stream_are_an_error() {
+        let tile = [0xFF, 0xD8, 0xFF, 0xD9];
+        for tables in [&[][..], &[0xD9][..], &[0xFF, 0xD9][..], &[0xFF, 0xD8, 0xFF][..], &[0, 0, 0xFF, 0xD9][..]] {
+            let f = TileFormat { jpeg_tables: Some(Rc::from(tables)), ..format(Compression::Jpeg, 3) };
+            let err = decode_tile(&f, &tile).unwrap_err();
+            assert!(err.contains("JPEGTables"), "{tables:?}: {err}");
+        }
     }
 
     #[test]

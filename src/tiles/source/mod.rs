@@ -161,7 +161,9 @@ impl TileSource {
     /// zoom range. Errors name the field (`url`, `wms.layers`...) and quote URLs with their
     /// secrets redacted.
     pub fn validate(&self) -> Result<()> {
-        let bad_url = |reason: String| Err(Error::invalid_option("url", reason));
+        // The whole message is redacted, not only the template in it: the placeholder's name
+        // is the caller's text too (the url_template fuzz target found a secret shown there).
+        let bad_url = |reason: String| Err(Error::invalid_option("url", self.redact(&reason)));
         // A PMTiles archive, or a COG read directly: one file whose URL is the whole address.
         let file = match (&self.pmtiles, &self.cog) {
             (Some(archive), _) => Some(("pmtiles", archive, "the archive", "https://example.com/imagery.pmtiles")),
@@ -254,7 +256,9 @@ impl TileSource {
         let names = template::placeholders(template);
         let has = |name: &str| names.iter().any(|n| n == name);
         let shown = self.redact(template);
-        let bad_url = |reason: String| Err(Error::invalid_option("url", reason));
+        // The whole message is redacted, not only the template in it: the placeholder's name
+        // is the caller's text too (the url_template fuzz target found a secret shown there).
+        let bad_url = |reason: String| Err(Error::invalid_option("url", self.redact(&reason)));
         if let Some(unknown) = names.iter().find(|n| !template::PLACEHOLDERS.contains(&n.as_str())) {
             return bad_url(format!(
                 "unknown placeholder `{{{unknown}}}` in `{shown}`; only {{z}}, {{x}}, {{y}}, {{-y}}, {{q}}, {{s}} and {{r}} \
@@ -492,6 +496,10 @@ mod tests {
             s.redact(&format!("GET {url} failed")),
             format!("GET {} failed", url.replace("pk.ey%2FJ", REDACTED))
         );
+        // A secret inside an unknown placeholder's braces.
+        let s = source(json!({"url": "https://t/{z}/{x}/{y}.png?api_key={k-12345}"}));
+        let msg = s.validate().unwrap_err().to_string();
+        assert!(msg.contains("unknown placeholder") && !msg.contains("k-12345"), "{msg}");
         let wms = source(json!({"url": "https://h/wms", "wms": {"layers": ["a"], "params": {"TOKEN": "t0ps3cret"}}}));
         assert_eq!(wms.redact("x t0ps3cret y"), "x [redacted] y");
     }

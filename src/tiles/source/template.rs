@@ -50,7 +50,8 @@ pub fn quadkey(tile: &TileId) -> String {
     (1..=u32::from(tile.z))
         .rev()
         .map(|level| {
-            let bit = 1u64 << (level - 1);
+            // Total for any `z` (a u32 column has no bits past 32: those digits are 0).
+            let bit = 1u64.checked_shl(level - 1).unwrap_or(0);
             let digit = u8::from(u64::from(tile.x) & bit != 0) + 2 * u8::from(u64::from(tile.y) & bit != 0);
             char::from(b'0' + digit)
         })
@@ -91,6 +92,8 @@ mod tests {
         assert_eq!(quadkey(&TileId { z: 0, x: 0, y: 0 }), "");
         assert_eq!(quadkey(&TileId { z: 1, x: 1, y: 1 }), "3");
         assert_eq!(quadkey(&TileId { z: 2, x: 1, y: 2 }), "21");
+        // Any z is total: digits past the 32 bits of a column are 0.
+        assert_eq!(quadkey(&TileId { z: 66, x: u32::MAX, y: 0 }), format!("{}{}", "0".repeat(34), "1".repeat(32)));
         // Bing's documentation: level 3, tile X 3, Y 5.
         assert_eq!(quadkey(&TileId { z: 3, x: 3, y: 5 }), "213");
         // Every tile of a level has its own key, of the level's length.
