@@ -15,6 +15,7 @@ pub mod net;
 pub mod threads;
 pub mod tile_cache;
 pub mod tiles;
+pub mod timer;
 
 /// The threaded build's `initThreadPool(n)`: starts `n` web workers that share this module's
 /// memory and serve as rayon's pool for the CPU path ([`crate::model::cpu::parallel`]).

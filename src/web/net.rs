@@ -16,6 +16,7 @@ use super::error::describe;
 use super::global::Global;
 use super::http::{TileBody, get_range, get_tile};
 use super::tile_cache::TileCache;
+use super::timer;
 use crate::imagery::cog::CogSource;
 use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, HostGate, InFlight, RangeBytes, RangeRead, host_of, retry};
 use crate::tiles::pmtiles::Archive;
@@ -291,7 +292,7 @@ async fn download(
     source: &TileSource,
     url: &str,
 ) -> Result<Body, FetchAttemptError> {
-    let got = through_gate(gate, global, policy, url, get_tile(global, url, policy.timeout_ms, signal)).await;
+    let got = through_gate(gate, global, policy, url, signal, get_tile(global, url, policy.timeout_ms, signal)).await;
     match got {
         Ok(TileBody { status: 204, .. }) => Ok(Body::Empty),
         Ok(body) => Ok(Body::Image(body.blob)),
@@ -304,17 +305,22 @@ async fn download(
 
 /// `request` sent through the host gate of `url`: once the host has a free slot and is not
 /// paused; the slot is given back when it settles, and an answer asking for a pause pauses
-/// the host.
+/// the host. Aborting `signal` ends the wait for the host at once (the request is not sent).
 async fn through_gate<T>(
     gate: &HostGate,
     global: &Global,
     policy: &FetchPolicy,
     url: &str,
+    signal: Option<&AbortSignal>,
     request: impl Future<Output = Result<T, FetchAttemptError>>,
 ) -> Result<T, FetchAttemptError> {
     let host = host_of(url);
     let now = || global.now_ms();
-    let permit = gate.acquire(&host, policy.per_host, &now, &gloo_timers::future::TimeoutFuture::new).await;
+    let sleep = |ms| timer::sleep(ms, signal);
+    let aborted = || signal.is_some_and(AbortSignal::aborted);
+    let Some(permit) = gate.acquire(&host, policy.per_host, &now, &sleep, &aborted).await else {
+        return Err(FetchAttemptError::Permanent("aborted while waiting for the host".to_owned()));
+    };
     let got = request.await;
     drop(permit);
     if let Err(e) = &got {
@@ -348,7 +354,8 @@ pub struct HttpRange {
 impl RangeRead for HttpRange {
     async fn read(&self, offset: u64, length: usize) -> Result<RangeBytes, FetchAttemptError> {
         let request = get_range(&self.global, &self.url, offset, length, self.policy.timeout_ms, None);
-        let (bytes, version) = through_gate(&self.gate, &self.global, &self.policy, &self.url, request).await?;
+        // The archive or COG is shared by every run of the worker: no run's signal applies.
+        let (bytes, version) = through_gate(&self.gate, &self.global, &self.policy, &self.url, None, request).await?;
         Ok(RangeBytes { bytes, version })
     }
 }

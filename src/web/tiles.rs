@@ -20,6 +20,7 @@ use web_sys::{
 use super::error::describe;
 use super::global::Global;
 use super::net::{Body, HttpRange, Origin, Request, TileNet, not_an_image};
+use super::timer;
 use crate::host::{Composited, DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
 use crate::imagery::cog::CogSource;
 use crate::imagery::{ImageGrid, PixelExtent, Stitcher};
@@ -90,7 +91,7 @@ impl TileProvider for HttpTiles<'_> {
             tiles,
             self.policy,
             get,
-            gloo_timers::future::TimeoutFuture::new,
+            |ms| timer::sleep(ms, self.signal),
             &mut |done, total| hooks.progress(Stage::Fetch, done, total),
             &|| hooks.is_cancelled(),
         )
@@ -245,7 +246,7 @@ impl HttpTiles<'_> {
                 }
             }
         };
-        fetch_tiles_each(tiles, self.policy, get, gloo_timers::future::TimeoutFuture::new, &mut settled, &|| {
+        fetch_tiles_each(tiles, self.policy, get, |ms| timer::sleep(ms, self.signal), &mut settled, &|| {
             hooks.is_cancelled()
         })
         .await?;

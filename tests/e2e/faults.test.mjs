@@ -8,7 +8,8 @@
 // Retry-After (waited for, then served), HTTP 500 every time (retried within the policy,
 // then listed in missingTiles), a server that never answers (timed out), bodies cut short
 // (retried), HTML error pages sent with 200 (not retried), 404 as "no imagery" where the
-// source says so; the per-host limit is counted on the server; the Cache Storage cache
+// source says so; an abort while the host is paused by a long Retry-After frees the worker at
+// once; the per-host limit is counted on the server; the Cache Storage cache
 // (`fetch.cacheName`) serves a new detector without a request. Each run's time is asserted
 // against the bound its policy implies.
 import { after, before, describe, test } from "node:test";
@@ -71,6 +72,8 @@ async function startTileServer() {
     switch (mode) {
       case "throttle": // 429 once, asking for a second
         return n === 1 ? res.writeHead(429, { ...cors, "retry-after": "1", "content-type": "text/plain" }).end("slow down") : ok();
+      case "pause": // 429 once, asking for twenty seconds (within maxRetryAfterMs)
+        return n === 1 ? res.writeHead(429, { ...cors, "retry-after": "20" }).end("come back in 20 s") : ok();
       case "toolong": // 429 asking for ten minutes
         return res.writeHead(429, { ...cors, "retry-after": "600" }).end("come back later");
       case "e500":
@@ -194,6 +197,72 @@ describe("fetching faults", () => {
     assert.deepEqual(during, [], "no request to the paused host within its Retry-After");
     assert.ok(r.elapsedMs >= 1000 && r.elapsedMs < 1000 + 2 * 100 + MODEL_SLACK_MS, `${r.elapsedMs} ms`);
     t.diagnostic(`throttled: ${r.elapsedMs.toFixed(0)} ms, ${r.tiles.retries} retries`);
+  });
+
+  test("an abort while the host is paused for a long Retry-After frees the worker at once", { timeout: 5 * MINUTE }, async (t) => {
+    // The faulty tiles (x + y even) come from 127.0.0.1, which answers 429 asking for 20 s:
+    // that host is paused, one tile sleeps its Retry-After, the others wait for the host.
+    // The others come from localhost (another host to the gate, the same server). The run is
+    // aborted 1.5 s in; the small run after it (one localhost tile, nowhere near a faulty
+    // one) must not wait for the pause to end.
+    const port = new URL(tileServer.url).port;
+    const [tx, ty] = [faulty(X0, Y0) ? X0 + 1 : X0, Y0]; // x + y odd: localhost
+    assert.ok(!faulty(tx, ty));
+    const centre = [tx * 256 + 128, ty * 256 + 128];
+    const small = { type: "Polygon", coordinates: [[[-24, -24], [24, -24], [24, 24], [-24, 24], [-24, -24]]
+      .map(([dx, dy]) => pixelToLonLat([centre[0] + dx, centre[1] + dy], ZOOM))] };
+    const ctx = await browser.newContext();
+    try {
+      const r = await withPage(t, ctx, async (p) => {
+        await p.goto(`${pageServer.url}/e2e.html`);
+        await p.waitForFunction(() => document.title === "ready", null, { timeout: 30_000 });
+        return await p.evaluate(async ({ model, aoi, small, port, zoom }) => {
+          const { Detector } = window.geodetect;
+          const d = await Detector.create({
+            source: { url: `http://{s}:${port}/pause/{z}/{x}/{y}.png`, subdomains: ["127.0.0.1", "localhost"], maxZoom: 19 },
+            model, backend: "cpu", workers: 1, threads: 1, modelBaseUrl: "/models/",
+            fetch: { retries: 2, maxRetryAfterMs: 30_000, cacheBytes: 0 },
+          });
+          // The small run touches only its own tile: a 32 px margin from its centre.
+          const opts = { zoom, windowOverlap: 32 };
+          try {
+            await d.detect(small, opts);
+            let t0 = performance.now();
+            await d.detect(small, opts);
+            const smallMs = performance.now() - t0;
+            const controller = new AbortController();
+            const big = d.detect(aoi, { zoom, signal: controller.signal });
+            await new Promise((ok) => setTimeout(ok, 1500));
+            const abortedAt = performance.now();
+            controller.abort();
+            let code = "it resolved";
+            let rejectMs = NaN;
+            try {
+              await big;
+            } catch (e) {
+              code = e.code;
+              rejectMs = performance.now() - abortedAt;
+            }
+            t0 = performance.now();
+            const next = await d.detect(small, opts);
+            return { smallMs, code, rejectMs, nextMs: performance.now() - t0, nextTiles: next.tiles, missing: next.missingTiles.length, abortedAt: Date.now() - (performance.now() - abortedAt) };
+          } finally {
+            d.dispose();
+          }
+        }, { model: MODEL, aoi: AOI, small, port, zoom: ZOOM });
+      });
+      const throttled = tileServer.requestsFor("pause").filter((q) => q.n === 1 && faulty(...q.tile.split("/").slice(1).map(Number)));
+      assert.ok(throttled.length >= 1 && throttled.every((q) => q.at < r.abortedAt), "a 429 came before the abort");
+      assert.equal(r.code, "ABORTED");
+      assert.ok(r.rejectMs < 50, `rejected ${r.rejectMs} ms after the abort`);
+      assert.equal(r.missing, 0);
+      assert.equal(r.nextTiles.requested, 1, JSON.stringify(r.nextTiles));
+      // Before the fix the worker slept out the 20 s pause: the next run waited ~18.5 s.
+      assert.ok(r.nextMs < r.smallMs + 1000, `the next run took ${r.nextMs.toFixed(0)} ms (${r.smallMs.toFixed(0)} ms on its own)`);
+      t.diagnostic(`aborted during a 20 s pause: rejected in ${r.rejectMs.toFixed(1)} ms; next run ${r.nextMs.toFixed(0)} ms (alone ${r.smallMs.toFixed(0)} ms)`);
+    } finally {
+      await ctx.close();
+    }
   });
 
   test("Retry-After beyond maxRetryAfterMs: those tiles are given up at once, saying why", { timeout: 5 * MINUTE }, async (t) => {

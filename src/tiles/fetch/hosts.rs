@@ -70,12 +70,28 @@ impl HostGate {
 
     /// Waits until `host` is not paused (sleeping with `sleep(ms)`, `now()` being the
     /// clock in ms) and has fewer than `limit` requests in flight, then takes a slot.
-    pub async fn acquire<S, SFut>(&self, host: &str, limit: usize, now: &dyn Fn() -> f64, sleep: &S) -> HostPermit<'_>
+    ///
+    /// `None`, without a slot, once `is_cancelled()` (checked before each wait and before the
+    /// slot is taken). A pause lasts as long as the host's `Retry-After` (up to
+    /// `fetch.maxRetryAfterMs`, 30 s by default), so the host's `sleep` should end early when
+    /// the run is cancelled, as the browser's does on the run's `AbortSignal`: an aborted run
+    /// then stops waiting at once instead of when the pause ends.
+    pub async fn acquire<S, SFut>(
+        &self,
+        host: &str,
+        limit: usize,
+        now: &dyn Fn() -> f64,
+        sleep: &S,
+        is_cancelled: &dyn Fn() -> bool,
+    ) -> Option<HostPermit<'_>>
     where
         S: Fn(u32) -> SFut,
         SFut: Future<Output = ()>,
     {
         loop {
+            if is_cancelled() {
+                return None;
+            }
             let paused_until = self.hosts.borrow().get(host).map_or(0.0, |h| h.paused_until);
             let wait = paused_until - now();
             if wait > 0.0 {
@@ -83,6 +99,9 @@ impl HostGate {
                 continue;
             }
             SlotFree { gate: self, host, limit }.await;
+            if is_cancelled() {
+                return None;
+            }
             // A pause may have begun while this request waited for its slot.
             let mut hosts = self.hosts.borrow_mut();
             let entry = hosts.entry(host.to_owned()).or_default();
@@ -90,7 +109,7 @@ impl HostGate {
                 continue;
             }
             entry.in_flight += 1;
-            return HostPermit { gate: self, host: host.to_owned() };
+            return Some(HostPermit { gate: self, host: host.to_owned() });
         }
     }
 
@@ -169,7 +188,7 @@ mod tests {
             let host = if i % 2 == 0 { "http://a" } else { "http://b" };
             pool.spawner()
                 .spawn_local(async move {
-                    let _permit = gate.acquire(host, 2, &|| now.get(), &*sleep).await;
+                    let _permit = gate.acquire(host, 2, &|| now.get(), &*sleep, &|| false).await;
                     peak_a.set(peak_a.get().max(gate.in_flight("http://a")));
                     peak_b.set(peak_b.get().max(gate.in_flight("http://b")));
                     let (tx, rx) = futures::channel::oneshot::channel();
@@ -199,17 +218,58 @@ mod tests {
         let (now, sleep) = clock();
         gate.pause("http://slow", 1500.0);
         let started = futures::executor::block_on(async {
-            let _b = gate.acquire("http://other", 1, &|| now.get(), &sleep).await;
+            let _b = gate.acquire("http://other", 1, &|| now.get(), &sleep, &|| false).await;
             let at_other = now.get();
-            let _a = gate.acquire("http://slow", 1, &|| now.get(), &sleep).await;
+            let _a = gate.acquire("http://slow", 1, &|| now.get(), &sleep, &|| false).await;
             (at_other, now.get())
         });
         assert_eq!(started, (0.0, 1500.0));
         // A later, shorter pause does not shorten it.
         gate.pause("http://slow", 3000.0);
         gate.pause("http://slow", 2000.0);
-        futures::executor::block_on(gate.acquire("http://slow", 1, &|| now.get(), &sleep));
+        futures::executor::block_on(gate.acquire("http://slow", 1, &|| now.get(), &sleep, &|| false));
         assert_eq!(now.get(), 3000.0);
+    }
+
+    #[test]
+    fn a_cancelled_run_stops_waiting_for_a_paused_host_or_a_slot() {
+        let gate = Rc::new(HostGate::new());
+        gate.pause("h://x", 30_000.0);
+        // The run is aborted 100 ms into the 30 s pause: the host's sleep ends then (as the
+        // browser's does on the run's AbortSignal), and no slot is taken.
+        let (now, cancelled) = (Rc::new(Cell::new(0.0)), Rc::new(Cell::new(false)));
+        let sleep = |_ms| {
+            now.set(now.get() + 100.0);
+            cancelled.set(true);
+            futures::future::ready(())
+        };
+        let got = futures::executor::block_on(gate.acquire("h://x", 1, &|| now.get(), &sleep, &|| cancelled.get()));
+        assert!(got.is_none());
+        assert_eq!((now.get(), gate.in_flight("h://x")), (100.0, 0));
+
+        // Waiting for a slot: the run is aborted meanwhile, the slot frees, the waiter leaves it.
+        let open = Rc::new(HostGate::new());
+        let first =
+            futures::executor::block_on(open.acquire("h://y", 1, &|| 0.0, &|_| futures::future::ready(()), &|| false));
+        let (cancelled, outcome) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(None)));
+        let mut pool = LocalPool::new();
+        {
+            let (open, cancelled, outcome) = (open.clone(), cancelled.clone(), outcome.clone());
+            pool.spawner()
+                .spawn_local(async move {
+                    let sleep = |_| futures::future::ready(());
+                    let permit = open.acquire("h://y", 1, &|| 0.0, &sleep, &|| cancelled.get()).await;
+                    outcome.set(Some(permit.is_some()));
+                })
+                .unwrap();
+        }
+        pool.run_until_stalled();
+        assert_eq!(outcome.get(), None, "waits for the slot");
+        cancelled.set(true);
+        drop(first);
+        pool.run_until_stalled();
+        assert_eq!(outcome.get(), Some(false));
+        assert_eq!(open.in_flight("h://y"), 0);
     }
 
     #[test]
@@ -217,14 +277,14 @@ mod tests {
         let gate = Rc::new(HostGate::new());
         let (now, sleep) = clock();
         let mut pool = LocalPool::new();
-        let first = futures::executor::block_on(gate.acquire("h://x", 1, &|| now.get(), &sleep));
+        let first = futures::executor::block_on(gate.acquire("h://x", 1, &|| now.get(), &sleep, &|| false));
         // A waiter that gives up (dropped) before the slot frees.
         let abandoned = {
             let (gate, now) = (gate.clone(), now.clone());
             pool.spawner()
                 .spawn_local_with_handle(async move {
                     let sleep = |_| futures::future::ready(());
-                    drop(gate.acquire("h://x", 1, &|| now.get(), &sleep).await);
+                    drop(gate.acquire("h://x", 1, &|| now.get(), &sleep, &|| false).await);
                 })
                 .unwrap()
         };
@@ -234,7 +294,7 @@ mod tests {
             pool.spawner()
                 .spawn_local(async move {
                     let sleep = |_| futures::future::ready(());
-                    let _p = gate.acquire("h://x", 1, &|| now.get(), &sleep).await;
+                    let _p = gate.acquire("h://x", 1, &|| now.get(), &sleep, &|| false).await;
                     got.set(true);
                 })
                 .unwrap();
