@@ -4,8 +4,8 @@ use crate::tiles::mercator::MAX_LAT;
 use crate::{Error, Result};
 use geo::orient::Direction;
 use geo::{
-    Area, BooleanOps, BoundingRect, Coord, Intersects, LineString, MultiPolygon, Orient, Point, Polygon, Rect,
-    Validation, unary_union,
+    Area, BooleanOps, BoundingRect, Coord, Intersects, LineString, MapCoords, MultiPolygon, Orient, Point, Polygon,
+    Rect, Validation, unary_union,
 };
 use serde_json::Value;
 
@@ -43,8 +43,12 @@ impl Aoi {
         let polygons: Vec<Polygon<f64>> = parse_root(value)?.iter().map(|p| p.orient(Direction::Default)).collect();
         let geometry = match polygons.len() {
             1 => MultiPolygon::new(polygons),
-            // The union needs consistent winding, hence the orient above.
-            _ => unary_union(&polygons),
+            // The union needs consistent winding, hence the orient above. It computes on a
+            // fixed-precision grid: a vertex can move by ~5e-8°, and one on ±180° or
+            // ±MAX_LAT then lies just outside the world, where no tile is (the area fuzz
+            // target found lon 180.00000004768373). Back inside.
+            _ => unary_union(&polygons)
+                .map_coords(|c| Coord { x: c.x.clamp(-180.0, 180.0), y: c.y.clamp(-MAX_LAT, MAX_LAT) }),
         };
         let bounds =
             geometry.bounding_rect().ok_or_else(|| invalid("the area is empty; draw at least one polygon".into()))?;
@@ -268,6 +272,28 @@ mod tests {
 
     fn polygon(rings: &[Value]) -> Value {
         json!({"type": "Polygon", "coordinates": rings})
+    }
+
+    #[test]
+    fn a_union_of_polygons_stays_inside_the_world() {
+        // Vertices on the world's edges; the union's fixed-precision grid would move them out.
+        let top = MAX_LAT;
+        let parts = json!({"type": "MultiPolygon", "coordinates": [
+            [[[170.0, 50.0], [180.0, 50.0], [180.0, top], [170.0, top], [170.0, 50.0]]],
+            [[[175.0, 40.0], [180.0, 40.0], [180.0, 60.0], [175.0, 60.0], [175.0, 40.0]]],
+            [[[-180.0, -top], [-170.0, -top], [-170.0, -50.0], [-180.0, -50.0], [-180.0, -top]]],
+            [[[-179.0, -60.0], [-160.0, -60.0], [-160.0, -55.0], [-179.0, -55.0], [-179.0, -60.0]]],
+        ]});
+        let bounds = |v: &Value| Aoi::from_json(v).map(|a| a.bounds());
+        // 350° wide: refused as an antimeridian area; each side alone is fine and inside.
+        assert!(bounds(&parts).is_err());
+        let coords = parts["coordinates"].as_array().unwrap();
+        for half in [&coords[..2], &coords[2..]] {
+            let b = bounds(&json!({"type": "MultiPolygon", "coordinates": half})).unwrap();
+            assert!(b.min().x >= -180.0 && b.max().x <= 180.0, "{b:?}");
+            assert!(b.min().y >= -MAX_LAT && b.max().y <= MAX_LAT, "{b:?}");
+            assert!(b.max().x > 180.0 - 1e-6 || b.min().x < -180.0 + 1e-6, "{b:?}");
+        }
     }
 
     fn feature(geometry: Value) -> Value {
