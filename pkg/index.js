@@ -644,6 +644,7 @@ export class Detector {
     const reasons = [
       ...workers.filter((w) => !w.ok).map((w) => `a worker failed its self-test: ${w.error}`),
       ...(info.fallbackReason ? [`the CPU runs instead of WebGPU: ${info.fallbackReason}`] : []),
+      ...workers.flatMap((w) => ("fallbackReason" in w && w.fallbackReason ? [`a worker runs on the CPU instead of WebGPU: ${w.fallbackReason}`] : [])),
       ...(info.threadsNote ? [`fewer threads than asked for: ${info.threadsNote}`] : []),
     ];
     const report = workers.find((w) => w.ok);

@@ -580,6 +580,13 @@ export interface DetectResult {
      */
     backend: Backend;
     /**
+     * Why the network ran on the CPU although the detector chose WebGPU: the WebGPU device
+     * was lost (a GPU reset, a driver crash, the browser reclaiming it) during this run or an
+     * earlier one. The model window that failed ran again on the CPU, as did every one after
+     * it, so the result is whole. Null otherwise.
+     */
+    fallbackReason: string | null;
+    /**
      * Credit for the imagery (`source.attribution`, or its preset's), to show with the
      * detections; null when the source names none.
      */
@@ -799,9 +806,14 @@ export interface WorkerHealth {
      */
     memoryBytes: number;
     /**
-     * The backend in use.
+     * The backend in use: the CPU once a WebGPU device was lost.
      */
     backend: Backend;
+    /**
+     * Why this worker's network runs on the CPU although it was loaded on WebGPU (its
+     * device was lost), else null.
+     */
+    fallbackReason: string | null;
     /**
      * The loaded model's id.
      */

@@ -213,7 +213,7 @@ fn chunks_merged_in_any_order_give_the_one_raster_result() {
         // A chunk merged twice is refused, and so is one the plan does not have.
         let again: ChunkOutput = serde_json::from_str(&outputs[order[0]]).unwrap();
         assert!(area.add(again, &hooks).is_err());
-        let finished = area.finish(1.0, engine.backend()).unwrap();
+        let finished = area.finish(1.0, engine.backend(), None).unwrap();
         assert_eq!(features(&finished.result.detections), Vec::<Value>::new(), "the end keeps no detection");
         streamed.extend(finished.last.iter().cloned());
         assert_eq!(finished.order.len(), streamed.len(), "{order:?}");
@@ -232,7 +232,7 @@ fn chunks_merged_in_any_order_give_the_one_raster_result() {
             _ => area.add(serde_json::from_str(out).unwrap(), &hooks).unwrap(),
         });
     }
-    let finished = area.finish(1.0, engine.backend()).unwrap();
+    let finished = area.finish(1.0, engine.backend(), None).unwrap();
     released.extend(finished.last.iter().cloned());
     let partial = finished.with_detections(&released).unwrap();
     assert_eq!(partial.failed_chunks.len(), 1);

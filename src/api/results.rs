@@ -62,8 +62,11 @@ pub struct WorkerHealth {
     pub self_test_ms: f64,
     /// Bytes of the engine's wasm memory (shared by the threads of the threaded engine).
     pub memory_bytes: f64,
-    /// The backend in use.
+    /// The backend in use: the CPU once a WebGPU device was lost.
     pub backend: Backend,
+    /// Why this worker's network runs on the CPU although it was loaded on WebGPU (its
+    /// device was lost), else null.
+    pub fallback_reason: Option<String>,
     /// The loaded model's id.
     pub model_id: String,
     /// SHA-256 of its weights, as verified when they were loaded.
@@ -258,6 +261,11 @@ pub struct DetectResult {
     pub failed_chunks: Vec<FailedChunk>,
     /// The backend that ran the network.
     pub backend: Backend,
+    /// Why the network ran on the CPU although the detector chose WebGPU: the WebGPU device
+    /// was lost (a GPU reset, a driver crash, the browser reclaiming it) during this run or an
+    /// earlier one. The model window that failed ran again on the CPU, as did every one after
+    /// it, so the result is whole. Null otherwise.
+    pub fallback_reason: Option<String>,
     /// Credit for the imagery (`source.attribution`, or its preset's), to show with the
     /// detections; null when the source names none.
     pub attribution: Option<String>,

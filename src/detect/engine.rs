@@ -1,5 +1,8 @@
 //! A loaded model on a device, and detection over a whole raster.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use burn::prelude::*;
 
 use super::nms::{self, Candidate, NmsParams};
@@ -22,10 +25,23 @@ pub struct ModelTimings {
     pub postprocess: f64,
 }
 
-/// A network ready to run.
+/// A network ready to run. On WebGPU it keeps its weights: if the device is lost (a GPU
+/// reset, a driver crash, the browser reclaiming it), the window that failed and every one
+/// after it run on the CPU instead ([`Engine::fallback_reason`] says why).
 pub struct Engine {
     entry: ModelEntry,
     config: YoloConfig,
+    /// The network on its device; replaced by a CPU one when a WebGPU device is lost. Calls
+    /// hold an `Rc` of the one they started with, so a swap never disturbs them.
+    net: RefCell<Rc<Net>>,
+    /// The weights, kept on WebGPU only, to rebuild the network on the CPU.
+    spare: Option<VerifiedWeights>,
+    /// Why the network left WebGPU for the CPU, once it did.
+    fell_back: RefCell<Option<String>>,
+}
+
+/// The network on one device.
+struct Net {
     model: YoloV8,
     device: Device,
     backend: Backend,
@@ -33,7 +49,7 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("model", &self.entry.id).field("backend", &self.backend).finish()
+        f.debug_struct("Engine").field("model", &self.entry.id).field("backend", &self.backend()).finish()
     }
 }
 
@@ -50,6 +66,26 @@ async fn read_back<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
     tensor.into_data_async().await.map_err(|e| fail(&e))?.try_into_vec::<f32>().map_err(|e| fail(&format!("{e:?}")))
 }
 
+/// Whether `device` still computes: 1 + 2 + 3 on it, read back.
+pub async fn probe(device: &Device) -> Result<()> {
+    let sum = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [3]), device).sum();
+    let value = read_back(sum).await?;
+    if value.first() == Some(&6.0) {
+        Ok(())
+    } else {
+        Err(Error::Inference(format!("the device computed 1 + 2 + 3 = {value:?}")))
+    }
+}
+
+/// The innermost cause of an error whose text chains them (`Caused by:` lines, as cubecl's
+/// errors do), without backtrace lines: `Destroyed: Device was destroyed.`.
+fn last_cause(error: &Error) -> String {
+    let text = error.to_string();
+    let cause =
+        text.lines().map(str::trim).rfind(|l| !l.is_empty() && !l.starts_with("Caused by") && !l.contains("acktrace"));
+    cause.unwrap_or(&text).to_owned()
+}
+
 impl Engine {
     /// Parse weights verified against the manifest entry (see [`ModelEntry::verify`]) and
     /// build the network on `compute`'s device.
@@ -64,7 +100,9 @@ impl Engine {
         }
         let config = entry.config();
         let model = YoloV8::from_weights(&config, Weights::from_safetensors(weights.bytes())?, &device)?;
-        Ok(Self { entry, config, model, device, backend })
+        let spare = (backend == Backend::Webgpu).then(|| weights.clone());
+        let net = RefCell::new(Rc::new(Net { model, device, backend }));
+        Ok(Self { entry, config, net, spare, fell_back: RefCell::default() })
     }
 
     /// The manifest entry this engine runs.
@@ -72,34 +110,79 @@ impl Engine {
         &self.entry
     }
 
-    /// The backend the network runs on.
+    /// The backend the network runs on now: the CPU after a lost WebGPU device.
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.net().backend
     }
 
-    /// The device the network lives on.
-    pub fn device(&self) -> &Device {
-        &self.device
+    /// Why the network runs on the CPU although the engine was loaded on WebGPU (its device
+    /// was lost), once that happened.
+    pub fn fallback_reason(&self) -> Option<String> {
+        self.fell_back.borrow().clone()
     }
 
-    fn input(&self, chw: Vec<f32>, hw: [usize; 2]) -> Result<Tensor<4>> {
+    fn net(&self) -> Rc<Net> {
+        self.net.borrow().clone()
+    }
+
+    fn input(net: &Net, chw: Vec<f32>, hw: [usize; 2]) -> Result<Tensor<4>> {
         if chw.len() != 3 * hw[0] * hw[1] {
             return Err(Error::Internal(format!("input holds {} values, not 3x{}x{}", chw.len(), hw[0], hw[1])));
         }
-        Ok(Tensor::from_data(TensorData::new(chw, [1, 3, hw[0], hw[1]]), &self.device))
+        Ok(Tensor::from_data(TensorData::new(chw, [1, 3, hw[0], hw[1]]), &net.device))
     }
 
     /// One forward pass over a `[3, H, W]` input; returns the decoded output `[rows, N]`
-    /// (ultralytics' export layout) on the host.
+    /// (ultralytics' export layout) on the host. On WebGPU, a failure after which the device
+    /// no longer computes (it was lost) moves the network to the CPU, where this input runs
+    /// again; any other failure is returned.
     pub async fn infer(&self, chw: Vec<f32>, hw: [usize; 2]) -> Result<Vec<f32>> {
-        let input = self.input(chw, hw)?;
-        let decoded = parallel::on_pool(|| YoloV8::decode(&self.config, self.model.forward(input)?, hw))?;
+        let net = self.net();
+        if net.backend == Backend::Cpu || self.spare.is_none() {
+            return self.infer_on(&net, chw, hw).await;
+        }
+        // 12 MiB for a 1024 px window, against a forward pass of a second or more.
+        let again = chw.clone();
+        match self.infer_on(&net, chw, hw).await {
+            Ok(decoded) => Ok(decoded),
+            Err(error) => {
+                let cpu = self.after_failure(&net, error).await?;
+                self.infer_on(&cpu, again, hw).await
+            }
+        }
+    }
+
+    async fn infer_on(&self, net: &Net, chw: Vec<f32>, hw: [usize; 2]) -> Result<Vec<f32>> {
+        let input = Self::input(net, chw, hw)?;
+        let config = &self.config; // the closure may run on another thread: not `self`
+        let decoded = parallel::on_pool(|| YoloV8::decode(config, net.model.forward(input)?, hw))?;
         read_back(decoded).await
     }
 
-    /// Like [`Engine::infer`], also returning the raw head output `[raw rows, N]`.
+    /// After `net` failed with `error`: the network to run on instead, if `net`'s WebGPU
+    /// device no longer computes (the CPU one, built once from the kept weights), else
+    /// `error`.
+    async fn after_failure(&self, net: &Net, error: Error) -> Result<Rc<Net>> {
+        let current = self.net();
+        if current.backend == Backend::Cpu {
+            return Ok(current); // another call already moved to the CPU
+        }
+        let Err(lost) = probe(&net.device).await else { return Err(error) };
+        let Some(weights) = &self.spare else { return Err(error) };
+        let device = Device::flex();
+        let model = YoloV8::from_weights(&self.config, Weights::from_safetensors(weights.bytes())?, &device)?;
+        let cpu = Rc::new(Net { model, device, backend: Backend::Cpu });
+        *self.net.borrow_mut() = cpu.clone();
+        *self.fell_back.borrow_mut() =
+            Some(format!("the WebGPU device was lost ({}); the network runs on the CPU since", last_cause(&lost)));
+        Ok(cpu)
+    }
+
+    /// Like [`Engine::infer`], also returning the raw head output `[raw rows, N]` (no CPU
+    /// fallback: the parity tests compare one backend with a reference).
     pub async fn infer_with_raw(&self, chw: Vec<f32>, hw: [usize; 2]) -> Result<(Vec<f32>, Vec<f32>)> {
-        let raw = self.model.forward(self.input(chw, hw)?)?;
+        let net = self.net();
+        let raw = net.model.forward(Self::input(&net, chw, hw)?)?;
         let decoded = YoloV8::decode(&self.config, raw.clone(), hw)?;
         Ok((read_back(raw).await?, read_back(decoded).await?))
     }
@@ -111,7 +194,7 @@ impl Engine {
     /// JIT to optimise the hot functions. Returns its milliseconds.
     pub async fn warm_up<H: Hooks>(&self, hooks: &H) -> Result<f64> {
         let start = hooks.now_ms();
-        let side = match self.backend {
+        let side = match self.backend() {
             Backend::Webgpu => self.entry.input_size,
             Backend::Cpu => CPU_WARM_UP_PX.min(self.entry.input_size),
         };
@@ -277,6 +360,23 @@ pub fn place_in_raster(
 mod tests {
     use super::*;
     use crate::detect::RotatedBox;
+
+    #[test]
+    fn the_innermost_cause_of_a_chained_error() {
+        let chained = Error::Inference(
+            "reading the result back from the device failed: The device is poisoned\nCaused by:\n  The device is \
+             poisoned\nCaused by:\n  Destroyed: Device was destroyed.\nBacktrace:\nNo backtrace available"
+                .into(),
+        );
+        assert_eq!(last_cause(&chained), "Destroyed: Device was destroyed.");
+        let plain = Error::Inference("out of memory".into());
+        assert_eq!(last_cause(&plain), "inference failed: out of memory");
+    }
+
+    #[test]
+    fn the_probe_passes_on_a_working_device() {
+        assert!(futures::executor::block_on(probe(&Device::flex())).is_ok());
+    }
 
     fn at(cx: f64, cy: f64) -> Candidate {
         Candidate { anchor: 0, class_id: 1, score: 0.9, bbox: RotatedBox { cx, cy, w: 20.0, h: 10.0, angle: 0.0 } }

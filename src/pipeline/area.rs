@@ -180,8 +180,10 @@ impl AreaRun {
 
     /// The end, once every chunk is merged or failed: the last batch and the result without
     /// its detections. `total_ms` is the whole call as the caller waited for it; `backend`
-    /// ran the network. Fails when no tile of the area could be loaded.
-    pub fn finish(mut self, total_ms: f64, backend: Backend) -> Result<Finished> {
+    /// ran the network (`fallback_reason`: why it is the CPU on a WebGPU engine, see
+    /// [`crate::api::DetectResult::fallback_reason`]). Fails when no tile of the area could be
+    /// loaded.
+    pub fn finish(mut self, total_ms: f64, backend: Backend, fallback_reason: Option<String>) -> Result<Finished> {
         if let Some(k) = self.done.iter().position(|d| !d) {
             return Err(Error::Internal(format!("the run finished before chunk {k} was merged")));
         }
@@ -218,6 +220,7 @@ impl AreaRun {
             tiles: self.tiles,
             failed_chunks: self.failed,
             backend,
+            fallback_reason,
             attribution: self.attribution,
         };
         Ok(Finished { result, last, order })

@@ -123,7 +123,7 @@ async fn run_area<P: TileProvider, H: Hooks>(
 
     hooks.progress(Stage::Postprocess, 0, 1);
     let t_post = hooks.now_ms();
-    let mut finished = area.finish(0.0, engine.backend())?;
+    let mut finished = area.finish(0.0, engine.backend(), engine.fallback_reason())?;
     if !finished.last.is_empty() {
         update(&status, hooks, |s| s.detections += finished.last.len());
         hooks.detections(&feature_collection(&finished.last));

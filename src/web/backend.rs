@@ -118,12 +118,7 @@ async fn init_wgpu(adapter: AdapterInfo) -> Result<(Device, AdapterInfo)> {
         return Ok(ready);
     }
     let device = Device::wgpu_options().init_async().await.map_err(unavailable)?;
-    let probe = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [3]), &device).sum();
-    let value = probe.into_data_async().await.map_err(unavailable)?;
-    let sum = value.try_into_vec::<f32>().map_err(|e| unavailable(format!("{e:?}")))?;
-    if sum.first() != Some(&6.0) {
-        return Err(unavailable(format!("the device computed 1+2+3 = {sum:?}")));
-    }
+    crate::detect::engine::probe(&device).await.map_err(unavailable)?;
     WGPU.with(|w| *w.borrow_mut() = Some((device.clone(), adapter.clone())));
     Ok((device, adapter))
 }

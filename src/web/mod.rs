@@ -308,7 +308,8 @@ impl WebEngine {
     #[wasm_bindgen(js_name = finishRun)]
     pub fn finish_run(&self, run: u32, total_ms: f64) -> Result<JsValue, JsValue> {
         let area = self.inner.merging.borrow_mut().remove(&run).ok_or_else(|| unknown_run(run))?;
-        let finished = area.finish(total_ms, self.inner.engine.backend())?;
+        let engine = &self.inner.engine;
+        let finished = area.finish(total_ms, engine.backend(), engine.fallback_reason())?;
         let batch = feature_collection(&finished.last);
         Ok(to_js_value(&FinishedRun { result: finished.result, batch, order: finished.order })?)
     }
@@ -339,6 +340,7 @@ impl WebEngine {
                 error: test.err().map(|e| format!("{}: {e}", e.code())),
                 memory_bytes: memory_bytes(),
                 backend: inner.engine.backend(),
+                fallback_reason: inner.engine.fallback_reason(),
                 model_id: entry.id.clone(),
                 weights_sha256: entry.weights.sha256.clone(),
                 version: env!("CARGO_PKG_VERSION").into(),
