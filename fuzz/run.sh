@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the fuzz targets (cargo-fuzz, the pinned nightly, no sanitizer: geodetect forbids
+# unsafe code, so the fuzzers look for panics, failed assertions, timeouts and runaway memory)
+# and runs each for a bounded time from its committed seeds (fuzz/corpus/<target>/).
+#
+#   bash fuzz/run.sh                  # every target, 10 s each (what tests/run.sh runs)
+#   bash fuzz/run.sh 600              # every target, 10 minutes each (by hand)
+#   bash fuzz/run.sh 60 cog_open plan # some targets
+#
+# The committed corpora (fuzz/corpus/<target>/): make_seeds.py's real inputs for the targets
+# that read bytes, and for `plan` and `url_template` (structured inputs, no natural seeds) the
+# smallest set covering what a 3-minute run reached (`-merge=1 -set_cover_merge=1`). New
+# inputs the fuzzer finds go to fuzz/out/corpus/<target>/ (gitignored), not into them. A
+# crash is written to fuzz/artifacts/<target>/ and fails the run;
+# `cargo +<nightly> fuzz run -s none <target> <file>` replays it. Each target's executions
+# and coverage are printed.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+seconds="${1:-10}"
+shift || true
+nightly="$(cat "$here/../pkg/threads.toolchain")"
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cd "$here" && cargo "+$nightly" fuzz list)
+cd "$here"
+cargo "+$nightly" fuzz build -s none 2>&1 | { grep -vE "^ +(Finished|Compiling)" || true; }
+failed=()
+for target in "${targets[@]}"; do
+  work="$here/out/corpus/$target"
+  mkdir -p "$work" "$here/artifacts/$target"
+  log="$here/out/$target.log"
+  # -timeout: one input over 10 s is a finding; -rss_limit_mb: over 2 GiB is one too.
+  seeds=()
+  [ -d "$here/corpus/$target" ] && seeds=("$here/corpus/$target")
+  if cargo "+$nightly" fuzz run -s none "$target" "$work" "${seeds[@]}" -- \
+      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+    runs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')"
+    cov="$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)"
+    echo "fuzz $target: ${seconds}s, $runs executions, $cov, no crash"
+  else
+    echo "fuzz $target: CRASH (fuzz/out/$target.log; input in fuzz/artifacts/$target/)"
+    { grep -E "panicked|ERROR|SUMMARY" "$log" || true; } | head -5 | sed "s/^/  /"
+    failed+=("$target")
+  fi
+done
+# The line tests/run.sh counts: one test per target.
+echo "fuzz: $((${#targets[@]} - ${#failed[@]})) passed; ${#failed[@]} failed;"
+[ ${#failed[@]} -eq 0 ] || { echo "fuzz: crashes in ${failed[*]}"; exit 1; }
