@@ -576,14 +576,16 @@ export interface DetectResult {
      */
     failedChunks: FailedChunk[];
     /**
-     * The backend that ran the network.
+     * The backend that ran the network: `"cpu"` when any of it ran on the CPU after a WebGPU
+     * device was lost.
      */
     backend: Backend;
     /**
      * Why the network ran on the CPU although the detector chose WebGPU: the WebGPU device
-     * was lost (a GPU reset, a driver crash, the browser reclaiming it) during this run or an
-     * earlier one. The model window that failed ran again on the CPU, as did every one after
-     * it, so the result is whole. Null otherwise.
+     * (of the worker that ran it, or of one that ran a chunk) was lost (a GPU reset, a driver
+     * crash, the browser reclaiming it) during this run or an earlier one. The model window
+     * that failed ran again on the CPU, as did every one after it, so the result is whole.
+     * Null otherwise.
      */
     fallbackReason: string | null;
     /**
@@ -880,6 +882,10 @@ export interface ChunkOutput {
      * Model windows run.
      */
     windows: number;
+    /**
+     * Why its windows ran on the CPU on a WebGPU worker (the device was lost), else null.
+     */
+    fallbackReason?: string | null;
 }
 
 /**

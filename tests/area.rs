@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use common::{engine, root};
 use geodetect::api::{ChunkFailure, ChunkOutput};
 use geodetect::api::{Clip, DetectOptions, DetectResult};
-use geodetect::detect::Engine;
+use geodetect::detect::{Backend, Engine};
 use geodetect::geojson::Aoi;
 use geodetect::host::{DecodedTile, FetchedTiles, Hooks, RunStatus, Stage, TileProvider};
 use geodetect::native::{DirTiles, NativeHooks};
@@ -233,6 +233,7 @@ fn chunks_merged_in_any_order_give_the_one_raster_result() {
         });
     }
     let finished = area.finish(1.0, engine.backend(), None).unwrap();
+    assert_eq!((finished.result.backend, &finished.result.fallback_reason), (Backend::Cpu, &None));
     released.extend(finished.last.iter().cloned());
     let partial = finished.with_detections(&released).unwrap();
     assert_eq!(partial.failed_chunks.len(), 1);
@@ -242,6 +243,21 @@ fn chunks_merged_in_any_order_give_the_one_raster_result() {
     assert!(WEST - 0.01 < w && w < e && e < EAST + 0.01 && SOUTH - 0.01 < s && s < n && n < NORTH + 0.01, "{failed:?}");
     let (all, some) = (features(&whole.detections), features(&partial.detections));
     assert!(some.len() < all.len() && !some.is_empty(), "{} of {}", some.len(), all.len());
+
+    // A chunk that a worker ran on the CPU after its WebGPU device was lost: the merging
+    // worker, on WebGPU, reports the CPU and that chunk's reason.
+    let mut area = AreaRun::new(engine.entry(), &source, &aoi, &options, 1, None).unwrap();
+    let lost = "the WebGPU device was lost (Destroyed: Device was destroyed.); the network runs on the CPU since";
+    for (k, out) in outputs.iter().enumerate() {
+        let mut out: ChunkOutput = serde_json::from_str(out).unwrap();
+        assert_eq!(out.fallback_reason, None);
+        if k == 2 {
+            out.fallback_reason = Some(lost.into());
+        }
+        area.add(out, &hooks).unwrap();
+    }
+    let finished = area.finish(1.0, Backend::Webgpu, None).unwrap();
+    assert_eq!((finished.result.backend, finished.result.fallback_reason.as_deref()), (Backend::Cpu, Some(lost)));
 }
 
 #[test]

@@ -206,6 +206,9 @@ pub struct ChunkOutput {
     pub timings: Timings,
     /// Model windows run.
     pub windows: usize,
+    /// Why its windows ran on the CPU on a WebGPU worker (the device was lost), else null.
+    #[serde(default)]
+    pub fallback_reason: Option<String>,
 }
 
 /// What merging a chunk (or giving one up) releases: the detections that became final, and
@@ -259,12 +262,14 @@ pub struct DetectResult {
     /// workers, a chunk whose worker crashed or timed out is retried once on a fresh worker,
     /// and reported here if that fails too. Their area was treated as empty.
     pub failed_chunks: Vec<FailedChunk>,
-    /// The backend that ran the network.
+    /// The backend that ran the network: `"cpu"` when any of it ran on the CPU after a WebGPU
+    /// device was lost.
     pub backend: Backend,
     /// Why the network ran on the CPU although the detector chose WebGPU: the WebGPU device
-    /// was lost (a GPU reset, a driver crash, the browser reclaiming it) during this run or an
-    /// earlier one. The model window that failed ran again on the CPU, as did every one after
-    /// it, so the result is whole. Null otherwise.
+    /// (of the worker that ran it, or of one that ran a chunk) was lost (a GPU reset, a driver
+    /// crash, the browser reclaiming it) during this run or an earlier one. The model window
+    /// that failed ran again on the CPU, as did every one after it, so the result is whole.
+    /// Null otherwise.
     pub fallback_reason: Option<String>,
     /// Credit for the imagery (`source.attribution`, or its preset's), to show with the
     /// detections; null when the source names none.

@@ -36,6 +36,8 @@ pub struct AreaRun {
     timings: Timings,
     status: RunStatus,
     attribution: Option<String>,
+    /// Why a chunk ran on the CPU on a WebGPU worker (the first such chunk's reason).
+    fallback_reason: Option<String>,
 }
 
 impl AreaRun {
@@ -101,6 +103,7 @@ impl AreaRun {
             timings: Timings::default(),
             status,
             attribution: source.attribution().map(str::to_owned),
+            fallback_reason: None,
         })
     }
 
@@ -127,6 +130,9 @@ impl AreaRun {
         let t0 = hooks.now_ms();
         self.missing.extend(out.missing_tiles);
         self.tiles.add(&out.tiles);
+        if self.fallback_reason.is_none() {
+            self.fallback_reason = out.fallback_reason;
+        }
         let t = out.timings;
         self.timings.fetch += t.fetch;
         self.timings.decode += t.decode;
@@ -181,9 +187,12 @@ impl AreaRun {
     /// The end, once every chunk is merged or failed: the last batch and the result without
     /// its detections. `total_ms` is the whole call as the caller waited for it; `backend`
     /// ran the network (`fallback_reason`: why it is the CPU on a WebGPU engine, see
-    /// [`crate::api::DetectResult::fallback_reason`]). Fails when no tile of the area could be
-    /// loaded.
+    /// [`crate::api::DetectResult::fallback_reason`]); a chunk that another worker ran on the
+    /// CPU after losing its WebGPU device makes the result's backend the CPU, with that
+    /// chunk's reason. Fails when no tile of the area could be loaded.
     pub fn finish(mut self, total_ms: f64, backend: Backend, fallback_reason: Option<String>) -> Result<Finished> {
+        let fallback_reason = fallback_reason.or(self.fallback_reason.take());
+        let backend = if fallback_reason.is_some() { Backend::Cpu } else { backend };
         if let Some(k) = self.done.iter().position(|d| !d) {
             return Err(Error::Internal(format!("the run finished before chunk {k} was merged")));
         }

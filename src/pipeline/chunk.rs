@@ -62,7 +62,16 @@ pub async fn detect_chunk<H: Hooks>(
         postprocess: model.postprocess,
         total: load_ms + hooks.now_ms() - t0,
     };
-    Ok(ChunkOutput { chunk: k, boxes, missing_tiles: missing, tiles: stats, timings, windows: windows.len() })
+    let fallback_reason = engine.fallback_reason();
+    Ok(ChunkOutput {
+        chunk: k,
+        boxes,
+        missing_tiles: missing,
+        tiles: stats,
+        timings,
+        windows: windows.len(),
+        fallback_reason,
+    })
 }
 
 /// Chunk `k` as a pool's worker runs it: its raster from `ready` (loaded ahead by the call
