@@ -38,15 +38,33 @@ import { MSG, PROTOCOL, GeodetectError, describe, errorToWire, unsupportedBrowse
  * @typedef {object} EngineModule
  * @property {{ create(options: EngineOptions, onProgress: (p: Progress) => void): Promise<Engine> }} Engine
  * @property {(modelBaseUrl: string) => Promise<ModelEntry[]>} listModels
+ * @property {() => number} [memoryBytes] the size of the wasm memory now
  */
 
 /**
  * The parts of a DedicatedWorkerGlobalScope that the protocol uses.
  * @typedef {object} WorkerScope
  * @property {(msg: FromWorker) => void} postMessage
- * @property {(type: "message" | "messageerror", listener: (ev: MessageEvent) => void) => void} addEventListener
+ * @property {(type: "message" | "messageerror" | "error", listener: (ev: MessageEvent) => void) => void} addEventListener
  * @property {() => void} [close]
  */
+
+/** Set by the engine's panic hook (src/web/mod.rs) to the last panic's message. */
+const PANIC_KEY = "__geodetectPanic";
+
+/**
+ * What a wasm trap means, as far as the engine lets us know: a Rust panic records its message
+ * first (and is a bug); a trap with none before it is, in practice, an allocation that failed
+ * (Rust aborts when the memory cannot grow: the browser's limit, or the device's).
+ * @param {WebAssembly.RuntimeError} e
+ * @param {number | undefined} memoryBytes
+ */
+function crashDescription(e, memoryBytes) {
+  const panic = /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (globalThis))[PANIC_KEY];
+  const memory = memoryBytes ? ` at ${(memoryBytes / 2 ** 20).toFixed(1)} MiB of wasm memory` : "";
+  if (typeof panic === "string") return `the wasm engine crashed (${e.message})${memory} after a panic: ${panic}`;
+  return `the wasm engine crashed (${e.message})${memory} with no panic before it: most likely it ran out of memory (the browser let its memory grow no further)`;
+}
 
 /**
  * Serve the geodetect protocol on `scope` (a DedicatedWorkerGlobalScope).
@@ -59,6 +77,8 @@ import { MSG, PROTOCOL, GeodetectError, describe, errorToWire, unsupportedBrowse
 export function startWorker(load, scope = globalThis) {
   /** @type {Promise<EngineModule> | null} */
   let modulePromise = null;
+  /** @type {EngineModule | null} the module, once loaded */
+  let loaded = null;
   /** @type {Engine | null} */
   let engine = null;
   /** @type {string | null} set after a wasm trap (Rust panic): the instance must not be used again */
@@ -77,7 +97,7 @@ export function startWorker(load, scope = globalThis) {
       // Before the wasm is compiled: without SIMD it would fail with an opaque CompileError.
       const unsupported = unsupportedBrowser();
       if (unsupported) throw unsupported;
-      return load(options);
+      return load(options).then((mod) => (loaded = mod));
     });
     return modulePromise;
   }
@@ -87,15 +107,31 @@ export function startWorker(load, scope = globalThis) {
    * @returns {WireError}
    */
   function toWire(e) {
-    if (typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError) {
+    if (isTrap(e)) {
       if (!crashed) {
-        crashed = `the wasm engine crashed (${e.message})`;
+        crashed = crashDescription(e, memoryBytes());
         // After this request's answer: the client replaces this worker.
         queueMicrotask(() => post({ type: MSG.FATAL, error: { code: "WORKER_CRASHED", message: crashed ?? "" } }));
       }
       return { code: "WORKER_CRASHED", message: crashed };
     }
     return errorToWire(e);
+  }
+
+  /**
+   * @param {unknown} e
+   * @returns {e is WebAssembly.RuntimeError}
+   */
+  function isTrap(e) {
+    return typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError;
+  }
+
+  function memoryBytes() {
+    try {
+      return loaded?.memoryBytes?.();
+    } catch {
+      return undefined;
+    }
   }
 
   function needEngine() {
@@ -245,6 +281,18 @@ export function startWorker(load, scope = globalThis) {
         if (typeof id === "number") post({ type: MSG.ERROR, id, error: { code: "INTERNAL", message: `unknown request type ${JSON.stringify(type)}` } });
       }
     }
+  });
+
+  // A trap outside any request's promise chain (inside one of the engine's own futures, where
+  // a failed allocation aborts): the engine is dead. Described like any other trap, instead of
+  // reaching the page as an anonymous uncaught error.
+  scope.addEventListener?.("error", (ev) => {
+    const event = /** @type {ErrorEvent} */ (/** @type {unknown} */ (ev));
+    if (!isTrap(event.error)) return;
+    event.preventDefault?.();
+    if (crashed) return;
+    crashed = crashDescription(event.error, memoryBytes());
+    post({ type: MSG.FATAL, error: { code: "WORKER_CRASHED", message: crashed } });
   });
 
   scope.addEventListener("messageerror", () => {

@@ -75,9 +75,9 @@ startWorker(async (options) => {
       const wasm = relaxed
         ? await import("./wasm-threads-relaxed/geodetect.js")
         : await import("./wasm-threads/geodetect.js");
-      await wasm.default();
+      const exports = await wasm.default();
       await wasm.initThreadPool(threads);
-      return /** @type {EngineModule} */ ({ Engine: wasm.Engine, listModels: wasm.listModels });
+      return /** @type {EngineModule} */ ({ Engine: wasm.Engine, listModels: wasm.listModels, memoryBytes: () => exports.memory.buffer.byteLength });
     } catch (e) {
       console.warn(`geodetect: the threaded engine did not start (${e}); running on one thread`);
     }
@@ -89,6 +89,6 @@ startWorker(async (options) => {
       : relaxed
         ? await import("./wasm-relaxed/geodetect.js")
         : await import("./wasm/geodetect.js");
-  await wasm.default();
-  return /** @type {EngineModule} */ ({ Engine: wasm.Engine, listModels: wasm.listModels });
+  const exports = await wasm.default();
+  return /** @type {EngineModule} */ ({ Engine: wasm.Engine, listModels: wasm.listModels, memoryBytes: () => exports.memory.buffer.byteLength });
 });

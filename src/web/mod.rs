@@ -74,7 +74,12 @@ pub fn run_constructors_once() {
 #[wasm_bindgen(start)]
 fn start() {
     run_constructors_once();
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        // For pkg/worker-core.js, which tells a panic (a bug) from a failed allocation (no
+        // panic before the trap) when the instance traps.
+        let _ = js_sys::Reflect::set(&js_sys::global(), &"__geodetectPanic".into(), &info.to_string().into());
+    }));
 }
 
 #[derive(Debug)]

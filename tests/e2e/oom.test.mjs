@@ -88,8 +88,13 @@ describe("a worker out of memory", () => {
     }, { big: BIG, small: SMALL, model: MODEL, base: server.url });
     t.diagnostic(JSON.stringify({ big: r.bigOut, small: r.smallOut, next: r.next, health: r.health }));
     assert.equal(r.bigOut.code, "WORKER_CRASHED", JSON.stringify(r.bigOut));
-    // The trap named, and the retry: the chunk was tried on a second worker.
-    assert.match(r.bigOut.message, /unreachable/);
+    // The trap named and explained (no panic before it: out of memory, at the cap), and the
+    // retry: the chunk was tried on a second worker.
+    assert.match(r.bigOut.message, /crashed \(unreachable\) at [\d.]+ MiB of wasm memory with no panic before it: most likely it ran out of memory/);
+    const mib = Number(/at ([\d.]+) MiB/.exec(r.bigOut.message)[1]);
+    // At or under the cap: the allocation that failed (a model window's buffers are several
+    // MiB) was larger than what the cap left.
+    assert.ok(mib > 20 && mib <= MAX_PAGES / 16, `${mib} MiB at the crash, cap ${MAX_PAGES / 16} MiB`);
     assert.equal(r.metrics.chunks.retried, 1, JSON.stringify(r.metrics.chunks));
     assert.equal(r.metrics.errors.WORKER_CRASHED, 1, JSON.stringify(r.metrics.errors));
     assert.ok(!r.smallOut.code, `the other area failed: ${r.smallOut.message}`);
