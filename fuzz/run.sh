@@ -22,6 +22,10 @@ nightly="$(cat "$here/../pkg/threads.toolchain")"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cd "$here" && cargo "+$nightly" fuzz list)
 cd "$here"
+# Warnings are errors in geodetect (built without burn here) and in the targets: this build is
+# the lint gate of that configuration (registry crates are capped by cargo as always). For the
+# runs too, which would otherwise rebuild with other flags.
+export RUSTFLAGS="${RUSTFLAGS:-} -D warnings"
 cargo "+$nightly" fuzz build -s none 2>&1 | { grep -vE "^ +(Finished|Compiling)" || true; }
 failed=()
 for target in "${targets[@]}"; do

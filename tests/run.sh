@@ -16,8 +16,8 @@
 #               crates.io only, no wildcard versions; advisories need github.com)
 #   7. fuzz:    fuzz/run.sh: every cargo-fuzz target for 10 s from its committed seeds (area,
 #               options, URL templates, planning, manifest, safetensors, COG headers and
-#               tiles), geodetect built without burn (`--no-default-features`); plus fmt and
-#               clippy of that build and of the fuzz crate
+#               tiles), geodetect built without burn (`--no-default-features`) with warnings as
+#               errors; fmt covers the fuzz crate too
 #
 # Suites run even if an earlier one fails; the last line sums them up:
 #   geodetect: N passed, M failed
@@ -78,8 +78,6 @@ run clippy cargo clippy --all-targets --features cli -- -D warnings
 run clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --features webgpu -- -D warnings
 run clippy-wasm-cpu cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 run clippy-wasm-relaxed cargo clippy --target wasm32-unknown-unknown --lib --features relaxed-simd -- -D warnings
-run clippy-no-model cargo clippy --no-default-features --lib -- -D warnings
-run clippy-fuzz cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 run deny cargo deny --offline check licenses bans sources
 run fuzz bash fuzz/run.sh 10
 

@@ -18,23 +18,16 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { MARINA_TILES, REPO, launchBrowser, pixelToLonLat, startStaticServer, withPage } from "./helpers.mjs";
+import { MARINA_TILES, REPO, launchBrowser, marinaArea, startStaticServer, withPage } from "./helpers.mjs";
 import { MODEL } from "./setup.mjs";
 
 const MINUTE = 60_000;
-const ZOOM = 19;
 const TILE_DELAY_MS = 300;
 
 let server;
 let tiles;
 let browser;
 
-/** The rectangle of marina pixels at zoom 19 from tile (x0 + dx, y0 + dy), `w` x `h` px. */
-function area(dx, dy, w, h) {
-  const [x, y] = [(MARINA_TILES.x0 + dx) * 256 + 8, (MARINA_TILES.y0 + dy) * 256 + 8];
-  const ring = [[0, 0], [w, 0], [w, h], [0, h], [0, 0]].map(([a, b]) => pixelToLonLat([x + a, y + b], ZOOM));
-  return { type: "Polygon", coordinates: [ring] };
-}
 
 /** The marina's tiles (CORS open, not cached by the browser); those of rows y0 + 1 to y0 + 3
  * (the big area's) each after TILE_DELAY_MS. */
@@ -71,8 +64,8 @@ after(async () => {
 describe("aborting", () => {
   test("an abort in each stage stops the worker within 200 ms of its next checkpoint, frees its memory, and the detector goes on", { timeout: 10 * MINUTE }, async (t) => {
     // Two model windows (1024 px with 128 px overlap): 1900 x 600 px, 8 x 3 tiles.
-    const big = area(0, 1, 1900, 600);
-    const small = area(6, 4, 48, 48);
+    const big = marinaArea(0, 1, 1900, 600);
+    const small = marinaArea(6, 4, 48, 48);
     const ctx = await browser.newContext();
     try {
       const out = await withPage(t, ctx, async (page) => {

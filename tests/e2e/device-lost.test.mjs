@@ -12,23 +12,16 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { MARINA_TILES, REPO, launchBrowser, pixelToLonLat, startStaticServer, withPage } from "./helpers.mjs";
+import { REPO, launchBrowser, marinaArea, startStaticServer, withPage } from "./helpers.mjs";
 import { MODEL } from "./setup.mjs";
 
 const MINUTE = 60_000;
-const ZOOM = 19;
 
 let server;
 let browser;
 
-/** The rectangle of marina pixels at zoom 19 from tile (x0 + dx, y0 + dy), `w` x `h` px. */
-function area(dx, dy, w, h) {
-  const [x, y] = [(MARINA_TILES.x0 + dx) * 256 + 8, (MARINA_TILES.y0 + dy) * 256 + 8];
-  const ring = [[0, 0], [w, 0], [w, h], [0, h], [0, 0]].map(([a, b]) => pixelToLonLat([x + a, y + b], ZOOM));
-  return { type: "Polygon", coordinates: [ring] };
-}
-const AREA = area(1, 1, 600, 600); // one model window
-const SMALL = area(6, 4, 48, 48);
+const AREA = marinaArea(1, 1, 600, 600); // one model window
+const SMALL = marinaArea(6, 4, 48, 48);
 
 before(async () => {
   server = await startStaticServer({ mounts: { "/": join(REPO, "www"), "/pkg/": join(REPO, "pkg") } });

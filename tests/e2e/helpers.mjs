@@ -228,6 +228,20 @@ export function pixelToLonLat([x, y], zoom, tileSize = 256) {
   return [lon, lat];
 }
 
+/**
+ * A rectangle of the marina's zoom-19 imagery as a GeoJSON Polygon: `w` x `h` pixels from 8 px
+ * inside tile (x0 + dx, y0 + dy) of MARINA_TILES.
+ * @param {number} dx
+ * @param {number} dy
+ * @param {number} w
+ * @param {number} h
+ */
+export function marinaArea(dx, dy, w, h) {
+  const [x, y] = [(MARINA_TILES.x0 + dx) * 256 + 8, (MARINA_TILES.y0 + dy) * 256 + 8];
+  const ring = [[0, 0], [w, 0], [w, h], [0, h], [0, 0]].map(([a, b]) => pixelToLonLat([x + a, y + b], 19));
+  return { type: "Polygon", coordinates: [ring] };
+}
+
 /** Signed area of a ring in its own units (positive = counter-clockwise in lon/lat). */
 export function signedArea(ring) {
   let a = 0;
