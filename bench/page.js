@@ -81,6 +81,9 @@ export async function geodetectInit({ backend = "cpu", threads = 1, workers = 1 
     threads,
     workers,
     modelBaseUrl: MODELS,
+    // No tile cache in the worker: each run fetches its tiles, as the onnxruntime-web page
+    // does (with the default 64 MiB cache, repeated runs read them from memory: fetch 0 ms).
+    fetch: { cacheBytes: 0 },
   });
   return { ms: performance.now() - t0, backend: detector.backend, info: detector.info };
 }
