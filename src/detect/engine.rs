@@ -136,19 +136,28 @@ impl Engine {
     /// (ultralytics' export layout) on the host. On WebGPU, a failure after which the device
     /// no longer computes (it was lost) moves the network to the CPU, where this input runs
     /// again; any other failure is returned.
+    /// It keeps a copy of its input on WebGPU for that; [`Engine::detect_windows`] rebuilds a
+    /// window's input from the raster instead.
     pub async fn infer(&self, chw: Vec<f32>, hw: [usize; 2]) -> Result<Vec<f32>> {
+        let again = self.spare.is_some().then(|| chw.clone());
+        let again = || again.clone().ok_or_else(|| Error::Internal("no input kept to run again".into()));
+        self.infer_or_redo(chw, again, hw).await
+    }
+
+    /// [`Engine::infer`], with `again()` giving the input anew if it must run again on the CPU.
+    async fn infer_or_redo(
+        &self,
+        chw: Vec<f32>,
+        again: impl Fn() -> Result<Vec<f32>>,
+        hw: [usize; 2],
+    ) -> Result<Vec<f32>> {
         let net = self.net();
-        if net.backend == Backend::Cpu || self.spare.is_none() {
-            return self.infer_on(&net, chw, hw).await;
-        }
-        // 12 MiB for a 1024 px window, against a forward pass of a second or more.
-        let again = chw.clone();
         match self.infer_on(&net, chw, hw).await {
-            Ok(decoded) => Ok(decoded),
-            Err(error) => {
+            Err(error) if net.backend == Backend::Webgpu && self.spare.is_some() => {
                 let cpu = self.after_failure(&net, error).await?;
-                self.infer_on(&cpu, again, hw).await
+                self.infer_on(&cpu, again()?, hw).await
             }
+            outcome => outcome,
         }
     }
 
@@ -304,7 +313,7 @@ impl Engine {
             let chw = preprocess::to_chw(rgb, width, &local)?;
             let hw = local.input_hw();
             let t1 = hooks.now_ms();
-            let decoded = self.infer(chw, hw).await?;
+            let decoded = self.infer_or_redo(chw, || preprocess::to_chw(rgb, width, &local), hw).await?;
             let t2 = hooks.now_ms();
             let n = decoded.len() / self.config.decoded_rows();
             let kept = nms::postprocess(&decoded, n, self.config.num_classes, self.config.task, params);
