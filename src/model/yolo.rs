@@ -111,12 +111,18 @@ impl C2f {
 pub struct Sppf {
     cv1: ConvBlock,
     cv2: ConvBlock,
+    /// On burn's CPU backend: the pools and the concatenation in one pass
+    /// ([`cpu::flex::sppf_concat`]).
+    fused: bool,
 }
 
 impl Sppf {
     fn forward(&self, x: Tensor<4>) -> Result<Tensor<4>> {
-        let pool = MaxPoolOptions::new([5, 5]).with_stride([1, 1]).with_padding([2, 2]);
         let x = self.cv1.forward(x)?;
+        if self.fused {
+            return self.cv2.forward(cpu::flex::sppf_concat(x)?);
+        }
+        let pool = MaxPoolOptions::new([5, 5]).with_stride([1, 1]).with_padding([2, 2]);
         let y1 = max_pool2d(x.clone(), pool.clone());
         let y2 = max_pool2d(y1.clone(), pool.clone());
         let y3 = max_pool2d(y2.clone(), pool);
@@ -284,6 +290,7 @@ impl YoloV8 {
             b9: Sppf {
                 cv1: b.conv("model.9.cv1", d.c1024, d.c1024 / 2, 1, 1)?,
                 cv2: b.conv("model.9.cv2", d.c1024 / 2 * 4, d.c1024, 1, 1)?,
+                fused,
             },
             h12: b.c2f("model.12", d.c1024 + d.c512, d.c512, d.n3, false)?,
             h15: b.c2f("model.15", d.c512 + d.c256, d.c256, d.n3, false)?,
@@ -374,6 +381,13 @@ impl YoloV8 {
     /// box centre x, y, width, height in input pixels, class probabilities, and for OBB the
     /// angle in radians.
     pub fn decode(config: &YoloConfig, raw: Tensor<3>, input_hw: [usize; 2]) -> Result<Tensor<3>> {
+        let on_cpu = matches!(raw.device().as_dispatch(), burn::backend::DispatchDevice::Flex(_));
+        Self::decode_with(config, raw, input_hw, on_cpu)
+    }
+
+    /// [`YoloV8::decode`], on burn's CPU backend in one vectorised pass
+    /// ([`cpu::flex::decode`]) when `on_cpu`, otherwise in burn's ops (one graph on WebGPU).
+    fn decode_with(config: &YoloConfig, raw: Tensor<3>, input_hw: [usize; 2], on_cpu: bool) -> Result<Tensor<3>> {
         let [batch, rows, n] = raw.dims();
         let device = raw.device();
         let (anchors, strides) = anchor_grid(input_hw)?;
@@ -383,6 +397,9 @@ impl YoloV8 {
                 config.raw_rows(),
                 strides.len()
             )));
+        }
+        if on_cpu {
+            return cpu::flex::decode(config, raw, &anchors, &strides);
         }
         let r = config.reg_max;
         let nc = config.num_classes;
@@ -528,8 +545,9 @@ mod tests {
         assert!(anchor_grid([100, 64]).is_err());
     }
 
-    /// The decode on device must agree with a straightforward host implementation of
-    /// ultralytics' DFL + dist2rbox / dist2bbox.
+    /// The decode, on the CPU path and in burn's ops (as WebGPU runs it), must agree with a
+    /// straightforward host implementation of ultralytics' DFL + dist2rbox / dist2bbox, and
+    /// the two with each other.
     #[test]
     fn decode_matches_a_host_reference() {
         for task in [Task::Detect, Task::Obb] {
@@ -540,8 +558,17 @@ mod tests {
             let raw: Vec<f32> = (0..rows * n).map(|i| ((i * 7919 % 1000) as f32 / 250.0) - 2.0).collect();
             let device = Device::flex();
             let t = Tensor::<3>::from_data(TensorData::new(raw.clone(), [1, rows, n]), &device);
-            let out: Vec<f32> = YoloV8::decode(&cfg, t, hw).unwrap().into_data().try_into_vec::<f32>().unwrap();
+            let decoded = |on_cpu| -> Vec<f32> {
+                let out = YoloV8::decode_with(&cfg, t.clone(), hw, on_cpu).unwrap();
+                out.into_data().try_into_vec::<f32>().unwrap()
+            };
+            let (out, in_graph) = (decoded(true), decoded(false));
+            assert_eq!(YoloV8::decode(&cfg, t.clone(), hw).unwrap().into_data().try_into_vec::<f32>().unwrap(), out);
             assert_eq!(out.len(), cfg.decoded_rows() * n);
+            assert_eq!(in_graph.len(), out.len());
+            for (i, (a, b)) in out.iter().zip(&in_graph).enumerate() {
+                assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "value {i}: CPU {a} vs in-graph {b} ({task:?})");
+            }
             let at = |row: usize, j: usize| raw[row * n + j];
             for j in 0..n {
                 let side = |s: usize| {

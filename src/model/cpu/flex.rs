@@ -1,12 +1,14 @@
-//! The bridge between burn tensors on its CPU backend (flex) and [`PackedConv`]: borrow the
-//! input's storage (no copy when it is contiguous, as burn's own outputs are), run, and hand
-//! the output back to burn without copying it.
+//! The bridge between burn tensors on its CPU backend (flex) and this module's kernels
+//! ([`PackedConv`], SPPF's pools, the box decoding): borrow the input's storage (no copy when
+//! it is contiguous, as burn's own outputs are), run, and hand the output back to burn without
+//! copying it.
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::prelude::*;
 
 use super::PackedConv;
+use crate::model::config::YoloConfig;
 use crate::{Error, Result};
 
 /// Run `conv` on `x` (`[B, C, H, W]`), adding `residual` after the activation.
@@ -19,12 +21,33 @@ pub fn conv2d(conv: &PackedConv, x: Tensor<4>, residual: Option<Tensor<4>>) -> R
     let residual = residual.map(on_flex).transpose()?;
     let out = conv.run(values(&x)?, batch, h, w, residual.as_ref().map(values).transpose()?)?;
     let [ho, wo] = conv.output_hw(h, w)?;
-    let data = TensorData::new(out, [batch, conv.out_channels(), ho, wo]);
-    Ok(Tensor::from_primitive::<Flex>(FlexTensor::from_data(data)))
+    Ok(from_vec(out, [batch, conv.out_channels(), ho, wo]))
+}
+
+/// SPPF's pools and concatenation ([`super::pool::sppf_concat`]) on `x` (`[B, C, H, W]`):
+/// `[B, 4C, H, W]`.
+pub fn sppf_concat(x: Tensor<4>) -> Result<Tensor<4>> {
+    let [batch, channels, h, w] = x.dims();
+    let x = on_flex(x)?;
+    let out = super::pool::sppf_concat(values(&x)?, batch, channels, (h, w));
+    Ok(from_vec(out, [batch, 4 * channels, h, w]))
+}
+
+/// The head's box decoding ([`super::decode::decode`]) on `raw` (`[B, raw rows, N]`).
+pub fn decode(config: &YoloConfig, raw: Tensor<3>, anchors: &[f32], strides: &[f32]) -> Result<Tensor<3>> {
+    let [batch, _, n] = raw.dims();
+    let raw = on_flex(raw)?;
+    let out = super::decode::decode(config, values(&raw)?, batch, n, anchors, strides);
+    Ok(from_vec(out, [batch, config.decoded_rows(), n]))
+}
+
+/// A flex tensor of `values` (no copy).
+fn from_vec<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
+    Tensor::from_primitive::<Flex>(FlexTensor::from_data(TensorData::new(values, shape)))
 }
 
 /// The flex tensor behind `t`, made contiguous if it is a strided view.
-fn on_flex(t: Tensor<4>) -> Result<FlexTensor> {
+fn on_flex<const D: usize>(t: Tensor<D>) -> Result<FlexTensor> {
     let t = t.try_into_primitive::<Flex>().map_err(|e| {
         Error::Internal(format!("the CPU convolution got a tensor that is not on burn's CPU backend: {e:?}"))
     })?;

@@ -1,12 +1,14 @@
-//! The CPU path's convolutions: burn's CPU backend (flex) runs every other op, and the
-//! convolutions (90 % of the network's arithmetic) run here, fused with their bias, SiLU
-//! and residual add, on weights packed once at load time.
+//! The CPU path's convolutions, SPPF's pools and the box decoding: burn's CPU backend (flex)
+//! runs every other op, and the convolutions (90 % of the network's arithmetic) run here,
+//! fused with their bias, SiLU and residual add, on weights packed once at load time.
 //!
 //! - [`gemm`]: the register tile (output channels × output pixels) that does the arithmetic.
 //! - [`act`]: the epilogue: bias, SiLU with a vectorisable `exp`, residual.
 //! - [`conv`]: [`PackedConv`], weights packed into tile panels and the driver that packs the
 //!   input (im2col, a cache-sized block at a time) and walks the tiles.
 //! - [`winograd`]: 3×3 stride-1 convolutions by Winograd F(2×2, 3×3), on the same tile.
+//! - [`pool`]: SPPF's three 5×5 max pools and their concatenation, separable, in one output.
+//! - [`decode`]: the head's box decoding (DFL, boxes, sigmoids), vectorised.
 //! - [`parallel`]: one piece of each output per thread (rayon natively and in the threaded
 //!   wasm; one piece in the single-threaded wasm).
 //! - [`flex`]: the bridge between burn tensors on the flex backend and these slices.
@@ -16,9 +18,11 @@
 
 pub mod act;
 pub mod conv;
+pub mod decode;
 pub mod flex;
 pub mod gemm;
 pub mod parallel;
+pub mod pool;
 pub mod winograd;
 
 pub use act::Activation;
