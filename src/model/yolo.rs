@@ -44,6 +44,14 @@ enum ConvImpl {
 }
 
 impl ConvBlock {
+    /// The packed convolution, on the CPU path.
+    fn packed(&self) -> Option<&PackedConv> {
+        match &self.imp {
+            ConvImpl::Cpu(packed) => Some(packed),
+            ConvImpl::Burn { .. } => None,
+        }
+    }
+
     fn forward(&self, x: Tensor<4>) -> Result<Tensor<4>> {
         self.forward_add(x, None)
     }
@@ -91,7 +99,17 @@ pub struct C2f {
 }
 
 impl C2f {
+    /// The block's convolutions on the CPU path, which runs it on slices
+    /// ([`cpu::C2fConvs`]).
+    fn packed(&self) -> Option<cpu::C2fConvs<'_>> {
+        let blocks = self.m.iter().map(|b| Some((b.cv1.packed()?, b.cv2.packed()?, b.residual)));
+        Some(cpu::C2fConvs { cv1: self.cv1.packed()?, blocks: blocks.collect::<Option<_>>()?, cv2: self.cv2.packed()? })
+    }
+
     fn forward(&self, x: Tensor<4>) -> Result<Tensor<4>> {
+        if let Some(convs) = self.packed() {
+            return cpu::flex::c2f(&convs, x);
+        }
         // ultralytics splits cv1's output in two halves and feeds the second one on; the
         // concatenation starts with both halves, i.e. with cv1's output itself.
         let y = self.cv1.forward(x)?;

@@ -153,6 +153,22 @@ impl PackedConv {
     /// after the activation. Returns the NCHW output.
     pub fn run(&self, x: &[f32], batch: usize, h: usize, w: usize, residual: Option<&[f32]>) -> Result<Vec<f32>> {
         let [ho, wo] = self.output_hw(h, w)?;
+        let mut out = vec![0.0; batch * self.cout * ho * wo];
+        self.run_into(x, batch, h, w, residual, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`PackedConv::run`], writing the NCHW output into `out` (every value is overwritten).
+    pub fn run_into(
+        &self,
+        x: &[f32],
+        batch: usize,
+        h: usize,
+        w: usize,
+        residual: Option<&[f32]>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let [ho, wo] = self.output_hw(h, w)?;
         let (plane, n) = (h * w, ho * wo);
         if x.len() != batch * self.cin * plane {
             return Err(Error::Internal(format!(
@@ -164,13 +180,19 @@ impl PackedConv {
         if residual.is_some_and(|r| r.len() != batch * self.cout * n) {
             return Err(Error::Internal(format!("residual does not match the output {batch}x{}x{ho}x{wo}", self.cout)));
         }
-        let mut out = vec![0.0; batch * self.cout * n];
+        if out.len() != batch * self.cout * n {
+            return Err(Error::Internal(format!(
+                "convolution output holds {} values, not {batch}x{}x{ho}x{wo}",
+                out.len(),
+                self.cout
+            )));
+        }
         for (b, out) in out.chunks_exact_mut(self.cout * n).enumerate() {
             let x = &x[b * self.cin * plane..][..self.cin * plane];
             let residual = residual.map(|r| &r[b * self.cout * n..][..self.cout * n]);
             self.image(x, (h, w), residual, out);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// One image, cut into one piece of output pixels per thread (whole 2-row bands for

@@ -1,5 +1,5 @@
 //! The bridge between burn tensors on its CPU backend (flex) and this module's kernels
-//! ([`PackedConv`], SPPF's pools, the box decoding): borrow the input's storage (no copy when
+//! ([`PackedConv`], `C2f` blocks, SPPF's pools, the box decoding): borrow the input's storage (no copy when
 //! it is contiguous, as burn's own outputs are), run, and hand the output back to burn without
 //! copying it.
 
@@ -7,7 +7,7 @@ use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::prelude::*;
 
-use super::PackedConv;
+use super::{C2fConvs, PackedConv};
 use crate::model::config::YoloConfig;
 use crate::{Error, Result};
 
@@ -22,6 +22,14 @@ pub fn conv2d(conv: &PackedConv, x: Tensor<4>, residual: Option<Tensor<4>>) -> R
     let out = conv.run(values(&x)?, batch, h, w, residual.as_ref().map(values).transpose()?)?;
     let [ho, wo] = conv.output_hw(h, w)?;
     Ok(from_vec(out, [batch, conv.out_channels(), ho, wo]))
+}
+
+/// A `C2f` block ([`super::csp::C2fConvs`]) on `x` (`[B, C, H, W]`).
+pub fn c2f(convs: &C2fConvs<'_>, x: Tensor<4>) -> Result<Tensor<4>> {
+    let [batch, _, h, w] = x.dims();
+    let x = on_flex(x)?;
+    let out = convs.run(values(&x)?, batch, (h, w))?;
+    Ok(from_vec(out, [batch, convs.cv2.out_channels(), h, w]))
 }
 
 /// SPPF's pools and concatenation ([`super::pool::sppf_concat`]) on `x` (`[B, C, H, W]`):
