@@ -1,7 +1,7 @@
 //! The bridge between burn tensors on its CPU backend (flex) and this module's kernels
-//! ([`PackedConv`], `C2f` blocks, SPPF's pools, the box decoding): borrow the input's storage (no copy when
-//! it is contiguous, as burn's own outputs are), run, and hand the output back to burn without
-//! copying it.
+//! ([`PackedConv`], `C2f` blocks, SPPF's pools, the box decoding): borrow the input's storage
+//! (no copy when it is contiguous, as burn's own outputs are), run, and hand the output back
+//! to burn without copying it.
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -56,9 +56,9 @@ fn from_vec<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
 
 /// The flex tensor behind `t`, made contiguous if it is a strided view.
 fn on_flex<const D: usize>(t: Tensor<D>) -> Result<FlexTensor> {
-    let t = t.try_into_primitive::<Flex>().map_err(|e| {
-        Error::Internal(format!("the CPU convolution got a tensor that is not on burn's CPU backend: {e:?}"))
-    })?;
+    let t = t
+        .try_into_primitive::<Flex>()
+        .map_err(|e| Error::Internal(format!("the CPU path got a tensor that is not on burn's CPU backend: {e:?}")))?;
     Ok(if t.as_slice::<f32>().is_some() { t } else { t.to_contiguous() })
 }
 
