@@ -14,7 +14,7 @@
 #               threaded ones, whose code differs only in what `threads` and rayon add)
 #   6. deny:    cargo deny check licenses bans sources (deny.toml: permissive licences,
 #               crates.io only, no wildcard versions; advisories need github.com)
-#   7. fuzz:    fuzz/run.sh: every cargo-fuzz target for 10 s from its committed seeds (area,
+#   7. fuzz:    fuzz/run.sh: every cargo-fuzz target for 5 s from its committed seeds (area,
 #               options, URL templates, planning, manifest, safetensors, COG headers and
 #               tiles), geodetect built without burn (`--no-default-features`) with warnings as
 #               errors; fmt covers the fuzz crate too
@@ -79,7 +79,7 @@ run clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --fea
 run clippy-wasm-cpu cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 run clippy-wasm-relaxed cargo clippy --target wasm32-unknown-unknown --lib --features relaxed-simd -- -D warnings
 run deny cargo deny --offline check licenses bans sources
-run fuzz bash fuzz/run.sh 10
+run fuzz bash fuzz/run.sh 5
 
 echo
 if ((${#suites_failed[@]})); then
