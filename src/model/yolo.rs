@@ -129,15 +129,13 @@ impl C2f {
 pub struct Sppf {
     cv1: ConvBlock,
     cv2: ConvBlock,
-    /// On burn's CPU backend: the pools and the concatenation in one pass
-    /// ([`cpu::flex::sppf_concat`]).
-    fused: bool,
 }
 
 impl Sppf {
     fn forward(&self, x: Tensor<4>) -> Result<Tensor<4>> {
         let x = self.cv1.forward(x)?;
-        if self.fused {
+        // On the CPU path (packed convolutions): the pools and the concatenation in one pass.
+        if self.cv1.packed().is_some() {
             return self.cv2.forward(cpu::flex::sppf_concat(x)?);
         }
         let pool = MaxPoolOptions::new([5, 5]).with_stride([1, 1]).with_padding([2, 2]);
@@ -308,7 +306,6 @@ impl YoloV8 {
             b9: Sppf {
                 cv1: b.conv("model.9.cv1", d.c1024, d.c1024 / 2, 1, 1)?,
                 cv2: b.conv("model.9.cv2", d.c1024 / 2 * 4, d.c1024, 1, 1)?,
-                fused,
             },
             h12: b.c2f("model.12", d.c1024 + d.c512, d.c512, d.n3, false)?,
             h15: b.c2f("model.15", d.c512 + d.c256, d.c256, d.n3, false)?,
