@@ -28,7 +28,6 @@ let server;
 let tiles;
 let browser;
 
-
 /** The marina's tiles (CORS open, not cached by the browser); those of rows y0 + 1 to y0 + 3
  * (the big area's) each after TILE_DELAY_MS. */
 async function startSlowTileServer() {
