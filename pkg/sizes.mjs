@@ -15,7 +15,7 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import { compressed } from "./compress.mjs";
 import { ENGINES } from "./engines.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -64,45 +64,49 @@ function engine(dir) {
 
 /** @type {Map<string, {raw: number, gzip: number, br: number}>} */
 const sizes = new Map();
+/** Raw, gzip and brotli bytes of each of `paths`, all compressed at once (pkg/compress.mjs). */
+async function measureAll(paths) {
+  await Promise.all(
+    [...new Set(paths)].map(async (path) => {
+      const bytes = readFileSync(path);
+      const [gz, br] = await Promise.all([compressed(bytes, "gz"), compressed(bytes, "br")]);
+      sizes.set(path, { raw: bytes.length, gzip: gz.length, br: br.length });
+    }),
+  );
+}
+/** The sizes of `path`, measured by measureAll. */
 function measure(path) {
-  let s = sizes.get(path);
-  if (!s) {
-    const bytes = readFileSync(path);
-    s = {
-      raw: bytes.length,
-      gzip: gzipSync(bytes, { level: 9 }).length,
-      br: brotliCompressSync(bytes, {
-        params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length },
-      }).length,
-    };
-    sizes.set(path, s);
-  }
+  const s = sizes.get(path);
+  if (!s) throw new Error(`pkg/sizes.mjs: ${path} was not measured`);
   return s;
 }
 
 const missing = [];
-const rows = [];
-const files = new Set(Object.values(PATHS).flatMap(([f]) => f));
-for (const f of files) {
-  const p = join(here, f);
-  if (!existsSync(p)) {
-    missing.push(`pkg/${f}`);
-    continue;
-  }
-  // The snippet directory's name is a hash: shortened in the table.
-  const file = `pkg/${f}`.replace(/\/snippets\/.*\//, "/snippets/…/");
-  rows.push({ kind: f.endsWith(".wasm") ? "wasm" : "js", file, ...measure(p) });
-}
+const files = [...new Set(Object.values(PATHS).flatMap(([f]) => f))].filter((f) => {
+  const there = existsSync(join(here, f));
+  if (!there) missing.push(`pkg/${f}`);
+  return there;
+});
 // Each model's weights, as listed in the served manifest (www/models, written by tests/setup.sh).
+const weights = [];
 const manifestPath = join(root, "www", "models", "manifest.json");
 if (existsSync(manifestPath)) {
   const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
   for (const m of manifest.models ?? []) {
     const p = join(root, "www", "models", m.weights.file);
-    if (existsSync(p)) rows.push({ kind: "weights", file: relative(root, p), ...measure(p) });
+    if (existsSync(p)) weights.push(p);
     else missing.push(relative(root, p));
   }
 }
+await measureAll([...files.map((f) => join(here, f)), ...weights]);
+
+const rows = [];
+for (const f of files) {
+  // The snippet directory's name is a hash: shortened in the table.
+  const file = `pkg/${f}`.replace(/\/snippets\/.*\//, "/snippets/…/");
+  rows.push({ kind: f.endsWith(".wasm") ? "wasm" : "js", file, ...measure(join(here, f)) });
+}
+for (const p of weights) rows.push({ kind: "weights", file: relative(root, p), ...measure(p) });
 
 const paths = [];
 let over = false;

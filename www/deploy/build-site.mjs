@@ -28,13 +28,14 @@
 // Every compressible file gets precompressed siblings, <file>.br (brotli 11) and <file>.gz
 // (gzip 9), kept where they save at least 5 %: nginx serves them with brotli_static /
 // gzip_static, and CloudFront compresses neither application/wasm nor objects over 10 MB.
-// Compressed bytes are cached in .cache/site-compress/ by content hash.
+// Compressed bytes are cached in .cache/compress/ by content hash (pkg/compress.mjs, shared
+// with pkg/sizes.mjs, which compresses the same engines during pkg/build.sh).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, posix, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import { compressed } from "../../pkg/compress.mjs";
 import { ENGINES } from "../../pkg/engines.mjs";
 import { COMPRESSIBLE as COMPRESSIBLE_EXTENSIONS, CONTENT_TYPES } from "./files.mjs";
 
@@ -194,21 +195,10 @@ const health = Buffer.from(`${JSON.stringify({ status: "ok", name: pkgJson.name,
 
 const siteDir = join(outDir, "site");
 rmSync(siteDir, { recursive: true, force: true });
-const cacheDir = join(root, ".cache/site-compress");
-mkdirSync(cacheDir, { recursive: true });
-
-function compressed(bytes, kind) {
-  const key = createHash("sha256").update(bytes).digest("hex");
-  const file = join(cacheDir, `${key}.${kind}`);
-  if (existsSync(file)) return readFileSync(file);
-  const z = kind === "br"
-    ? brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length } })
-    : gzipSync(bytes, { level: 9 });
-  writeFileSync(file, z);
-  return z;
-}
-
 const files = [];
+// Every file's compression runs at once (pkg/compress.mjs: on the thread pool, cached by
+// content); the plan is written when all of them are done.
+const compressing = [];
 function write(site, bytes, kind, hashed, contentType) {
   const path = join(siteDir, site);
   mkdirSync(dirname(path), { recursive: true });
@@ -216,11 +206,14 @@ function write(site, bytes, kind, hashed, contentType) {
   const encodings = {};
   if (compress && COMPRESSIBLE.has(ext(site))) {
     for (const [enc, suffix] of [["br", "br"], ["gzip", "gz"]]) {
-      const z = compressed(bytes, suffix);
-      if (z.length <= bytes.length * 0.95) {
-        writeFileSync(`${path}.${suffix}`, z);
-        encodings[enc] = `${site}.${suffix}`;
-      }
+      compressing.push(
+        compressed(bytes, suffix).then((z) => {
+          if (z.length <= bytes.length * 0.95) {
+            writeFileSync(`${path}.${suffix}`, z);
+            encodings[enc] = `${site}.${suffix}`;
+          }
+        }),
+      );
     }
   }
   files.push({ path: site, kind, hashed, contentType, cacheControl: headers.cacheControl[kind], size: bytes.length, encodings });
@@ -241,6 +234,7 @@ for (const [urlPath, s] of sources) {
   }
 }
 write("healthz", health, "health", false, "application/json");
+await Promise.all(compressing);
 
 files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 const plan = { version: 1, name: pkgJson.name, packageVersion: pkgJson.version, build, files };
