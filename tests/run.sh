@@ -28,8 +28,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
+setup_seconds=0
 if [[ "${GEODETECT_SKIP_SETUP:-}" != 1 ]]; then
     bash tests/setup.sh || { echo "geodetect: setup failed"; echo "geodetect: 0 passed, 1 failed"; exit 1; }
+    setup_seconds=$SECONDS
 fi
 
 log_dir="$root/tests/out/logs"
@@ -45,14 +47,19 @@ passed=0
 failed=0
 suites_failed=()
 
+# Seconds each step took (setup, then every suite), printed before the summary line: the
+# fresh-machine CI run has a time budget.
+timings=("setup ${setup_seconds}s")
+
 # run NAME COMMAND...: run a suite, tee its output, add its counts.
 run() {
     local name="$1"
     shift
     printf '\n==== %s: %s\n' "$name" "$*"
-    local log="$log_dir/$name.log"
+    local log="$log_dir/$name.log" started=$SECONDS
     "$@" 2>&1 | tee "$log"
     local status=${PIPESTATUS[0]}
+    timings+=("$name $((SECONDS - started))s")
     # cargo / wasm-bindgen-test: "test result: ok. 3 passed; 0 failed"; node TAP: "# pass 3".
     local p f
     p=$(grep -hoE '[0-9]+ passed;|^# pass [0-9]+' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
@@ -82,6 +89,7 @@ run deny cargo deny --offline check licenses bans sources
 run fuzz bash fuzz/run.sh 5
 
 echo
+echo "geodetect: seconds per step: ${timings[*]}"
 if ((${#suites_failed[@]})); then
     echo "geodetect: failing suites: ${suites_failed[*]} (logs in tests/out/logs/)"
 fi

@@ -26,7 +26,8 @@ cd "$root"
 demo_only=false
 [[ "${1:-}" == "--demo" ]] && demo_only=true
 
-say() { printf '\n== setup: %s\n' "$*" >&2; }
+# Each step's line says how long setup has run so far (the fresh-machine CI run has a time budget).
+say() { printf '\n== setup (%d s): %s\n' "$SECONDS" "$*" >&2; }
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 # 1. System packages.
