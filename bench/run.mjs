@@ -9,10 +9,13 @@
 //   --cases a,b       model640, model1024, tiles16, tiles1024, cold (default all five);
 //                     tiles1024: the whole detect() over 1,024 tiles (81 windows), a minute
 //                     or more per side, so at most --runs-large pairs and no warm-up;
-//                     cold: page load to the first tiles16 result in a fresh browser
-//                     context (nothing cached) and in a context that loaded it once
-//                     (geodetect's weights in the Cache API; both sides' wasm in the HTTP
-//                     cache)
+//                     cold: page load to the first tiles16 result in a browser with a
+//                     fresh profile on disk (nothing cached), then in the same profile
+//                     after one visit (geodetect's weights in the Cache API; both sides'
+//                     wasm and scripts in the HTTP cache), as a returning visitor's
+//                     browser keeps them;
+//                     cold-incognito (not in the default list): the same in off-the-record
+//                     contexts of one browser, which keep no code caches (a private window)
 //   --runs-large N    measured pairs of tiles1024 (default 2)
 //   --threads 1,2,4   threads on both sides (geodetect's `threads` option, onnxruntime-web's
 //                     numThreads); each count is its own cross-origin-isolated page
@@ -24,7 +27,7 @@ import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { launchBrowser, repeatMarinaTiles, startStaticServer } from "../tests/e2e/helpers.mjs";
+import { launchBrowser, launchProfile, repeatMarinaTiles, startStaticServer } from "../tests/e2e/helpers.mjs";
 import { ENGINES } from "../pkg/engines.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -46,7 +49,7 @@ const WARMUP = Number(opts.warmup);
 const CASES = opts.cases.split(",").filter(Boolean);
 const THREADS = opts.threads.split(",").map(Number);
 const RUNS_LARGE = Number(opts["runs-large"]);
-const KNOWN = new Set(["model640", "model1024", "tiles16", "tiles1024", "cold"]);
+const KNOWN = new Set(["model640", "model1024", "tiles16", "tiles1024", "cold", "cold-incognito"]);
 for (const c of CASES) if (!KNOWN.has(c)) throw new Error(`unknown case ${c}; known: ${[...KNOWN].join(", ")}`);
 if (!(RUNS >= 1 && RUNS_LARGE >= 1 && WARMUP >= 0 && THREADS.every((t) => Number.isInteger(t) && t >= 1))) throw new Error("bad --runs/--warmup/--threads");
 
@@ -105,8 +108,8 @@ const crossOriginIsolation = {
   "cross-origin-embedder-policy": "require-corp",
 };
 // Everything but the tiles may stay in the HTTP cache, as production hosting allows (the
-// cold-start case with weights cached then also finds both sides' wasm there, and Chromium
-// its compiled code); tiles are fetched from the server every time.
+// cold-start case with weights cached then also finds both sides' wasm there); tiles are
+// fetched from the server every time.
 // tiles1024 repeats the marina's 8 x 5 tiles at z19.
 const server = await startStaticServer({
   headers: crossOriginIsolation,
@@ -157,20 +160,26 @@ async function coldStart(side, context, threads) {
   return { value: ms, extra: geodetect ? { createMs: geo.ms, loadMs: geo.info.loadMs, detectMs: detect.wall, timings: detect.timings } : { detectMs: detect.wall } };
 }
 
-/** The cold-start cases for `threads`: nothing cached, then weights and engine cached. */
-async function coldCases(threads) {
+/**
+ * The cold-start cases for `threads`: nothing cached, then weights and engine cached; each
+ * run in a browser of its own with a fresh profile on disk, or (`incognito`) in a fresh
+ * off-the-record context of the bench's browser.
+ */
+async function coldCases(threads, incognito) {
   for (const cached of [false, true]) {
-    const label = `cold start to the first tiles16 result, ${cached ? "weights cached" : "nothing cached"}, ${threads} thread${threads > 1 ? "s" : ""} each`;
+    const label = `cold start to the first tiles16 result, ${cached ? "weights cached" : "nothing cached"}${incognito ? ", off-the-record context" : ""}, ${threads} thread${threads > 1 ? "s" : ""} each`;
     process.stderr.write(`${label}: `);
-    const contexts = [];
     const inContext = async (side) => {
-      const context = await browser.newContext();
-      contexts.push(context);
-      if (cached) await coldStart(side, context, threads);
-      return coldStart(side, context, threads);
+      const profile = incognito ? null : await launchProfile({ webgpu: false });
+      const context = profile ? profile.context : await browser.newContext();
+      try {
+        if (cached) await coldStart(side, context, threads);
+        return await coldStart(side, context, threads);
+      } finally {
+        await (profile ? profile.close() : context.close());
+      }
     };
     const r = await alternate(() => inContext("geodetect"), () => inContext("ort"));
-    for (const c of contexts) await c.close();
     const g = r.extras.map((e) => e.a);
     r.geodetect = {
       medianCreateMs: stats(g.map((e) => e.createMs)).median,
@@ -180,8 +189,8 @@ async function coldCases(threads) {
     };
     r.ort = { medianDetectMs: stats(r.extras.map((e) => e.b.detectMs)).median };
     delete r.extras;
-    r.what = "node-side wall time from page.goto to the first result (geodetect: Detector.create + detect; onnxruntime-web: its import, session create + the tiles16 page work); every response may be kept in the HTTP cache for 10 minutes, as production hosting would allow";
-    results.push({ case: cached ? "cold-cached" : "cold", backend: "cpu", ortThreads: threads, geodetectThreads: threads, label, ...r });
+    r.what = `node-side wall time from page.goto to the first result (geodetect: Detector.create + detect; onnxruntime-web: its import, session create + the tiles16 page work); every response may be kept in the HTTP cache for 10 minutes, as production hosting would allow; ${incognito ? "an off-the-record context (no code caches)" : "a browser profile on disk, as a returning visitor's browser has"}`;
+    results.push({ case: `${cached ? "cold-cached" : "cold"}${incognito ? "-incognito" : ""}`, backend: "cpu", ortThreads: threads, geodetectThreads: threads, label, ...r });
     process.stderr.write(`geodetect ${r.a.median.toFixed(0)} ms, onnxruntime-web ${r.b.median.toFixed(0)} ms, ratio ${r.ratio.median.toFixed(2)}\n`);
   }
 }
@@ -191,7 +200,7 @@ try {
     const { context, page, ortInfo, geo } = await openPage({ threads, backend: "cpu" });
     env = { ...env, ort: ortInfo.version, crossOriginIsolated: ortInfo.crossOriginIsolated };
     if (threads > 1 && !ortInfo.crossOriginIsolated) throw new Error("the page is not cross-origin isolated: onnxruntime-web cannot use threads");
-    for (const name of CASES.filter((c) => c !== "cold")) {
+    for (const name of CASES.filter((c) => !c.startsWith("cold"))) {
       const label = `${name}, CPU, ${threads} thread${threads > 1 ? "s" : ""} each`;
       process.stderr.write(`${label}: `);
       let r;
@@ -231,7 +240,8 @@ try {
     }
     env.geodetectLoadMs = geo.ms;
     await context.close();
-    if (CASES.includes("cold")) await coldCases(threads);
+    if (CASES.includes("cold")) await coldCases(threads, false);
+    if (CASES.includes("cold-incognito")) await coldCases(threads, true);
   }
   if (opts.webgpu) {
     const { context, page, geo } = await openPage({ threads: 1, backend: "webgpu" });

@@ -3,7 +3,8 @@
 // geometry used to check and compare detections.
 import { createServer, request as httpRequest } from "node:http";
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -17,6 +18,31 @@ export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
  */
 export async function launchBrowser({ webgpu = true, extraArgs = [] } = {}) {
   const { chromium } = await import("playwright-core");
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: chromiumArgs(webgpu, extraArgs), timeout: 60_000 });
+}
+
+/**
+ * Chromium as a returning visitor has it: a browser with its own profile on disk (a fresh
+ * temporary directory), where the HTTP cache, the Cache API and V8's code caches persist from
+ * one page to the next. (`browser.newContext()` gives an off-the-record context instead.)
+ * Same flags as launchBrowser. Resolves to the profile's context; `close()` ends the browser
+ * and removes the directory.
+ */
+export async function launchProfile({ webgpu = true, extraArgs = [] } = {}) {
+  const { chromium } = await import("playwright-core");
+  const dir = await mkdtemp(join(tmpdir(), "geodetect-profile-"));
+  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: chromiumArgs(webgpu, extraArgs), timeout: 60_000 });
+  return {
+    context,
+    async close() {
+      await context.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The flags of both launchers. */
+function chromiumArgs(webgpu, extraArgs) {
   const args = [
     "--no-sandbox",
     "--disable-background-networking",
@@ -28,7 +54,7 @@ export async function launchBrowser({ webgpu = true, extraArgs = [] } = {}) {
   ];
   if (webgpu) args.push("--enable-unsafe-webgpu");
   args.push(...extraArgs);
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args, timeout: 60_000 });
+  return args;
 }
 
 /** The marina's tiles at zoom 19: x 272953..272960, y 191175..191179. */
