@@ -200,15 +200,18 @@ impl Engine {
     /// blank raster, so that the first real detection does not pay for first-use costs:
     /// on WebGPU the shaders compile, at the model's input size since kernels are
     /// specialised to shapes; on the CPU a small raster is enough for the browser's wasm
-    /// JIT to optimise the hot functions. Returns its milliseconds.
+    /// JIT to optimise the hot functions; there every anchor of that raster passes a zero
+    /// confidence threshold, so that NMS and the box regularisation run too (a blank raster
+    /// scores nothing above a real threshold). Returns its milliseconds.
     pub async fn warm_up<H: Hooks>(&self, hooks: &H) -> Result<f64> {
         let start = hooks.now_ms();
-        let side = match self.backend() {
-            Backend::Webgpu => self.entry.input_size,
-            Backend::Cpu => CPU_WARM_UP_PX.min(self.entry.input_size),
+        // (side, confidence): at the input size NMS over every anchor would cost more than it saves.
+        let (side, confidence) = match self.backend() {
+            Backend::Webgpu => (self.entry.input_size, 0.25),
+            Backend::Cpu => (CPU_WARM_UP_PX.min(self.entry.input_size), 0.0),
         };
         let blank = vec![0u8; side as usize * side as usize * 3];
-        let params = NmsParams { confidence: 0.25, iou: 0.45, max_detections: 300, class_mask: None };
+        let params = NmsParams { confidence, iou: 0.45, max_detections: 300, class_mask: None };
         self.detect_raster(&blank, side, side, &params, 0, &Quiet(hooks)).await?;
         Ok(hooks.now_ms() - start)
     }
