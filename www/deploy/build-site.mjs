@@ -205,16 +205,18 @@ function write(site, bytes, kind, hashed, contentType) {
   writeFileSync(path, bytes);
   const encodings = {};
   if (compress && COMPRESSIBLE.has(ext(site))) {
-    for (const [enc, suffix] of [["br", "br"], ["gzip", "gz"]]) {
-      compressing.push(
-        compressed(bytes, suffix).then((z) => {
-          if (z.length <= bytes.length * 0.95) {
-            writeFileSync(`${path}.${suffix}`, z);
+    const kinds = [["br", "br"], ["gzip", "gz"]];
+    compressing.push(
+      Promise.all(kinds.map(([, suffix]) => compressed(bytes, suffix))).then((zs) => {
+        // In this order whichever finishes first, so that the plan is the same every time.
+        kinds.forEach(([enc, suffix], i) => {
+          if (zs[i].length <= bytes.length * 0.95) {
+            writeFileSync(`${path}.${suffix}`, zs[i]);
             encodings[enc] = `${site}.${suffix}`;
           }
-        }),
-      );
-    }
+        });
+      }),
+    );
   }
   files.push({ path: site, kind, hashed, contentType, cacheControl: headers.cacheControl[kind], size: bytes.length, encodings });
 }
