@@ -15,7 +15,8 @@
 //                     wasm and scripts in the HTTP cache), as a returning visitor's
 //                     browser keeps them;
 //                     cold-incognito (not in the default list): the same in off-the-record
-//                     contexts of one browser, which keep no code caches (a private window)
+//                     contexts of one browser, which keep their caches in memory only (a
+//                     private window)
 //   --runs-large N    measured pairs of tiles1024 (default 2)
 //   --threads 1,2,4   threads on both sides (geodetect's `threads` option, onnxruntime-web's
 //                     numThreads); each count is its own cross-origin-isolated page
@@ -189,7 +190,7 @@ async function coldCases(threads, incognito) {
     };
     r.ort = { medianDetectMs: stats(r.extras.map((e) => e.b.detectMs)).median };
     delete r.extras;
-    r.what = `node-side wall time from page.goto to the first result (geodetect: Detector.create + detect; onnxruntime-web: its import, session create + the tiles16 page work); every response may be kept in the HTTP cache for 10 minutes, as production hosting would allow; ${incognito ? "an off-the-record context (no code caches)" : "a browser profile on disk, as a returning visitor's browser has"}`;
+    r.what = `node-side wall time from page.goto to the first result (geodetect: Detector.create + detect; onnxruntime-web: its import, session create + the tiles16 page work); every response may be kept in the HTTP cache for 10 minutes, as production hosting would allow; ${incognito ? "an off-the-record context (caches in memory only)" : "a browser profile on disk, as a returning visitor's browser has"}`;
     results.push({ case: `${cached ? "cold-cached" : "cold"}${incognito ? "-incognito" : ""}`, backend: "cpu", ortThreads: threads, geodetectThreads: threads, label, ...r });
     process.stderr.write(`geodetect ${r.a.median.toFixed(0)} ms, onnxruntime-web ${r.b.median.toFixed(0)} ms, ratio ${r.ratio.median.toFixed(2)}\n`);
   }
