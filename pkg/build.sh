@@ -195,7 +195,11 @@ tmp_dirs=()
 finishing=()
 cleanup() {
   local pid
-  for pid in $(jobs -p); do kill "$pid" 2>/dev/null || true; done
+  # A background job is a subshell running wasm-opt: stop both.
+  for pid in $(jobs -p); do
+    pkill -P "$pid" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true
+  done
   wait 2>/dev/null || true
   [ "${#tmp_dirs[@]}" -eq 0 ] || rm -rf "${tmp_dirs[@]}"
 }
