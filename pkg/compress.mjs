@@ -5,11 +5,10 @@
 // Quality 11 takes about 2 s per MB on one core, and both tools compress the same engines, so:
 //   - results are cached on disk by the sha256 of the input (.cache/compress/<hash>.<br|gz>);
 //     the site builder then finds what pkg/build.sh's size table already compressed;
-//   - compression runs on libuv's thread pool (zlib's async API), one job per core at a time,
-//     so callers start every file at once and await them together.
+//   - compression runs on libuv's thread pool (zlib's async API), which bounds how many run at
+//     once (4 by default), so callers start every file at once and await them together.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -20,30 +19,6 @@ const brotliAsync = promisify(brotliCompress);
 const gzipAsync = promisify(gzip);
 
 /** @typedef {"br" | "gz"} Kind */
-
-let running = 0;
-/** @type {Array<() => void>} */
-const waiting = [];
-const slots = Math.max(1, availableParallelism());
-
-/**
- * Run `job` when fewer than one job per core is running; a finishing job hands its slot
- * straight to the next waiting one.
- * @template T
- * @param {() => Promise<T>} job
- * @returns {Promise<T>}
- */
-async function limited(job) {
-  if (running < slots) running += 1;
-  else await new Promise((resolve) => waiting.push(() => resolve(undefined)));
-  try {
-    return await job();
-  } finally {
-    const next = waiting.shift();
-    if (next) next();
-    else running -= 1;
-  }
-}
 
 /**
  * `bytes` compressed as `kind`: brotli quality 11 ("br") or gzip level 9 ("gz").
@@ -56,11 +31,10 @@ export async function compressed(bytes, kind) {
   const key = createHash("sha256").update(bytes).digest("hex");
   const file = join(cacheDir, `${key}.${kind}`);
   if (existsSync(file)) return readFileSync(file);
-  const z = await limited(() =>
+  const z =
     kind === "br"
-      ? brotliAsync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length } })
-      : gzipAsync(bytes, { level: 9 }),
-  );
+      ? await brotliAsync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length } })
+      : await gzipAsync(bytes, { level: 9 });
   // Written under a temporary name and renamed, so that a reader never sees half a file.
   mkdirSync(cacheDir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
