@@ -21,7 +21,7 @@ pub mod nms;
 pub mod preprocess;
 
 pub use backend::Backend;
-pub use boxes::RotatedBox;
+pub use boxes::{Outline, RotatedBox};
 #[cfg(feature = "model")]
 pub use compute::Compute;
 #[cfg(feature = "model")]

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::boxes::RotatedBox;
+use super::boxes::{Outline, RotatedBox};
 use crate::model::Task;
 
 /// Most candidates considered by NMS (ultralytics' `max_nms`).
@@ -44,15 +44,17 @@ pub struct NmsParams {
 /// (rows = 4 box + `num_classes` (+1 angle)), sorted by score descending.
 pub fn candidates(decoded: &[f32], n: usize, num_classes: usize, task: Task, params: &NmsParams) -> Vec<Candidate> {
     let row = |r: usize| &decoded[r * n..(r + 1) * n];
-    let mut out = Vec::new();
-    for j in 0..n {
-        let (mut class_id, mut score) = (0, f32::NEG_INFINITY);
-        for c in 0..num_classes {
-            let p = row(4 + c)[j];
-            if p > score {
-                (class_id, score) = (c, p);
+    // Each anchor's best class, a class row at a time (the rows are contiguous).
+    let (mut best, mut class) = (vec![f32::NEG_INFINITY; n], vec![0usize; n]);
+    for c in 0..num_classes {
+        for ((p, best), class) in row(4 + c).iter().zip(&mut best).zip(&mut class) {
+            if *p > *best {
+                (*class, *best) = (c, *p);
             }
         }
+    }
+    let mut out = Vec::new();
+    for (j, (&score, &class_id)) in best.iter().zip(&class).enumerate() {
         // `score` starts at -inf and only grows, so it is never NaN here.
         if score <= params.confidence {
             continue;
@@ -85,17 +87,19 @@ pub fn best_first(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
 
 /// Greedy class-aware NMS over candidates already sorted by [`sort_by_score`].
 pub fn nms(sorted: Vec<Candidate>, iou: f32, max_detections: usize) -> Vec<Candidate> {
-    let mut kept: Vec<Candidate> = Vec::new();
+    // Each kept box's outline, computed once for its IoUs with every later candidate.
+    let mut kept: Vec<(Candidate, Outline)> = Vec::new();
     for c in sorted {
         if kept.len() >= max_detections {
             break;
         }
-        let suppressed = kept.iter().any(|k| k.class_id == c.class_id && k.bbox.iou(&c.bbox) > iou as f64);
+        let outline = c.bbox.outline();
+        let suppressed = kept.iter().any(|(k, o)| k.class_id == c.class_id && o.iou(&outline) > iou as f64);
         if !suppressed {
-            kept.push(c);
+            kept.push((c, outline));
         }
     }
-    kept
+    kept.into_iter().map(|(c, _)| c).collect()
 }
 
 /// [`candidates`] then [`nms`], with OBB boxes regularized.
