@@ -69,9 +69,10 @@ let detector = null;
 /**
  * Create the geodetect detector once per page (one worker with the wasm engine, as the
  * onnxruntime-web side has one session; more than one thread loads the threaded engine,
- * which this cross-origin-isolated page allows). The pool benchmark sets `workers`.
+ * which this cross-origin-isolated page allows). The pool benchmark sets `workers`; `fetch`
+ * adds to the fetch options (for experiments with the tile scheduler).
  */
-export async function geodetectInit({ backend = "cpu", threads = 1, workers = 1 } = {}) {
+export async function geodetectInit({ backend = "cpu", threads = 1, workers = 1, fetch = {} } = {}) {
   const t0 = performance.now();
   detector?.dispose();
   detector = await Detector.create({
@@ -83,7 +84,7 @@ export async function geodetectInit({ backend = "cpu", threads = 1, workers = 1 
     modelBaseUrl: MODELS,
     // No tile cache in the worker: each run fetches its tiles, as the onnxruntime-web page
     // does (with the default 64 MiB cache, repeated runs read them from memory: fetch 0 ms).
-    fetch: { cacheBytes: 0 },
+    fetch: { cacheBytes: 0, ...fetch },
   });
   return { ms: performance.now() - t0, backend: detector.backend, info: detector.info };
 }
@@ -143,6 +144,26 @@ export async function geodetectPool({ tiles, sampleMs = 2000 }) {
     workerMemory: health.workers.map((w) => w.memoryBytes),
     workers: health.workersTotal,
   };
+}
+
+/**
+ * The cold-start case as a page would run it on load: `geodetect` (Detector.create, then
+ * detect() on tiles16; onnxruntime-web is never imported) or `ort` (import, session, the
+ * tiles16 page work). `sinceNavigation` is the page's clock when the first result is in,
+ * which counts from the start of the navigation that loaded the page.
+ * @param {string} side
+ * @param {number} threads
+ */
+export async function coldStart(side, threads) {
+  if (side === "geodetect") {
+    const init = await geodetectInit({ threads });
+    const detect = await geodetectDetect("tiles16");
+    return { sinceNavigation: performance.now(), init, detect };
+  }
+  if (side !== "ort") throw new Error(`unknown side ${side}`);
+  await ortInit({ threads });
+  const detect = await ortTiles("tiles16");
+  return { sinceNavigation: performance.now(), detect };
 }
 
 // ---------------------------------------------------------------------------------------
