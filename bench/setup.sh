@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything the benchmark needs, made once and skipped when present:
-#   1. the demo's setup (tests/setup.sh --demo): imagery, converted weights, the wasm build
+#   1. the demo's setup (tests/setup.sh --demo): Chromium and nginx (apt), imagery, converted
+#      weights, the wasm build
 #   2. the ONNX export of the same .pt at 256/640/1024 px (bench/export_onnx.py), with
 #      ultralytics + PyTorch from the developer venv of models/reference (.venv-ref, ~3 GB;
 #      never installed by CI)
