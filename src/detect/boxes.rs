@@ -131,8 +131,9 @@ const CLIP_VERTICES: usize = 64;
 
 /// The area of the intersection of two convex quadrilaterals given counter-clockwise:
 /// `subject` clipped by each edge of `clip` in turn (Sutherland–Hodgman), then its area.
-/// Exact up to rounding, and a few hundred times faster than a general polygon overlay,
-/// which NMS over a thousand candidates would otherwise spend milliseconds in.
+/// Exact up to rounding. With geo's general polygon overlay instead, NMS over the ~1,000
+/// candidates of a 1024 px window took 5–7 ms natively; the whole postprocess of four such
+/// windows now takes about 4 ms.
 fn convex_overlap_area(subject: &[[f64; 2]; 4], clip: &[[f64; 2]; 4]) -> f64 {
     let mut poly = [[0.0; 2]; CLIP_VERTICES];
     let mut next = [[0.0; 2]; CLIP_VERTICES];
