@@ -2,7 +2,8 @@
 // hosting tests) instead of the node server of tests/e2e/helpers.mjs: the same paths and
 // headers, served by the kind of server production uses, in processes of its own. The
 // node server shares its event loop with playwright in the benchmark's own process, which
-// slowed every tile down (16 tiles: about 55 ms against 45 through nginx, on 2 cores).
+// slowed every tile down (16 tiles on 2 cores: about 55 ms against 45 through nginx in
+// geodetect's worker, 40–59 against 25 on the onnxruntime-web page).
 //
 // nginx cannot compute the repeated marina addresses of tiles1024 (repeatMarinaTiles), so
 // the tiles are served from a folder of links made for the tiles the cases read.
