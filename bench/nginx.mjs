@@ -9,9 +9,9 @@
 // the tiles are served from a folder of links made for the tiles the cases read.
 import { spawn } from "node:child_process";
 import { access, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { freePort } from "../tests/e2e/helpers.mjs";
 
 export const NGINX = process.env.NGINX ?? "/usr/sbin/nginx";
 
@@ -21,15 +21,6 @@ export async function haveNginx() {
     () => true,
     () => false,
   );
-}
-
-/** A free loopback port. */
-async function freePort() {
-  const probe = createServer();
-  await new Promise((ok) => probe.listen(0, "127.0.0.1", ok));
-  const { port } = /** @type {import("node:net").AddressInfo} */ (probe.address());
-  await new Promise((ok) => probe.close(ok));
-  return port;
 }
 
 /**

@@ -32,7 +32,7 @@ import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { launchBrowser, launchProfile, repeatMarinaTiles, startStaticServer } from "../tests/e2e/helpers.mjs";
+import { launchBrowser, launchProfile, repeatMarinaTiles, startStaticServer, watchPage } from "../tests/e2e/helpers.mjs";
 import { ENGINES } from "../pkg/engines.mjs";
 import { haveNginx, startNginx } from "./nginx.mjs";
 
@@ -150,19 +150,17 @@ let env = {};
 async function openPage({ threads, backend, context: given, ort = true }) {
   const context = given ?? (await browser.newContext());
   const page = await context.newPage();
-  const log = [];
-  page.on("console", (m) => log.push(m.text()));
-  page.on("pageerror", (e) => log.push(String(e)));
+  const watch = watchPage(page);
   await page.goto(`${server.url}/bench/index.html`);
   try {
     await page.waitForFunction(() => document.title === "ready", null, { timeout: 30_000 });
   } catch (e) {
-    throw new Error(`the bench page did not load: ${e.message}\n${log.join("\n")}`);
+    throw new Error(`the bench page did not load: ${e.message}\n${watch.text()}`);
   }
   const ortInfo = ort ? await page.evaluate((t) => window.bench.ortInit({ threads: t }), threads) : null;
   const geo = backend ? await page.evaluate((o) => window.bench.geodetectInit(o), { backend, threads }) : null;
   if (geo && backend === "cpu" && geo.info.threads !== threads) {
-    throw new Error(`geodetect runs ${geo.info.threads} threads, not ${threads}: ${geo.info.threadsNote}\n${log.join("\n")}`);
+    throw new Error(`geodetect runs ${geo.info.threads} threads, not ${threads}: ${geo.info.threadsNote}\n${watch.text()}`);
   }
   return { context, page, ortInfo, geo };
 }
@@ -178,16 +176,14 @@ async function openPage({ threads, backend, context: given, ort = true }) {
 async function coldStart(side, context, threads) {
   const t0 = performance.now();
   const page = await context.newPage();
-  const log = [];
-  page.on("console", (m) => log.push(m.text()));
-  page.on("pageerror", (e) => log.push(String(e)));
+  const watch = watchPage(page);
   await page.goto(`${server.url}/bench/index.html?cold=${side}&threads=${threads}`);
   let r;
   try {
     await page.waitForFunction(() => window.cold, null, { timeout: 30_000 });
     r = await page.evaluate(() => window.cold);
   } catch (e) {
-    throw new Error(`the cold start of ${side} failed: ${e.message}\n${log.join("\n")}`);
+    throw new Error(`the cold start of ${side} failed: ${e.message}\n${watch.text()}`);
   }
   const nodeMs = performance.now() - t0;
   await page.close();

@@ -10,13 +10,12 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile as execFileCb } from "node:child_process";
 import { request as httpRequest } from "node:http";
-import { createServer } from "node:net";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
-import { REPO, launchBrowser, validateDetections, withPage } from "./helpers.mjs";
+import { REPO, freePort, launchBrowser, validateDetections, withPage } from "./helpers.mjs";
 
 const execFile = promisify(execFileCb);
 const MINUTE = 60_000;
@@ -31,21 +30,6 @@ function expectedCsp(tileHosts = "", modelHosts = "") {
 }
 
 const isCrossOriginPath = (path) => HEADERS.crossOriginPaths.some((p) => path.startsWith(p));
-
-/** A port nobody listens on now (never 8080, the dev server's). */
-async function freePort() {
-  for (;;) {
-    const port = await new Promise((ok, fail) => {
-      const s = createServer();
-      s.once("error", fail);
-      s.listen(0, "127.0.0.1", () => {
-        const { port } = s.address();
-        s.close(() => ok(port));
-      });
-    });
-    if (port !== 8080) return port;
-  }
-}
 
 /** One HTTP request with node's http (no decompression): { status, headers, body: Buffer }. */
 function http(base, path, { method = "GET", headers = {} } = {}) {

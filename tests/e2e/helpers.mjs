@@ -2,6 +2,7 @@
 // tiny static file server (with an optional reverse proxy), page diagnostics, and the
 // geometry used to check and compare detections.
 import { createServer, request as httpRequest } from "node:http";
+import { createServer as createNetServer } from "node:net";
 import { createReadStream } from "node:fs";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -55,6 +56,21 @@ function chromiumArgs(webgpu, extraArgs) {
   if (webgpu) args.push("--enable-unsafe-webgpu");
   args.push(...extraArgs);
   return args;
+}
+
+/** A loopback port nobody listens on now (never 8080, the dev server's). */
+export async function freePort() {
+  for (;;) {
+    const port = await new Promise((ok, fail) => {
+      const s = createNetServer();
+      s.once("error", fail);
+      s.listen(0, "127.0.0.1", () => {
+        const { port } = s.address();
+        s.close(() => ok(port));
+      });
+    });
+    if (port !== 8080) return port;
+  }
 }
 
 /** The marina's tiles at zoom 19: x 272953..272960, y 191175..191179. */
