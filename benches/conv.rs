@@ -16,7 +16,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use geodetect::model::cpu::{Activation, Method, PackedConv};
-use geodetect::model::{Scale, Task, YoloConfig, YoloV8};
+use geodetect::model::{Family, Scale, Task, Yolo, YoloConfig};
 
 /// `(cin, cout, kernel, stride, input side at 1024, times it occurs)`: every convolution of
 /// YOLOv8n-OBB (15 classes), backbone, neck and the three head levels.
@@ -133,8 +133,8 @@ fn main() {
     );
 
     // The whole network (weights are arbitrary: the time does not depend on them).
-    let config = YoloConfig { family: "yolov8".into(), scale: Scale::N, task: Task::Obb, num_classes: 15, reg_max: 16 };
-    let net = YoloV8::build(&config, &device, &mut |name, shape| {
+    let config = YoloConfig::standard(Family::Yolov8, Scale::N, Task::Obb, 15);
+    let net = Yolo::build(&config, &device, &mut |name, shape| {
         let n: usize = shape.iter().product();
         Ok(if name.ends_with("dfl.conv.weight") {
             (0..n).map(|i| i as f32).collect()

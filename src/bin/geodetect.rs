@@ -16,7 +16,7 @@ use geodetect::detect::{Compute, Engine};
 use geodetect::geojson::Aoi;
 use geodetect::model::convert::convert_checkpoint;
 use geodetect::model::manifest::{Architecture, ModelSource, WeightsFile};
-use geodetect::model::{Manifest, ModelEntry, sha256_hex};
+use geodetect::model::{Manifest, ModelEntry, YoloConfig, sha256_hex};
 use geodetect::native::{DirTiles, NativeHooks};
 use geodetect::pipeline::detect_area;
 use geodetect::tiles::TileSource;
@@ -93,12 +93,19 @@ fn convert(mut args: pico_args::Arguments) -> CliResult {
             .into());
         }
         let converted = convert_checkpoint(&pt, header(entry))?;
-        if converted.config != entry.config() {
+        // `postprocess` is a choice of the manifest's, not something a checkpoint has.
+        let want = YoloConfig { postprocess: Default::default(), ..entry.config() };
+        if converted.config != want {
             return Err(format!(
                 "{}: the checkpoint is {:?}, the manifest says {:?}",
-                entry.id,
-                converted.config,
-                entry.config()
+                entry.id, converted.config, want
+            )
+            .into());
+        }
+        if let Some(names) = converted.classes.as_ref().filter(|names| **names != entry.classes) {
+            return Err(format!(
+                "{}: the checkpoint's class names are {names:?}, the manifest's {:?}",
+                entry.id, entry.classes
             )
             .into());
         }
@@ -149,7 +156,9 @@ fn convert_one(
     let config = &converted.config;
     let classes: Vec<String> = match classes {
         Some(list) => list.split(',').map(|s| s.trim().to_string()).collect(),
-        None => (0..config.num_classes).map(|i| format!("class{i}")).collect(),
+        None => {
+            converted.classes.clone().unwrap_or_else(|| (0..config.num_classes).map(|i| format!("class{i}")).collect())
+        }
     };
     if classes.len() != config.num_classes {
         return Err(
@@ -161,7 +170,7 @@ fn convert_one(
         id: id.clone(),
         name: id,
         task: config.task,
-        architecture: Architecture { family: config.family.clone(), scale: config.scale, reg_max: config.reg_max },
+        architecture: Architecture::of(config),
         input_size: converted.train_imgsz.unwrap_or(640),
         classes,
         weights: WeightsFile {
@@ -176,6 +185,8 @@ fn convert_one(
             sha256: sha256_hex(&pt_bytes),
             upstream: "user-supplied ultralytics checkpoint".into(),
         },
+        ground_resolution_m: None,
+        postprocess: Default::default(),
     };
     entry.validate()?;
     println!("{}", serde_json::to_string_pretty(&entry)?);

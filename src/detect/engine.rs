@@ -7,10 +7,11 @@ use burn::prelude::*;
 
 use super::nms::{self, Candidate, NmsParams};
 use super::preprocess::{self, Window};
+use super::topk;
 use super::{Backend, Compute};
 use crate::host::{Hooks, Quiet, Stage};
 use crate::model::cpu::parallel;
-use crate::model::{ModelEntry, VerifiedWeights, Weights, YoloConfig, YoloV8};
+use crate::model::{ModelEntry, Postprocess, VerifiedWeights, Weights, Yolo, YoloConfig};
 use crate::{Error, Result};
 
 /// Detections closer than this to a window side that lies inside the raster are left to
@@ -42,7 +43,7 @@ pub struct Engine {
 
 /// The network on one device.
 struct Net {
-    model: YoloV8,
+    model: Yolo,
     device: Device,
     backend: Backend,
 }
@@ -99,7 +100,7 @@ impl Engine {
             )));
         }
         let config = entry.config();
-        let model = YoloV8::from_weights(&config, Weights::from_safetensors(weights.bytes())?, &device)?;
+        let model = Yolo::from_weights(&config, Weights::from_safetensors(weights.bytes())?, &device)?;
         let spare = (backend == Backend::Webgpu).then(|| weights.clone());
         let net = RefCell::new(Rc::new(Net { model, device, backend }));
         Ok(Self { entry, config, net, spare, fell_back: RefCell::default() })
@@ -164,7 +165,7 @@ impl Engine {
     async fn infer_on(&self, net: &Net, chw: Vec<f32>, hw: [usize; 2]) -> Result<Vec<f32>> {
         let input = Self::input(net, chw, hw)?;
         let config = &self.config; // the closure may run on another thread: not `self`
-        let decoded = parallel::on_pool(|| YoloV8::decode(config, net.model.forward(input)?, hw))?;
+        let decoded = parallel::on_pool(|| Yolo::decode(config, net.model.forward(input)?, hw))?;
         read_back(decoded).await
     }
 
@@ -179,7 +180,7 @@ impl Engine {
         let Err(lost) = probe(&net.device).await else { return Err(error) };
         let Some(weights) = &self.spare else { return Err(error) };
         let device = Device::flex();
-        let model = YoloV8::from_weights(&self.config, Weights::from_safetensors(weights.bytes())?, &device)?;
+        let model = Yolo::from_weights(&self.config, Weights::from_safetensors(weights.bytes())?, &device)?;
         let cpu = Rc::new(Net { model, device, backend: Backend::Cpu });
         *self.net.borrow_mut() = cpu.clone();
         *self.fell_back.borrow_mut() =
@@ -187,12 +188,22 @@ impl Engine {
         Ok(cpu)
     }
 
+    /// The final boxes of one window's decoded output `[rows, n]`: NMS, or top-k for the
+    /// one-to-one branch of an end-to-end head.
+    pub fn select(&self, decoded: &[f32], n: usize, params: &NmsParams) -> Vec<Candidate> {
+        let (nc, task) = (self.config.num_classes, self.config.task);
+        match self.config.postprocess {
+            Postprocess::Nms => nms::postprocess(decoded, n, nc, task, params),
+            Postprocess::Topk => topk::postprocess(decoded, n, nc, task, params),
+        }
+    }
+
     /// Like [`Engine::infer`], also returning the raw head output `[raw rows, N]` (no CPU
     /// fallback: the parity tests compare one backend with a reference).
     pub async fn infer_with_raw(&self, chw: Vec<f32>, hw: [usize; 2]) -> Result<(Vec<f32>, Vec<f32>)> {
         let net = self.net();
         let raw = net.model.forward(Self::input(&net, chw, hw)?)?;
-        let decoded = YoloV8::decode(&self.config, raw.clone(), hw)?;
+        let decoded = Yolo::decode(&self.config, raw.clone(), hw)?;
         Ok((read_back(raw).await?, read_back(decoded).await?))
     }
 
@@ -319,7 +330,7 @@ impl Engine {
             let decoded = self.infer_or_redo(chw, || preprocess::to_chw(rgb, width, &local), hw).await?;
             let t2 = hooks.now_ms();
             let n = decoded.len() / self.config.decoded_rows();
-            let kept = nms::postprocess(&decoded, n, self.config.num_classes, self.config.task, params);
+            let kept = self.select(&decoded, n, params);
             all.extend(place_in_raster(kept, &window, place.area, index * ANCHORS_PER_WINDOW));
             timings.preprocess += t1 - t0;
             timings.inference += t2 - t1;

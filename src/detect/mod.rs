@@ -6,6 +6,7 @@
 //! - `engine` (the `model` feature): a loaded model on a device, and detection over a whole
 //!   raster.
 //! - [`nms`]: decoding outputs, thresholds and non-maximum suppression.
+//! - [`topk`]: an end-to-end head's boxes, chosen by top-k without NMS.
 //! - [`merge`]: detections of an area run piece by piece, merged across the seams and
 //!   released as soon as they are final.
 //! - [`boxes`]: rotated and axis-aligned boxes and their exact IoU.
@@ -19,6 +20,7 @@ pub mod engine;
 pub mod merge;
 pub mod nms;
 pub mod preprocess;
+pub mod topk;
 
 pub use backend::Backend;
 pub use boxes::{Outline, RotatedBox};

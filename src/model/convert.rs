@@ -3,17 +3,21 @@
 //! An ultralytics checkpoint pickles the whole model object (`{"model": DetectionModel,
 //! "train_args": {...}, ...}`); burn's `pytorch-reader` turns that module into its
 //! `state_dict()`, so the tensor names are ultralytics' own. We keep those names (the
-//! documented weights format), drop training-only bookkeeping, check the tensors build a
-//! YOLOv8 network, and write F16 safetensors (lossless: ultralytics saves half precision).
+//! documented weights format), drop training-only bookkeeping, read what the tensors cannot
+//! tell from the pickled module objects ([`super::pickle`]: the activation of SPPF's first
+//! convolution, its shortcut, an `OBB26` head's raw angle, the class names), check that the
+//! layers are the family's and that the tensors build the network, and write F16 safetensors
+//! (lossless: ultralytics saves half precision).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use pytorch_reader::{DType, PickleValue, PytorchReader};
 
-use super::config::{Task, YoloConfig};
+use super::config::{ConvAct, Family, Task, YoloConfig};
+use super::pickle::Modules;
 use super::weights::{FloatFormat, HostTensor, Weights};
-use super::yolo::YoloV8;
+use super::yolo::Yolo;
 use crate::{Error, Result};
 
 /// A converted checkpoint.
@@ -25,6 +29,8 @@ pub struct Converted {
     pub config: YoloConfig,
     /// Training image size, from the checkpoint's `train_args.imgsz` when present.
     pub train_imgsz: Option<u32>,
+    /// Class names, from the model's `names` when the checkpoint has them.
+    pub classes: Option<Vec<String>>,
     /// Number of tensors written.
     pub tensors: usize,
 }
@@ -83,7 +89,9 @@ fn train_args(path: &Path) -> (Option<String>, Option<u32>) {
 /// Convert a checkpoint. `metadata` is stored in the safetensors header.
 pub fn convert_checkpoint(path: &Path, metadata: BTreeMap<String, String>) -> Result<Converted> {
     let weights = read_checkpoint(path)?;
-    let config = YoloConfig::infer(&weights)?;
+    let mut config = YoloConfig::infer(&weights)?;
+    let modules = Modules::read(path)?;
+    let classes = module_details(&modules, &mut config).map_err(|e| load_err(path, e))?;
     let (task, train_imgsz) = train_args(path);
     let expected = match config.task {
         Task::Detect => "detect",
@@ -93,7 +101,57 @@ pub fn convert_checkpoint(path: &Path, metadata: BTreeMap<String, String>) -> Re
         return Err(load_err(path, format!("train_args.task is `{task}` but the head is `{expected}`")));
     }
     // Building the network proves every tensor is used with the right shape.
-    YoloV8::from_weights(&config, weights.clone(), &burn::prelude::Device::flex())?;
+    Yolo::from_weights(&config, weights.clone(), &burn::prelude::Device::flex())?;
     let bytes = weights.to_safetensors(true, metadata)?;
-    Ok(Converted { bytes, config, train_imgsz, tensors: weights.len() })
+    Ok(Converted { bytes, config, train_imgsz, classes, tensors: weights.len() })
+}
+
+/// The ultralytics class of each layer of `family`'s graph, in order, then its head's.
+fn layer_classes(family: Family) -> Vec<&'static str> {
+    match family {
+        Family::Yolov8 => vec![
+            "Conv", "Conv", "C2f", "Conv", "C2f", "Conv", "C2f", "Conv", "C2f", "SPPF", "Upsample", "Concat", "C2f",
+            "Upsample", "Concat", "C2f", "Conv", "Concat", "C2f", "Conv", "Concat", "C2f",
+        ],
+        Family::Yolo11 | Family::Yolo26 => vec![
+            "Conv", "Conv", "C3k2", "Conv", "C3k2", "Conv", "C3k2", "Conv", "C3k2", "SPPF", "C2PSA", "Upsample",
+            "Concat", "C3k2", "Upsample", "Concat", "C3k2", "Conv", "Concat", "C3k2", "Conv", "Concat", "C3k2",
+        ],
+    }
+}
+
+/// Complete `config` from the checkpoint's module objects (the model under `model`, or
+/// `ema` in a training checkpoint): check each layer is the family's, read SPPF's first
+/// activation, pool count and shortcut and the head's class. Returns the class names.
+fn module_details(modules: &Modules, config: &mut YoloConfig) -> std::result::Result<Option<Vec<String>>, String> {
+    let root = ["model", "ema"].into_iter().find(|k| modules.class(k).is_some()).ok_or("no model object")?;
+    let layer = |i: usize| format!("{root}.model.{i}");
+    for (i, want) in layer_classes(config.family).into_iter().enumerate() {
+        let got = modules.class_name(&layer(i)).unwrap_or_else(|| "nothing".into());
+        if got != want {
+            return Err(format!(
+                "layer {i} is {got}, the {} graph has {want} there; only the standard ultralytics {0} \
+                 model yamls are supported",
+                config.family.name()
+            ));
+        }
+    }
+    let sppf = layer(9);
+    config.sppf_act = match modules.class_name(&format!("{sppf}.cv1.act")).as_deref() {
+        Some("SiLU") => ConvAct::Silu,
+        Some("Identity") => ConvAct::None,
+        other => return Err(format!("SPPF's first activation is {other:?}; only SiLU and Identity are supported")),
+    };
+    if let Some(n) = modules.int(&sppf, "n").filter(|&n| n != 3) {
+        return Err(format!("SPPF pools {n} times; only 3 is supported"));
+    }
+    config.sppf_shortcut = modules.int(&sppf, "add").is_some_and(|add| add != 0);
+    let head = modules.class_name(&layer(config.head_index())).unwrap_or_else(|| "nothing".into());
+    config.raw_angle = match (head.as_str(), config.task) {
+        ("Detect", Task::Detect) | ("OBB", Task::Obb) => false,
+        ("OBB26", Task::Obb) => true,
+        _ => return Err(format!("the head is {head}; only Detect, OBB and OBB26 heads are supported")),
+    };
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(modules.names(root, "names"))
 }

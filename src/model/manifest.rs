@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::config::{Scale, Task, YoloConfig};
+use super::config::{ConvAct, Family, Postprocess, Scale, Task, YoloConfig};
 use crate::{Error, Result};
 
 /// The whole manifest file.
@@ -21,17 +21,53 @@ pub struct Manifest {
     pub models: Vec<ModelEntry>,
 }
 
-/// Network layout of a manifest entry.
+/// Network layout of a manifest entry. The details after `scale` are what the converter
+/// reads from a checkpoint; when a manifest omits them they take the values of the family's
+/// released checkpoints ([`YoloConfig::standard`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, tsify::Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Architecture {
-    /// `"yolov8"`.
-    pub family: String,
+    /// `"yolov8"`, `"yolo11"` or `"yolo26"`.
+    pub family: Family,
     /// `n`, `s`, `m`, `l` or `x`.
     pub scale: Scale,
-    /// DFL bins per box side.
-    #[serde(default = "super::config::default_reg_max")]
-    pub reg_max: usize,
+    /// Box bins per side: 16 with DFL (YOLOv8, YOLO11), 1 for plain distances (YOLO26).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub reg_max: Option<usize>,
+    /// OBB: the angle channel is the angle itself (ultralytics' `OBB26` head), not
+    /// `(sigmoid - 1/4) * pi` (`OBB`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub raw_angle: Option<bool>,
+    /// The head has a one-to-one branch as well (an end-to-end model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub end_to_end: Option<bool>,
+    /// Activation of SPPF's first convolution: `silu` (checkpoints before ultralytics 8.3)
+    /// or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub sppf_activation: Option<ConvAct>,
+    /// SPPF adds its input to its output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub sppf_shortcut: Option<bool>,
+}
+
+impl Architecture {
+    /// Every detail of `config` written out.
+    pub fn of(config: &YoloConfig) -> Self {
+        Architecture {
+            family: config.family,
+            scale: config.scale,
+            reg_max: Some(config.reg_max),
+            raw_angle: (config.task == Task::Obb).then_some(config.raw_angle),
+            end_to_end: Some(config.end_to_end),
+            sppf_activation: Some(config.sppf_act),
+            sppf_shortcut: Some(config.sppf_shortcut),
+        }
+    }
 }
 
 /// The weights file of a model.
@@ -82,6 +118,20 @@ pub struct ModelEntry {
     pub license: String,
     /// Provenance.
     pub source: ModelSource,
+    /// Ground resolution of the imagery the model was trained on, in metres per pixel:
+    /// the demo and the docs suggest the zoom level that matches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub ground_resolution_m: Option<f64>,
+    /// How boxes are chosen: `nms` (the one-to-many branch and NMS; the default) or `topk`
+    /// (an end-to-end head's one-to-one branch, top-k without NMS).
+    #[serde(default, skip_serializing_if = "is_default")]
+    #[tsify(optional)]
+    pub postprocess: Postprocess,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 impl Manifest {
@@ -114,12 +164,16 @@ impl Manifest {
 impl ModelEntry {
     /// The network configuration this entry describes.
     pub fn config(&self) -> YoloConfig {
+        let a = &self.architecture;
+        let standard = YoloConfig::standard(a.family, a.scale, self.task, self.classes.len());
         YoloConfig {
-            family: self.architecture.family.clone(),
-            scale: self.architecture.scale,
-            task: self.task,
-            num_classes: self.classes.len(),
-            reg_max: self.architecture.reg_max,
+            reg_max: a.reg_max.unwrap_or(standard.reg_max),
+            raw_angle: a.raw_angle.unwrap_or(standard.raw_angle),
+            end_to_end: a.end_to_end.unwrap_or(standard.end_to_end),
+            sppf_act: a.sppf_activation.unwrap_or(standard.sppf_act),
+            sppf_shortcut: a.sppf_shortcut.unwrap_or(standard.sppf_shortcut),
+            postprocess: self.postprocess,
+            ..standard
         }
     }
 
@@ -131,6 +185,9 @@ impl ModelEntry {
         }
         if self.input_size == 0 || !self.input_size.is_multiple_of(32) || self.input_size > 4096 {
             return bad(format!("inputSize {} must be a multiple of 32 up to 4096", self.input_size));
+        }
+        if self.ground_resolution_m.is_some_and(|m| !(m.is_finite() && m > 0.0 && m < 1e5)) {
+            return bad("groundResolutionM must be a positive number of metres".into());
         }
         if self.weights.file.is_empty() || self.weights.file.contains("..") || self.weights.file.starts_with('/') {
             return bad(format!("weights.file `{}` must be a relative file name", self.weights.file));

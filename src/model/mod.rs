@@ -18,9 +18,11 @@ pub mod yolo;
 
 #[cfg(all(feature = "model", not(target_family = "wasm")))]
 pub mod convert;
+#[cfg(all(feature = "model", not(target_family = "wasm")))]
+pub mod pickle;
 
-pub use config::{Scale, Task, YoloConfig};
+pub use config::{ConvAct, Family, Postprocess, Scale, Task, YoloConfig};
 pub use manifest::{Manifest, ModelEntry, VerifiedWeights, sha256_hex};
 pub use weights::{HostTensor, Weights};
 #[cfg(feature = "model")]
-pub use yolo::YoloV8;
+pub use yolo::Yolo;

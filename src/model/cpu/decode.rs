@@ -1,5 +1,6 @@
-//! The head's box decoding on the CPU path: what [`crate::model::yolo::YoloV8::decode`]
-//! computes with burn's ops (DFL: a softmax over each side's bins and its expectation;
+//! The head's box decoding on the CPU path: what [`crate::model::yolo::Yolo::decode`]
+//! computes with burn's ops (DFL: a softmax over each side's bins and its expectation, or
+//! the distances themselves when there is one bin;
 //! `dist2bbox` / `dist2rbox`; the sigmoid of the class and angle logits), in loops over
 //! blocks of anchors that LLVM vectorises, with the polynomial [`super::act::exp`]. burn's
 //! CPU softmax and sigmoid call libm's scalar `expf` 1.7 million times per 1024 px window,
@@ -28,6 +29,11 @@ pub fn decode(config: &YoloConfig, raw: &[f32], batch: usize, n: usize, anchors:
             let mut dist = [[0.0f32; BLOCK]; 4];
             for (side, dist) in dist.iter_mut().enumerate() {
                 let bins = |bin: usize| &raw[(side * r + bin) * n + j0..][..len];
+                if r == 1 {
+                    // No DFL (YOLO26): the row is the distance itself.
+                    dist[..len].copy_from_slice(bins(0));
+                    continue;
+                }
                 let mut max = [f32::NEG_INFINITY; BLOCK];
                 for bin in 0..r {
                     for (m, v) in max.iter_mut().zip(bins(bin)) {
@@ -53,7 +59,8 @@ pub fn decode(config: &YoloConfig, raw: &[f32], batch: usize, n: usize, anchors:
                 let (cx, cy) = match config.task {
                     Task::Detect => (ax + (rr[k] - l[k]) / 2.0, ay + (b[k] - t[k]) / 2.0),
                     Task::Obb => {
-                        let angle = angle(at(4 * r + nc, j));
+                        let logit = at(4 * r + nc, j);
+                        let angle = if config.raw_angle { logit } else { angle(logit) };
                         out[(4 + nc) * n + j] = angle;
                         let (xf, yf) = ((rr[k] - l[k]) / 2.0, (b[k] - t[k]) / 2.0);
                         let (sin, cos) = angle.sin_cos();
@@ -75,7 +82,8 @@ pub fn decode(config: &YoloConfig, raw: &[f32], batch: usize, n: usize, anchors:
     out
 }
 
-/// ultralytics' OBB angle: `(sigmoid(logit) − 1/4) · π`, in −π/4..3π/4.
+/// ultralytics' `OBB` angle: `(sigmoid(logit) − 1/4) · π`, in −π/4..3π/4 (`OBB26` uses the
+/// logit as it is).
 fn angle(logit: f32) -> f32 {
     (sigmoid(logit) - 0.25) * std::f32::consts::PI
 }
