@@ -10,9 +10,10 @@
 
 mod common;
 
-use common::{MODEL_ID, Reference, check_parity};
+use common::{MODEL_ID, Reference, VEHICLES_ID, YOLO26_ID, check_parity};
 use geodetect::api::BackendChoice;
 use geodetect::detect::{Backend, Compute, Engine};
+use geodetect::model::Postprocess;
 use geodetect::web::backend;
 use geodetect::web::global::Global;
 use geodetect::web::{WebEngine, models, tiles};
@@ -34,9 +35,17 @@ fn models_url() -> String {
 }
 
 async fn engine(compute: Compute) -> Engine {
+    engine_for(MODEL_ID, None, compute).await
+}
+
+/// Model `id` on `compute`, with `postprocess` instead of the manifest's when given.
+async fn engine_for(id: &str, postprocess: Option<Postprocess>, compute: Compute) -> Engine {
     let global = Global::get().unwrap();
     let manifest = models::fetch_manifest(&global, &models_url()).await.expect("manifest (is www/serve.sh running?)");
-    let entry = manifest.get(MODEL_ID).unwrap().clone();
+    let mut entry = manifest.get(id).unwrap().clone();
+    if let Some(p) = postprocess {
+        entry.postprocess = p;
+    }
     let (weights, _) = models::fetch_weights(&global, &models_url(), &entry, false).await.unwrap();
     Engine::load(entry, &weights, compute).unwrap()
 }
@@ -52,7 +61,19 @@ async fn source_rgb() -> (u32, Vec<u8>) {
 }
 
 fn reference(name: &str) -> Reference {
+    macro_rules! case {
+        ($file:literal) => {
+            Reference::parse(
+                include_str!(concat!("../models/reference/", $file, ".json")),
+                include_bytes!(concat!("../models/reference/", $file, ".f32")),
+            )
+        };
+    }
     match name {
+        "yolo11n-obb-vehicles_marina_512" => case!("yolo11n-obb-vehicles_marina_512"),
+        "yolo11n-obb-vehicles_marina_ds2_512" => case!("yolo11n-obb-vehicles_marina_ds2_512"),
+        "yolo26n-obb-dota_marina_256" => case!("yolo26n-obb-dota_marina_256"),
+        "yolo26n-obb-dota_marina_1024" => case!("yolo26n-obb-dota_marina_1024"),
         "marina_256" => Reference::parse(
             include_str!("../models/reference/marina_256.json"),
             include_bytes!("../models/reference/marina_256.f32"),
@@ -81,12 +102,16 @@ async fn cpu_parity_marina_1024() {
     parity("marina_1024", &engine(Compute::cpu()).await).await;
 }
 
-async fn webgpu_engine() -> Engine {
+async fn webgpu_compute() -> Compute {
     let global = Global::get().unwrap();
     let selected = backend::select(&global, BackendChoice::Webgpu).await.expect("WebGPU adapter in this worker");
     assert_eq!(selected.compute.backend, Backend::Webgpu);
     console_log!("adapter: {:?}", selected.adapter);
-    engine(selected.compute).await
+    selected.compute
+}
+
+async fn webgpu_engine() -> Engine {
+    engine(webgpu_compute().await).await
 }
 
 /// Headless Chromium offers only SwiftShader: `auto` must not pick a software adapter.
@@ -107,6 +132,42 @@ async fn webgpu_parity_marina_256() {
 #[wasm_bindgen_test]
 async fn webgpu_parity_marina_1024() {
     parity("marina_1024", &webgpu_engine().await).await;
+}
+
+/// YOLO11n-OBB on the CPU path: C3k2 on the fused C2f kernel, C2PSA's attention and the
+/// depthwise class branch in burn's ops.
+#[wasm_bindgen_test]
+async fn cpu_parity_yolo11_vehicles() {
+    let engine = engine_for(VEHICLES_ID, None, Compute::cpu()).await;
+    parity("yolo11n-obb-vehicles_marina_512", &engine).await;
+    parity("yolo11n-obb-vehicles_marina_ds2_512", &engine).await;
+}
+
+/// YOLO26n-OBB on the CPU path: both branches at 256 px, the default (one-to-one, top-k)
+/// at 1024 px.
+#[wasm_bindgen_test]
+async fn cpu_parity_yolo26() {
+    let nms = engine_for(YOLO26_ID, Some(Postprocess::Nms), Compute::cpu()).await;
+    parity("yolo26n-obb-dota_marina_256", &nms).await;
+    let topk = engine_for(YOLO26_ID, None, Compute::cpu()).await;
+    assert_eq!(topk.entry().postprocess, Postprocess::Topk, "the manifest's default for YOLO26");
+    parity("yolo26n-obb-dota_marina_256", &topk).await;
+    parity("yolo26n-obb-dota_marina_1024", &topk).await;
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_parity_yolo11_vehicles() {
+    let engine = engine_for(VEHICLES_ID, None, webgpu_compute().await).await;
+    parity("yolo11n-obb-vehicles_marina_512", &engine).await;
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_parity_yolo26() {
+    let nms = engine_for(YOLO26_ID, Some(Postprocess::Nms), webgpu_compute().await).await;
+    parity("yolo26n-obb-dota_marina_256", &nms).await;
+    let topk = engine_for(YOLO26_ID, None, webgpu_compute().await).await;
+    parity("yolo26n-obb-dota_marina_256", &topk).await;
+    parity("yolo26n-obb-dota_marina_1024", &topk).await;
 }
 
 fn obj(json: serde_json::Value) -> JsValue {
