@@ -44,6 +44,14 @@ struct Object {
 }
 
 impl Value {
+    /// `self` if it is a dict other than `d`.
+    fn filter_dict(self, d: &Rc<RefCell<Vec<(Value, Value)>>>) -> Option<Value> {
+        match &self {
+            Value::Dict(other) if !Rc::ptr_eq(other, d) => Some(self),
+            _ => None,
+        }
+    }
+
     fn object(class: Rc<str>) -> Value {
         Value::Object(Rc::new(RefCell::new(Object { class, state: Value::None })))
     }
@@ -54,7 +62,11 @@ impl Value {
             Value::Dict(items) => {
                 items.borrow().iter().find(|(k, _)| matches!(k, Value::Str(s) if &**s == key)).map(|(_, v)| v.clone())
             }
-            Value::Object(o) => o.borrow().state.get(key),
+            // Only a dict state is looked into (an object's state could be itself).
+            Value::Object(o) => match &o.borrow().state {
+                state @ Value::Dict(_) => state.get(key),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -438,9 +450,11 @@ impl Machine {
                     match self.top()? {
                         Value::Object(o) => o.borrow_mut().state = state,
                         Value::Dict(d) => {
-                            // A dict subclass with a `__dict__`: keep its items.
-                            if let Value::Dict(extra) = state {
-                                d.borrow_mut().extend(extra.borrow().iter().cloned());
+                            // A dict subclass with a `__dict__`: keep its items (a dict given
+                            // itself as state has them already).
+                            if let Some(Value::Dict(extra)) = state.filter_dict(d) {
+                                let items: Vec<_> = extra.borrow().iter().cloned().collect();
+                                d.borrow_mut().extend(items);
                             }
                         }
                         _ => {}
@@ -522,6 +536,13 @@ mod tests {
         }
         assert!(Modules::parse(&[0x80, 2, 0xff]).is_err());
         assert!(Modules::parse(b"h\x05.").is_err());
+        // A dict built with itself as its state, and a list appended to itself: no panic.
+        assert!(Modules::parse(b"}q\x00h\x00b.").is_ok());
+        assert!(Modules::parse(b"]q\x00h\x00a.").is_ok());
+        // An object that is its own state: lookups end.
+        let own = Modules::parse(b"}X\x05\x00\x00\x00modelcm\nC\n)\x81q\x01h\x01bs.").unwrap();
+        assert_eq!(own.class("model").as_deref(), Some("m.C"));
+        assert_eq!(own.int("model", "n"), None);
     }
 
     #[test]
