@@ -474,6 +474,16 @@ export interface ModelEntry {
      * Provenance.
      */
     source: ModelSource;
+    /**
+     * Ground resolution of the imagery the model was trained on, in metres per pixel:
+     * the demo and the docs suggest the zoom level that matches it.
+     */
+    groundResolutionM?: number;
+    /**
+     * How boxes are chosen: `nms` (the one-to-many branch and NMS; the default) or `topk`
+     * (an end-to-end head's one-to-one branch, top-k without NMS).
+     */
+    postprocess?: Postprocess;
 }
 
 /**
@@ -482,27 +492,64 @@ export interface ModelEntry {
 export type Task = "detect" | "obb";
 
 /**
- * Network layout of a manifest entry.
+ * How boxes are chosen from the head's outputs.
+ */
+export type Postprocess = "nms" | "topk";
+
+/**
+ * Network layout of a manifest entry. The details after `scale` are what the converter
+ * reads from a checkpoint; when a manifest omits them they take the values of the family's
+ * released checkpoints ([`YoloConfig::standard`]).
  */
 export interface Architecture {
     /**
-     * `"yolov8"`.
+     * `"yolov8"`, `"yolo11"` or `"yolo26"`.
      */
-    family: string;
+    family: Family;
     /**
      * `n`, `s`, `m`, `l` or `x`.
      */
     scale: Scale;
     /**
-     * DFL bins per box side.
+     * Box bins per side: 16 with DFL (YOLOv8, YOLO11), 1 for plain distances (YOLO26).
      */
     regMax?: number;
+    /**
+     * OBB: the angle channel is the angle itself (ultralytics' `OBB26` head), not
+     * `(sigmoid - 1/4) * pi` (`OBB`).
+     */
+    rawAngle?: boolean;
+    /**
+     * The head has a one-to-one branch as well (an end-to-end model).
+     */
+    endToEnd?: boolean;
+    /**
+     * Activation of SPPF's first convolution: `silu` (checkpoints before ultralytics 8.3)
+     * or `none`.
+     */
+    sppfActivation?: ConvAct;
+    /**
+     * SPPF adds its input to its output.
+     */
+    sppfShortcut?: boolean;
 }
+
+/**
+ * Architecture family: the ultralytics model yaml the network follows.
+ */
+export type Family = "yolov8" | "yolo11" | "yolo26";
 
 /**
  * Model scale: the standard ultralytics depth/width multipliers.
  */
 export type Scale = "n" | "s" | "m" | "l" | "x";
+
+/**
+ * Activation of SPPF's first convolution: SiLU in checkpoints from ultralytics before 8.3
+ * (the released YOLOv8 weights), none in later ones. The module object in the checkpoint
+ * says which; the tensors cannot.
+ */
+export type ConvAct = "silu" | "none";
 
 /**
  * The weights file of a model.

@@ -73,6 +73,8 @@ const demo = {
   /** The SOURCES entry shown, and what its tileset.json (or the map source) says about it. */
   source: null,
   meta: null,
+  /** The models of the manifest. */
+  models: [],
   detector: null,
   detectorKey: "",
   controller: null,
@@ -339,6 +341,7 @@ async function selectSource(id) {
     ui.zoom.max = String(meta.maxZoom);
     ui.zoom.value = String(meta.nativeZoom);
     ui.sourceInfo.textContent = `Zooms ${meta.minZoom}–${meta.maxZoom}; native zoom ${meta.nativeZoom} (suggested).`;
+    describeModel(); // a model trained at a known resolution suggests its own zoom
     ui.sourceInfo.title = meta.description;
     ui.useSample.disabled = !entry.aoi;
     if (entry.aoi) await useSampleArea();
@@ -481,19 +484,52 @@ function areaChanged() {
 // Models
 // ---------------------------------------------------------------------------------------
 
+/** Metres per pixel of the source's tiles at `zoom`, at the middle of its bounds. */
+function metresPerPixel(meta, zoom) {
+  const lat = (meta.bounds[1] + meta.bounds[3]) / 2;
+  return (40075016.686 * Math.cos((lat * Math.PI) / 180)) / ((meta.tileSize ?? 256) * 2 ** zoom);
+}
+
+/**
+ * The source's zoom whose pixels are nearest in scale to the imagery a model was trained on
+ * (its manifest's `groundResolutionM`), or null when the model does not say.
+ */
+function zoomForModel(model, meta) {
+  if (!model?.groundResolutionM || !meta) return null;
+  let best = meta.minZoom;
+  for (let z = meta.minZoom; z <= meta.maxZoom; z++) {
+    const off = (zoom) => Math.abs(Math.log(metresPerPixel(meta, zoom) / model.groundResolutionM));
+    if (off(z) < off(best)) best = z;
+  }
+  return best;
+}
+
+/** Describe the chosen model and suggest the zoom that matches its training imagery. */
+function describeModel() {
+  const m = demo.models.find((x) => x.id === ui.model.value);
+  if (!m) {
+    ui.modelInfo.textContent = "";
+    return;
+  }
+  let text = `${m.id}: ${m.classes?.length ?? "?"} classes, ${m.inputSize ?? "?"} px windows; weights under ${m.license ?? "an unknown licence"}.`;
+  const zoom = zoomForModel(m, demo.meta);
+  if (zoom !== null) {
+    ui.zoom.value = String(zoom);
+    text += ` Trained on ${m.groundResolutionM} m imagery: zoom ${zoom} (${metresPerPixel(demo.meta, zoom).toFixed(2)} m here) suggested.`;
+  }
+  ui.modelInfo.textContent = text;
+}
+
 async function loadModels(wanted) {
   try {
     const manifest = await fetchJson(`${MODEL_BASE_URL}manifest.json`);
     const models = manifest.models ?? [];
     if (!models.length) throw new Error("the manifest lists no model");
+    demo.models = models;
     ui.model.replaceChildren(...models.map((m) => new Option(`${m.name ?? m.id} (${m.license ?? "licence unknown"})`, m.id)));
     if (wanted && models.some((m) => m.id === wanted)) ui.model.value = wanted;
-    const describe = () => {
-      const m = models.find((x) => x.id === ui.model.value);
-      ui.modelInfo.textContent = m ? `${m.id}: ${m.classes?.length ?? "?"} classes, ${m.inputSize ?? "?"} px windows; weights under ${m.license ?? "an unknown licence"}.` : "";
-    };
-    ui.model.onchange = describe;
-    describe();
+    ui.model.onchange = describeModel;
+    describeModel();
   } catch (e) {
     ui.model.replaceChildren(new Option(wanted ?? "yolov8n-obb-dota", wanted ?? "yolov8n-obb-dota"));
     ui.modelInfo.textContent = `Could not read ${MODEL_BASE_URL}manifest.json (${e.message}); tests/setup.sh puts the models there.`;

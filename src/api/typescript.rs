@@ -15,7 +15,7 @@ use crate::error::ErrorCode;
 use crate::geojson::DetectionProperties;
 use crate::host::Stage;
 use crate::model::manifest::{Architecture, ModelEntry, ModelSource, WeightsFile};
-use crate::model::{Scale, Task};
+use crate::model::{ConvAct, Family, Postprocess, Scale, Task};
 use crate::tiles::TileId;
 use crate::tiles::TileSource;
 use crate::tiles::fetch::{FetchPolicy, TileFailure, TileStats};
@@ -51,8 +51,11 @@ fn generate() -> String {
         AdapterInfo::DECL,
         ModelEntry::DECL,
         Task::DECL,
+        Postprocess::DECL,
         Architecture::DECL,
+        Family::DECL,
         Scale::DECL,
+        ConvAct::DECL,
         WeightsFile::DECL,
         ModelSource::DECL,
         DetectResult::DECL,

@@ -83,6 +83,13 @@ test("draw a polygon on the marina, detect on the CPU: map, table and result agr
       await pickSource(page, "osbs");
       await pickSource(page, "marina");
       assert.equal(await page.inputValue("#zoom"), String(TILESET.nativeZoom), "the zoom suggested is the tile set's native zoom");
+      // A model trained at a known ground resolution suggests its own zoom: the vehicles
+      // model's 0.6 m is nearest the marina's zoom 18 (0.43 m); the default model has none.
+      await page.selectOption("#model", "yolo11n-obb-vehicles");
+      assert.equal(await page.inputValue("#zoom"), "18", "the zoom suggested for the vehicles model");
+      assert.match(await page.textContent("#model-info"), /0\.6 m imagery: zoom 18/);
+      await page.selectOption("#model", "yolov8n-obb-dota");
+      await page.fill("#zoom", String(TILESET.nativeZoom));
       await page.selectOption("#backend", "cpu");
 
       // Draw: one click per corner in polygon mode, then a click on the first corner closes it.
