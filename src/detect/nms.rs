@@ -62,17 +62,22 @@ pub fn candidates(decoded: &[f32], n: usize, num_classes: usize, task: Task, par
         if params.class_mask.as_ref().is_some_and(|m| !m.get(class_id).copied().unwrap_or(false)) {
             continue;
         }
-        let angle = match task {
-            Task::Obb => row(4 + num_classes)[j] as f64,
-            Task::Detect => 0.0,
-        };
-        let bbox =
-            RotatedBox { cx: row(0)[j] as f64, cy: row(1)[j] as f64, w: row(2)[j] as f64, h: row(3)[j] as f64, angle };
-        out.push(Candidate { anchor: j, class_id, score, bbox });
+        out.push(Candidate { anchor: j, class_id, score, bbox: box_at(decoded, n, num_classes, task, j) });
     }
     sort_by_score(&mut out);
     out.truncate(MAX_CANDIDATES);
     out
+}
+
+/// Anchor `j`'s box in a decoded output laid out `[rows, n]`: centre, size and (OBB) angle
+/// as the head gives them, not yet regularized.
+pub fn box_at(decoded: &[f32], n: usize, num_classes: usize, task: Task, j: usize) -> RotatedBox {
+    let at = |r: usize| decoded[r * n + j] as f64;
+    let angle = match task {
+        Task::Obb => at(4 + num_classes),
+        Task::Detect => 0.0,
+    };
+    RotatedBox { cx: at(0), cy: at(1), w: at(2), h: at(3), angle }
 }
 
 /// Score descending, then anchor ascending.
@@ -112,7 +117,7 @@ pub fn postprocess(decoded: &[f32], n: usize, num_classes: usize, task: Task, pa
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn params() -> NmsParams {
@@ -120,7 +125,7 @@ mod tests {
     }
 
     /// Decoded layout for 2 classes + angle, one column per (cx, cy, w, h, p0, p1, angle).
-    fn decoded(cols: &[[f32; 7]]) -> Vec<f32> {
+    pub(crate) fn decoded(cols: &[[f32; 7]]) -> Vec<f32> {
         (0..7).flat_map(|r| cols.iter().map(move |c| c[r])).collect()
     }
 

@@ -12,8 +12,7 @@
 //!    filter, in it); order by score descending, ties by anchor then class;
 //! 4. OBB boxes are regularized (angle in `[0, π/2)`), as after NMS.
 
-use super::boxes::RotatedBox;
-use super::nms::{Candidate, NmsParams};
+use super::nms::{Candidate, NmsParams, box_at};
 use crate::model::Task;
 
 /// The boxes an end-to-end head's one-to-one branch gives, from a decoded output laid out
@@ -56,17 +55,7 @@ pub fn postprocess(decoded: &[f32], n: usize, num_classes: usize, task: Task, pa
             p > params.confidence && params.class_mask.as_ref().is_none_or(|m| m.get(c).copied().unwrap_or(false))
         })
         .map(|(score, j, class_id)| {
-            let angle = match task {
-                Task::Obb => row(4 + num_classes)[j] as f64,
-                Task::Detect => 0.0,
-            };
-            let bbox = RotatedBox {
-                cx: row(0)[j] as f64,
-                cy: row(1)[j] as f64,
-                w: row(2)[j] as f64,
-                h: row(3)[j] as f64,
-                angle,
-            };
+            let bbox = box_at(decoded, n, num_classes, task, j);
             let bbox = if task == Task::Obb { bbox.regularized() } else { bbox };
             Candidate { anchor: j, class_id, score, bbox }
         })
@@ -76,14 +65,10 @@ pub fn postprocess(decoded: &[f32], n: usize, num_classes: usize, task: Task, pa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::nms::tests::decoded;
 
     fn params(max_detections: usize) -> NmsParams {
         NmsParams { confidence: 0.25, iou: 0.45, max_detections, class_mask: None }
-    }
-
-    /// Decoded layout for 2 classes + angle, one column per (cx, cy, w, h, p0, p1, angle).
-    fn decoded(cols: &[[f32; 7]]) -> Vec<f32> {
-        (0..7).flat_map(|r| cols.iter().map(move |c| c[r])).collect()
     }
 
     #[test]
