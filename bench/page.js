@@ -16,6 +16,7 @@ const TILE = 256;
 const IMAGE_ORIGIN = [69876004, 48940892];
 const TILES = "/www/tiles/marina/{z}/{x}/{y}.png";
 const MODELS = "/www/models/";
+/** The default model: every case but the other models' model-alone ones (AREAS[name].model). */
 const MODEL_ID = "yolov8n-obb-dota";
 
 /** Global pixel -> [lon, lat] (spherical Web Mercator). */
@@ -37,12 +38,26 @@ function pixelRect(x, y, w, h) {
   return { type: "Polygon", coordinates: [[[west, south], [east, south], [east, north], [west, north], [west, south]]] };
 }
 
-/** Where each case's pixels are: image pixel (sx, sy) of the marina photo, size. */
+/**
+ * Where each case's pixels are: image pixel (sx, sy) of the marina photo, size. A model-alone
+ * case of another model than MODEL_ID names it (`model`), and `onnx` the variant of its ONNX
+ * export (bench/export_onnx.py's file names: `<model>_<size>.onnx`, or
+ * `<model>_<onnx>_<size>.onnx`).
+ */
 export const AREAS = {
   // The model alone: one window of exactly the model input (no padding, no resampling).
   model256: { sx: 832, sy: 412, w: 256, h: 256 },
   model640: { sx: 640, sy: 220, w: 640, h: 640 },
   model1024: { sx: 448, sy: 28, w: 1024, h: 1024 },
+  // YOLO11n-OBB (3 vehicle classes) at its 512 px input: the middle of the photo.
+  "yolo11-512": { sx: 704, sy: 284, w: 512, h: 512, model: "yolo11n-obb-vehicles" },
+  // YOLO26n-OBB at 1024 px, model1024's crop. geodetect runs the one-to-one branch (the
+  // manifest's `postprocess: "topk"`); onnxruntime-web the export of that branch's decoded
+  // output without the top-k (which geodetect times in `postprocess`, not `inference`).
+  "yolo26-1024": { sx: 448, sy: 28, w: 1024, h: 1024, model: "yolo26n-obb-dota", onnx: "one2one" },
+  // The same, onnxruntime-web on ultralytics' end-to-end export (nms=False: top-k in the
+  // graph, [1, 300, 7]): what its top-k adds on that side.
+  "yolo26-1024-e2e": { sx: 448, sy: 28, w: 1024, h: 1024, model: "yolo26n-obb-dota", onnx: "e2e" },
   // 16 tiles (4 x 4, tile-aligned): tiles x 272955..272958, y 191175..191178.
   tiles16: { gx: 272955 * TILE, gy: 191175 * TILE, w: 1024, h: 1024 },
   // 1,024 tiles (32 x 32, tile-aligned, an 8192 px square: 81 model windows): the marina's
@@ -64,20 +79,25 @@ function areaPolygon(area) {
 // geodetect
 // ---------------------------------------------------------------------------------------
 
+/** The detector of the last geodetectInit (the pool benchmark's). */
 let detector = null;
+/** Model id -> its detector on this page (geodetectDetect picks the case's model's). */
+const detectors = new Map();
 
 /**
- * Create the geodetect detector once per page (one worker with the wasm engine, as the
- * onnxruntime-web side has one session; more than one thread loads the threaded engine,
- * which this cross-origin-isolated page allows). The pool benchmark sets `workers`; `fetch`
- * adds to the fetch options (for experiments with the tile scheduler).
+ * Create the geodetect detector of `model` once per page (one worker with the wasm engine,
+ * as the onnxruntime-web side has one session; more than one thread loads the threaded
+ * engine, which this cross-origin-isolated page allows); a detector of the same model made
+ * before is disposed. The pool benchmark sets `workers`; `fetch` adds to the fetch options
+ * (for experiments with the tile scheduler).
  */
-export async function geodetectInit({ backend = "cpu", threads = 1, workers = 1, fetch = {} } = {}) {
+export async function geodetectInit({ backend = "cpu", threads = 1, workers = 1, fetch = {}, model = MODEL_ID } = {}) {
   const t0 = performance.now();
-  detector?.dispose();
+  detectors.get(model)?.dispose();
+  detectors.delete(model);
   detector = await Detector.create({
     source: { url: TILES, maxZoom: 21 },
-    model: MODEL_ID,
+    model,
     backend,
     threads,
     workers,
@@ -86,17 +106,40 @@ export async function geodetectInit({ backend = "cpu", threads = 1, workers = 1,
     // does (with the default 64 MiB cache, repeated runs read them from memory: fetch 0 ms).
     fetch: { cacheBytes: 0, ...fetch },
   });
+  detectors.set(model, detector);
   return { ms: performance.now() - t0, backend: detector.backend, info: detector.info };
 }
 
 /**
+ * After a model-alone case of another model: dispose its detector and release its
+ * onnxruntime-web session, so that the next cases run beside nothing but the default model's.
+ */
+export async function release(name) {
+  const a = AREAS[name];
+  const model = a.model ?? MODEL_ID;
+  if (model === MODEL_ID) return; // the default model's detector and sessions stay
+  detectors.get(model)?.dispose();
+  detectors.delete(model);
+  for (const [key, { s }] of sessions) {
+    if (key.startsWith(`${onnxFile(a)}/`)) {
+      await s.release();
+      sessions.delete(key);
+    }
+  }
+}
+
+/**
  * One detect() over a named area: the caller's wall time, the engine's own timings and the
- * number of detections. For the model-alone cases `timings.inference` is one forward pass
- * (with the in-graph box decoding and the read-back of its output), as session.run is.
+ * number of detections, on the detector of the area's model. For the model-alone cases
+ * `timings.inference` is one forward pass (with the in-graph box decoding and the read-back
+ * of its output), as session.run is; an end-to-end model's top-k (YOLO26, `postprocess:
+ * "topk"`), like NMS, is in `timings.postprocess`.
  */
 export async function geodetectDetect(name) {
+  const d = detectors.get(AREAS[name].model ?? MODEL_ID);
+  if (!d) throw new Error(`no detector of ${AREAS[name].model ?? MODEL_ID} on this page (geodetectInit first)`);
   const t0 = performance.now();
-  const r = await detector.detect(areaPolygon(AREAS[name]), { zoom: ZOOM, ...AREAS[name].options });
+  const r = await d.detect(areaPolygon(AREAS[name]), { zoom: ZOOM, ...AREAS[name].options });
   const wall = performance.now() - t0;
   return { wall, timings: r.timings, image: [r.image.width, r.image.height], detections: r.detections.features.length };
 }
@@ -181,12 +224,17 @@ export async function ortInit({ threads = 1 } = {}) {
   return { version: ort.env.versions?.web ?? ort.env.versions?.common, threads, crossOriginIsolated: globalThis.crossOriginIsolated };
 }
 
-/** A session on the ONNX export for `size` (bench/setup.sh writes it next to the weights). */
-async function session(size, ep) {
-  const key = `${size}/${ep}`;
+/** The ONNX export of a case's model at its size (bench/export_onnx.py's names). */
+function onnxFile({ model = MODEL_ID, onnx, w }) {
+  return onnx ? `${model}_${onnx}_${w}.onnx` : `${model}_${w}.onnx`;
+}
+
+/** A session on the ONNX export `file` (bench/setup.sh writes it in .cache/bench/). */
+async function session(file, ep) {
+  const key = `${file}/${ep}`;
   if (!sessions.has(key)) {
     const t0 = performance.now();
-    const s = await ort.InferenceSession.create(`/.cache/bench/${MODEL_ID}_${size}.onnx`, {
+    const s = await ort.InferenceSession.create(`/.cache/bench/${file}`, {
       executionProviders: [ep],
       graphOptimizationLevel: "all",
     });
@@ -233,16 +281,19 @@ async function cropInput(name) {
   return toChw(rgba, a.w, a.h);
 }
 
-/** One session.run on the model-alone case `name` ("model640", "model1024"). */
+/**
+ * One session.run on the model-alone case `name` ("model640", "model1024", "yolo11-512",
+ * "yolo26-1024", ...): its model's export at its size.
+ */
 export async function ortModel(name, { ep = "wasm" } = {}) {
   const a = AREAS[name];
-  const s = await session(a.w, ep);
+  const s = await session(onnxFile(a), ep);
   const input = await cropInput(name);
   const t0 = performance.now();
   const out = await s.run({ [s.inputNames[0]]: input });
   const ms = performance.now() - t0;
   const dims = out[s.outputNames[0]].dims;
-  return { ms, dims: Array.from(dims) };
+  return { ms, dims: Array.from(dims), file: onnxFile(a) };
 }
 
 /** Window starts along one axis, as geodetect plans them (src/detect/preprocess.rs). */
@@ -263,7 +314,7 @@ function starts(len, size, overlap) {
  */
 export async function ortTiles(name, { ep = "wasm" } = {}) {
   const a = AREAS[name];
-  const s = await session(WINDOW, ep);
+  const s = await session(onnxFile({ w: WINDOW }), ep);
   const t0 = performance.now();
   const tiles = [];
   for (let ty = 0; ty < a.h / TILE; ty++) {

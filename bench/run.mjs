@@ -7,6 +7,9 @@
 //   --runs N          measured pairs per case (default 7)
 //   --warmup N        unmeasured pairs first (default 1)
 //   --cases a,b       model640, model1024, tiles16, tiles1024, cold (default all five);
+//                     yolo11-512, yolo26-1024, yolo26-1024-e2e (not in the default list):
+//                     the model alone for the manifest's other models (MODEL_CASES), each
+//                     with a detector of its own on the page for that case;
 //                     tiles1024: the whole detect() over 1,024 tiles (81 windows), a minute
 //                     or more per side, so at most --runs-large pairs and no warm-up;
 //                     cold: page load to the first tiles16 result (the page's clock, from
@@ -56,7 +59,22 @@ const WARMUP = Number(opts.warmup);
 const CASES = opts.cases.split(",").filter(Boolean);
 const THREADS = opts.threads.split(",").map(Number);
 const RUNS_LARGE = Number(opts["runs-large"]);
-const KNOWN = new Set(["model640", "model1024", "tiles16", "tiles1024", "cold", "cold-incognito"]);
+/**
+ * The model-alone cases: model id and input size, and the ONNX export onnxruntime-web runs
+ * (bench/export_onnx.py's names in .cache/bench/; the crops are bench/page.js's AREAS).
+ */
+const DEFAULT_MODEL = "yolov8n-obb-dota";
+const MODEL_CASES = {
+  model640: { model: DEFAULT_MODEL, size: 640, onnx: `${DEFAULT_MODEL}_640.onnx` },
+  model1024: { model: DEFAULT_MODEL, size: 1024, onnx: `${DEFAULT_MODEL}_1024.onnx` },
+  "yolo11-512": { model: "yolo11n-obb-vehicles", size: 512, onnx: "yolo11n-obb-vehicles_512.onnx" },
+  // geodetect: the one-to-one branch (postprocess "topk"), top-k outside timings.inference;
+  // onnxruntime-web: that branch's decoded output without the top-k.
+  "yolo26-1024": { model: "yolo26n-obb-dota", size: 1024, onnx: "yolo26n-obb-dota_one2one_1024.onnx" },
+  // onnxruntime-web on ultralytics' end-to-end export (top-k in the graph; export_onnx.py --e2e).
+  "yolo26-1024-e2e": { model: "yolo26n-obb-dota", size: 1024, onnx: "yolo26n-obb-dota_e2e_1024.onnx", fix: ".venv-ref/bin/python bench/export_onnx.py --model yolo26n-obb-dota --e2e" },
+};
+const KNOWN = new Set([...Object.keys(MODEL_CASES), "tiles16", "tiles1024", "cold", "cold-incognito"]);
 if (!["nginx", "node"].includes(opts.server)) throw new Error(`--server is nginx or node, not ${opts.server}`);
 if (opts.server === "nginx" && !(await haveNginx())) throw new Error("nginx is missing (apt-get install nginx, as tests/setup.sh does), or use --server node");
 for (const c of CASES) if (!KNOWN.has(c)) throw new Error(`unknown case ${c}; known: ${[...KNOWN].join(", ")}`);
@@ -74,9 +92,12 @@ await need("pkg/wasm/geodetect_bg.wasm", "bash pkg/build.sh (or bench/setup.sh)"
 await need("www/models/manifest.json", "bash tests/setup.sh --demo (or bench/setup.sh)");
 await need("www/tiles/marina/source.png", "bash tests/data/prepare.sh (or bench/setup.sh)");
 await need("bench/node_modules/onnxruntime-web/package.json", "npm ci --prefix bench (or bench/setup.sh)");
-const sizes = new Set(CASES.map((c) => (c === "model640" ? 640 : 1024)));
-if (opts.webgpu) sizes.add(256);
-for (const s of sizes) await need(`.cache/bench/yolov8n-obb-dota_${s}.onnx`, "bash bench/setup.sh (exports the ONNX files once)");
+const onnxFiles = new Map(CASES.map((c) => [MODEL_CASES[c]?.onnx ?? `${DEFAULT_MODEL}_1024.onnx`, MODEL_CASES[c]?.fix]));
+if (opts.webgpu) onnxFiles.set(`${DEFAULT_MODEL}_256.onnx`, undefined);
+for (const [file, fix] of onnxFiles) await need(`.cache/bench/${file}`, fix ?? "bash bench/setup.sh (exports the ONNX files once)");
+for (const c of CASES.filter((n) => MODEL_CASES[n] && MODEL_CASES[n].model !== DEFAULT_MODEL)) {
+  await need(`www/models/${MODEL_CASES[c].model}.safetensors`, "bash tests/setup.sh --demo (converts every model of the manifest)");
+}
 
 const stats = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -235,8 +256,14 @@ try {
     env = { ...env, ort: ortInfo.version, crossOriginIsolated: ortInfo.crossOriginIsolated };
     if (threads > 1 && !ortInfo.crossOriginIsolated) throw new Error("the page is not cross-origin isolated: onnxruntime-web cannot use threads");
     for (const name of CASES.filter((c) => !c.startsWith("cold"))) {
-      const label = `${name}, CPU, ${threads} thread${threads > 1 ? "s" : ""} each`;
+      const label = `${name}${MODEL_CASES[name] && MODEL_CASES[name].model !== DEFAULT_MODEL ? ` (${MODEL_CASES[name].model})` : ""}, CPU, ${threads} thread${threads > 1 ? "s" : ""} each`;
       process.stderr.write(`${label}: `);
+      const mc = MODEL_CASES[name];
+      // Another model than the default: a detector of its own, made for this case only.
+      const own = mc && mc.model !== DEFAULT_MODEL;
+      const caseGeo = own ? await page.evaluate((o) => window.bench.geodetectInit(o), { backend: "cpu", threads, model: mc.model }) : geo;
+      if (caseGeo.info.threads !== threads) throw new Error(`geodetect runs ${caseGeo.info.threads} threads, not ${threads}: ${caseGeo.info.threadsNote}`);
+      if (mc && caseGeo.info.model.id !== mc.model) throw new Error(`geodetect loaded ${caseGeo.info.model.id}, not ${mc.model}`);
       let r;
       if (name.startsWith("tiles")) {
         r = await alternate(
@@ -267,9 +294,29 @@ try {
           },
         );
         r.what = "the model alone: geodetect timings.inference of a one-window detect() vs session.run, same crop";
+        const first = r.extras[0];
+        if (first.a.image[0] !== mc.size || first.a.image[1] !== mc.size) throw new Error(`geodetect's raster is ${first.a.image}, not one ${mc.size} px window`);
+        const entry = caseGeo.info.model;
+        Object.assign(r, {
+          model: mc.model,
+          size: mc.size,
+          onnx: first.b.file,
+          ortOutput: first.b.dims,
+          geodetectDecodedRows: 4 + entry.classes.length + 1, // box, classes, angle (OBB)
+          geodetectPostprocess: entry.postprocess ?? "nms",
+          geodetectMedianPostprocessMs: stats(r.extras.map((e) => e.a.timings.postprocess)).median,
+          geodetectDetections: first.a.detections,
+        });
+        if (own) {
+          r.what += `; geodetect: ${mc.model}, ${r.geodetectPostprocess === "topk" ? "the one-to-one branch" : "the one-to-many branch"}: forward + box decoding + read-back of [${r.geodetectDecodedRows}, N], its ${r.geodetectPostprocess === "topk" ? "top-k" : "NMS"} after, in timings.postprocess (not timed here); onnxruntime-web: ${first.b.file}, output [${first.b.dims}]${name.endsWith("e2e") ? " (top-k in the graph)" : ""}`;
+        }
       }
       delete r.extras;
-      results.push({ case: name, backend: "cpu", ortThreads: threads, geodetectThreads: geo.info.threads, relaxedSimd: geo.info.relaxedSimd, label, ...r });
+      if (own) {
+        await page.evaluate((n) => window.bench.release(n), name);
+        r.geodetectLoadMs = caseGeo.ms;
+      }
+      results.push({ case: name, backend: "cpu", ortThreads: threads, geodetectThreads: caseGeo.info.threads, relaxedSimd: caseGeo.info.relaxedSimd, label, ...r });
       process.stderr.write(`geodetect ${r.a.median.toFixed(0)} ms, onnxruntime-web ${r.b.median.toFixed(0)} ms, ratio ${r.ratio.median.toFixed(2)}\n`);
     }
     env.geodetectLoadMs = geo.ms;
@@ -325,6 +372,9 @@ const lines = [
   "| --- | --- | --- | --- |",
   ...results.map((r) => `| ${r.label} | ${ms(r.a)} | ${ms(r.b)} | ${r.ratio.median.toFixed(2)} (${r.ratio.min.toFixed(2)}–${r.ratio.max.toFixed(2)}) |`),
 ];
+for (const r of results.filter((x) => x.ortOutput && x.model !== DEFAULT_MODEL)) {
+  lines.push("", `${r.label}: geodetect ${r.model} (postprocess ${r.geodetectPostprocess}), timings.inference = forward + box decoding + read-back of [${r.geodetectDecodedRows}, N]; its ${r.geodetectPostprocess === "topk" ? "top-k" : "NMS"} (timings.postprocess, median ${r.geodetectMedianPostprocessMs.toFixed(1)} ms) is not in the table; ${r.geodetectDetections} detections. onnxruntime-web: session.run of .cache/bench/${r.onnx}, output [${r.ortOutput.join(", ")}]${r.case.endsWith("e2e") ? " (ultralytics' end-to-end export: its top-k is in the graph, so in the time)" : ""}.`);
+}
 for (const r of results.filter((x) => x.geodetect)) {
   const t = r.geodetect.medianTimings;
   if (r.case.startsWith("cold")) {
