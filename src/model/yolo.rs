@@ -19,7 +19,7 @@ use burn::tensor::module::{conv2d, interpolate, max_pool2d};
 use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, MaxPoolOptions};
 
 use super::config::{ConvAct, Family, Postprocess, Scaling, Task, YoloConfig, anchor_grid};
-use super::cpu::{self, Activation, PackedConv};
+use super::cpu::{self, Activation, DepthwiseConv, PackedConv};
 use crate::{Error, Result};
 
 /// BatchNorm epsilon used by every ultralytics `Conv` block.
@@ -30,8 +30,8 @@ const BN_EPS: f32 = 1e-3;
 
 /// A convolution (BatchNorm folded in) and its activation: ultralytics' `Conv` block (SiLU
 /// or none), its depthwise `DWConv`, or the plain `nn.Conv2d` that ends each head branch. On
-/// burn's CPU backend a dense convolution runs as one fused kernel ([`cpu::PackedConv`]);
-/// depthwise ones, and every convolution on WebGPU, as burn's `conv2d`.
+/// burn's CPU backend a convolution runs as one fused kernel ([`cpu::PackedConv`], or
+/// [`cpu::DepthwiseConv`] for depthwise ones); on WebGPU as burn's `conv2d`.
 #[derive(Debug)]
 pub struct ConvBlock {
     act: Activation,
@@ -44,6 +44,7 @@ pub struct ConvBlock {
 enum ConvImpl {
     Burn { weight: Tensor<4>, bias: Tensor<1>, options: ConvOptions<2> },
     Cpu(PackedConv),
+    Depthwise(DepthwiseConv),
 }
 
 impl ConvBlock {
@@ -51,7 +52,7 @@ impl ConvBlock {
     fn packed(&self) -> Option<&PackedConv> {
         match &self.imp {
             ConvImpl::Cpu(packed) => Some(packed),
-            ConvImpl::Burn { .. } => None,
+            ConvImpl::Burn { .. } | ConvImpl::Depthwise(_) => None,
         }
     }
 
@@ -63,6 +64,7 @@ impl ConvBlock {
     fn forward_add(&self, x: Tensor<4>, residual: Option<Tensor<4>>) -> Result<Tensor<4>> {
         match &self.imp {
             ConvImpl::Cpu(packed) => cpu::flex::conv2d(packed, x, residual),
+            ConvImpl::Depthwise(dw) => cpu::flex::depthwise(dw, x, residual),
             ConvImpl::Burn { weight, bias, options } => {
                 let y = conv2d(x, weight.clone(), Some(bias.clone()), options.clone());
                 let y = match self.act {
@@ -444,10 +446,12 @@ impl Builder<'_, '_> {
         (stride, groups): (usize, usize),
         act: Activation,
     ) -> Result<ConvBlock> {
+        let [c2, per_group, k, _] = shape;
         let imp = if self.fused && groups == 1 {
             ConvImpl::Cpu(PackedConv::new(&weight, &bias, shape, stride, act)?)
+        } else if self.fused && groups == c2 && per_group == 1 && k == 3 && stride == 1 {
+            ConvImpl::Depthwise(DepthwiseConv::new(&weight, &bias, act)?)
         } else {
-            let [c2, _, k, _] = shape;
             let p = k / 2;
             ConvImpl::Burn {
                 weight: Tensor::from_data(TensorData::new(weight, shape), self.device),

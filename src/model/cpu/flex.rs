@@ -7,7 +7,7 @@ use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::prelude::*;
 
-use super::{C2fConvs, PackedConv};
+use super::{C2fConvs, DepthwiseConv, PackedConv};
 use crate::model::config::YoloConfig;
 use crate::{Error, Result};
 
@@ -22,6 +22,19 @@ pub fn conv2d(conv: &PackedConv, x: Tensor<4>, residual: Option<Tensor<4>>) -> R
     let out = conv.run(values(&x)?, batch, h, w, residual.as_ref().map(values).transpose()?)?;
     let [ho, wo] = conv.output_hw(h, w)?;
     Ok(from_vec(out, [batch, conv.out_channels(), ho, wo]))
+}
+
+/// A depthwise convolution ([`DepthwiseConv`]) on `x` (`[B, C, H, W]`), adding `residual`
+/// after the activation.
+pub fn depthwise(conv: &DepthwiseConv, x: Tensor<4>, residual: Option<Tensor<4>>) -> Result<Tensor<4>> {
+    let dims @ [batch, channels, h, w] = x.dims();
+    if channels != conv.channels() {
+        return Err(Error::Internal(format!("{conv:?} got {channels} input channels")));
+    }
+    let x = on_flex(x)?;
+    let residual = residual.map(on_flex).transpose()?;
+    let out = conv.run(values(&x)?, batch, (h, w), residual.as_ref().map(values).transpose()?)?;
+    Ok(from_vec(out, dims))
 }
 
 /// A `C2f` block ([`super::csp::C2fConvs`]) on `x` (`[B, C, H, W]`).

@@ -7,6 +7,7 @@
 //! - [`conv`]: [`PackedConv`], weights packed into tile panels and the driver that packs the
 //!   input (im2col, a cache-sized block at a time) and walks the tiles.
 //! - [`winograd`]: 3×3 stride-1 convolutions by Winograd F(2×2, 3×3), on the same tile.
+//! - [`depthwise`]: depthwise 3×3 convolutions (YOLO11/26), with their bias and SiLU.
 //! - [`csp`]: ultralytics' `C2f` block, its pieces written into one buffer (no split or cat).
 //! - [`pool`]: SPPF's three 5×5 max pools and their concatenation, separable, in one output.
 //! - [`decode`]: the head's box decoding (DFL, boxes, sigmoids), vectorised.
@@ -21,6 +22,7 @@ pub mod act;
 pub mod conv;
 pub mod csp;
 pub mod decode;
+pub mod depthwise;
 pub mod flex;
 pub mod gemm;
 pub mod parallel;
@@ -29,4 +31,5 @@ pub mod winograd;
 
 pub use act::Activation;
 pub use conv::{Method, PackedConv};
+pub use depthwise::DepthwiseConv;
 pub use csp::C2fConvs;
