@@ -192,11 +192,20 @@ pub struct C2f {
 
 impl C2f {
     /// The block's convolutions on the CPU path, which runs it on slices
-    /// ([`cpu::C2fConvs`]), when its inner blocks are all bottlenecks.
+    /// ([`cpu::C2fConvs`]), when its inner blocks are bottlenecks or `C3k`s.
     fn packed(&self) -> Option<cpu::C2fConvs<'_>> {
         let blocks = self.m.iter().map(|inner| match inner {
-            Inner::Bottleneck(b) => Some((b.cv1.packed()?, b.cv2.packed()?, b.residual)),
-            Inner::C3k(_) | Inner::Attention(..) => None,
+            Inner::Bottleneck(b) => Some(cpu::csp::Inner::Bottleneck(b.cv1.packed()?, b.cv2.packed()?, b.residual)),
+            Inner::C3k(c) => Some(cpu::csp::Inner::C3k {
+                cv1: c.cv1.packed()?,
+                cv2: c.cv2.packed()?,
+                cv3: c.cv3.packed()?,
+                m: c.m
+                    .iter()
+                    .map(|b| b.residual.then_some((b.cv1.packed()?, b.cv2.packed()?)))
+                    .collect::<Option<_>>()?,
+            }),
+            Inner::Attention(..) => None,
         });
         Some(cpu::C2fConvs { cv1: self.cv1.packed()?, blocks: blocks.collect::<Option<_>>()?, cv2: self.cv2.packed()? })
     }

@@ -1,19 +1,62 @@
-//! ultralytics' `C2f` block on the CPU path, on slices: `cv1`'s output and each bottleneck's
-//! are written straight into their channels of the one buffer that `cv2` reads, so the block
-//! neither splits `cv1`'s output nor concatenates the pieces (burn's `narrow` + `cat` copied
-//! every block's activations twice, serially, whatever the thread count).
+//! ultralytics' `C2f` block (and `C3k2`, the same block around other inner blocks) on the
+//! CPU path, on slices: `cv1`'s output and each inner block's are written straight into their
+//! channels of the one buffer that `cv2` reads, so the block neither splits `cv1`'s output
+//! nor concatenates the pieces (burn's `narrow` + `cat` copied every block's activations
+//! twice, serially, whatever the thread count). A `C3k` inner block works the same way on a
+//! buffer of its own.
 
 use super::PackedConv;
 use crate::{Error, Result};
 
-/// The convolutions of one `C2f`: `cv1` (1×1, to `2c` channels), the bottlenecks (two 3×3
-/// convolutions `c → c` each, and whether the block adds its input back), `cv2` (1×1, from
-/// `(2 + n) · c` channels).
+/// The convolutions of one `C2f`: `cv1` (1×1, to `2c` channels), the inner blocks (`c → c`
+/// each), `cv2` (1×1, from `(2 + n) · c` channels).
 #[derive(Debug)]
 pub struct C2fConvs<'a> {
     pub cv1: &'a PackedConv,
-    pub blocks: Vec<(&'a PackedConv, &'a PackedConv, bool)>,
+    pub blocks: Vec<Inner<'a>>,
     pub cv2: &'a PackedConv,
+}
+
+/// One inner block of a [`C2fConvs`].
+#[derive(Debug)]
+pub enum Inner<'a> {
+    /// Two 3×3 convolutions, and whether the block adds its input back.
+    Bottleneck(&'a PackedConv, &'a PackedConv, bool),
+    /// `C3k`: `cv1` and `cv2` (1×1, to `h` channels each), bottlenecks with their shortcut on
+    /// `cv1`'s output, `cv3` (1×1) on the bottlenecks' output and `cv2`'s.
+    C3k { cv1: &'a PackedConv, cv2: &'a PackedConv, cv3: &'a PackedConv, m: Vec<(&'a PackedConv, &'a PackedConv)> },
+}
+
+impl Inner<'_> {
+    /// Run on one image `x` of `h × w`, writing the output into `out`.
+    fn run_into(&self, x: &[f32], (h, w): (usize, usize), out: &mut [f32]) -> Result<()> {
+        match self {
+            Inner::Bottleneck(a, b, shortcut) => {
+                let mid = a.run(x, 1, h, w, None)?;
+                b.run_into(&mid, 1, h, w, shortcut.then_some(x), out)
+            }
+            Inner::C3k { cv1, cv2, cv3, m } => {
+                let half = cv1.out_channels() * h * w;
+                let mut cat = vec![0.0; 2 * half];
+                let (first, second) = cat.split_at_mut(half);
+                let mut y = cv1.run(x, 1, h, w, None)?;
+                // The last bottleneck writes straight into the first half of `cv3`'s input.
+                for (i, (a, b)) in m.iter().enumerate() {
+                    let mid = a.run(&y, 1, h, w, None)?;
+                    if i + 1 == m.len() {
+                        b.run_into(&mid, 1, h, w, Some(&y), first)?;
+                    } else {
+                        y = b.run(&mid, 1, h, w, Some(&y))?;
+                    }
+                }
+                if m.is_empty() {
+                    first.copy_from_slice(&y);
+                }
+                cv2.run_into(x, 1, h, w, None, second)?;
+                cv3.run_into(&cat, 1, h, w, None, out)
+            }
+        }
+    }
 }
 
 impl C2fConvs<'_> {
@@ -40,12 +83,10 @@ impl C2fConvs<'_> {
     fn image(&self, x: &[f32], (h, w): (usize, usize), cat: &mut [f32]) -> Result<Vec<f32>> {
         let plane = self.cv1.out_channels() / 2 * h * w;
         self.cv1.run_into(x, 1, h, w, None, &mut cat[..2 * plane])?;
-        for (i, (a, b, shortcut)) in self.blocks.iter().enumerate() {
+        for (i, block) in self.blocks.iter().enumerate() {
             // The block reads the last `c` channels written so far and writes the next `c`.
             let (done, rest) = cat.split_at_mut((2 + i) * plane);
-            let input = &done[(1 + i) * plane..];
-            let mid = a.run(input, 1, h, w, None)?;
-            b.run_into(&mid, 1, h, w, shortcut.then_some(input), &mut rest[..plane])?;
+            block.run_into(&done[(1 + i) * plane..], (h, w), &mut rest[..plane])?;
         }
         self.cv2.run(cat, 1, h, w, None)
     }
@@ -68,7 +109,8 @@ mod tests {
         let y = convs.cv1.run(x, 1, h, w, None).unwrap();
         let plane = y.len() / 2;
         let mut parts = vec![y[..plane].to_vec(), y[plane..].to_vec()];
-        for (a, b, shortcut) in &convs.blocks {
+        for block in &convs.blocks {
+            let Inner::Bottleneck(a, b, shortcut) = block else { unreachable!("bottlenecks only here") };
             let input = parts.last().unwrap().clone();
             let mid = a.run(&input, 1, h, w, None).unwrap();
             parts.push(b.run(&mid, 1, h, w, shortcut.then_some(&input[..])).unwrap());
@@ -83,7 +125,7 @@ mod tests {
         let inner: Vec<_> = (0..4).map(|i| conv(c, c, 3, 10 + i)).collect();
         let convs = C2fConvs {
             cv1: &cv1,
-            blocks: vec![(&inner[0], &inner[1], true), (&inner[2], &inner[3], false)],
+            blocks: vec![Inner::Bottleneck(&inner[0], &inner[1], true), Inner::Bottleneck(&inner[2], &inner[3], false)],
             cv2: &cv2,
         };
         let image = c1 * h * w;
@@ -92,7 +134,7 @@ mod tests {
         let want = [by_parts(&convs, &x[..image], (h, w)), by_parts(&convs, &x[image..], (h, w))].concat();
         assert_eq!(got, want);
         assert_eq!(convs.run(&x[..image], 1, (h, w)).unwrap(), want[..want.len() / 2]);
-        let wrong = C2fConvs { cv1: &cv1, blocks: vec![(&inner[0], &inner[1], true)], cv2: &cv2 };
+        let wrong = C2fConvs { cv1: &cv1, blocks: vec![Inner::Bottleneck(&inner[0], &inner[1], true)], cv2: &cv2 };
         assert!(wrong.run(&x, 2, (h, w)).is_err(), "cv2 takes 4c channels, one block gives 3c");
     }
 }

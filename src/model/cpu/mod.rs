@@ -31,5 +31,5 @@ pub mod winograd;
 
 pub use act::Activation;
 pub use conv::{Method, PackedConv};
-pub use depthwise::DepthwiseConv;
 pub use csp::C2fConvs;
+pub use depthwise::DepthwiseConv;
