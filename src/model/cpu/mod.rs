@@ -8,7 +8,8 @@
 //!   input (im2col, a cache-sized block at a time) and walks the tiles.
 //! - [`winograd`]: 3×3 stride-1 convolutions by Winograd F(2×2, 3×3), on the same tile.
 //! - [`depthwise`]: depthwise 3×3 convolutions (YOLO11/26), with their bias and SiLU.
-//! - [`csp`]: ultralytics' `C2f` block, its pieces written into one buffer (no split or cat).
+//! - [`csp`]: ultralytics' `C2f` and `C3k2` blocks (bottleneck or `C3k` inside), their pieces
+//!   written into one buffer (no split or cat).
 //! - [`pool`]: SPPF's three 5×5 max pools and their concatenation, separable, in one output.
 //! - [`decode`]: the head's box decoding (DFL, boxes, sigmoids), vectorised.
 //! - [`parallel`]: one piece of each output per thread (rayon natively and in the threaded
