@@ -14,7 +14,7 @@ use std::path::Path;
 
 use pytorch_reader::{DType, PickleValue, PytorchReader};
 
-use super::config::{ConvAct, Family, Task, YoloConfig};
+use super::config::{ConvAct, Task, YoloConfig};
 use super::pickle::Modules;
 use super::weights::{FloatFormat, HostTensor, Weights};
 use super::yolo::Yolo;
@@ -106,27 +106,13 @@ pub fn convert_checkpoint(path: &Path, metadata: BTreeMap<String, String>) -> Re
     Ok(Converted { bytes, config, train_imgsz, classes, tensors: weights.len() })
 }
 
-/// The ultralytics class of each layer of `family`'s graph, in order, then its head's.
-fn layer_classes(family: Family) -> Vec<&'static str> {
-    match family {
-        Family::Yolov8 => vec![
-            "Conv", "Conv", "C2f", "Conv", "C2f", "Conv", "C2f", "Conv", "C2f", "SPPF", "Upsample", "Concat", "C2f",
-            "Upsample", "Concat", "C2f", "Conv", "Concat", "C2f", "Conv", "Concat", "C2f",
-        ],
-        Family::Yolo11 | Family::Yolo26 => vec![
-            "Conv", "Conv", "C3k2", "Conv", "C3k2", "Conv", "C3k2", "Conv", "C3k2", "SPPF", "C2PSA", "Upsample",
-            "Concat", "C3k2", "Upsample", "Concat", "C3k2", "Conv", "Concat", "C3k2", "Conv", "Concat", "C3k2",
-        ],
-    }
-}
-
 /// Complete `config` from the checkpoint's module objects (the model under `model`, or
 /// `ema` in a training checkpoint): check each layer is the family's, read SPPF's first
 /// activation, pool count and shortcut and the head's class. Returns the class names.
 fn module_details(modules: &Modules, config: &mut YoloConfig) -> std::result::Result<Option<Vec<String>>, String> {
     let root = ["model", "ema"].into_iter().find(|k| modules.class(k).is_some()).ok_or("no model object")?;
     let layer = |i: usize| format!("{root}.model.{i}");
-    for (i, want) in layer_classes(config.family).into_iter().enumerate() {
+    for (i, want) in super::yolo::layer_classes(config.family).into_iter().enumerate() {
         let got = modules.class_name(&layer(i)).unwrap_or_else(|| "nothing".into());
         if got != want {
             return Err(format!(

@@ -296,6 +296,30 @@ mod tests {
         assert_eq!(m.get("other").unwrap_err().code(), "UNKNOWN_MODEL");
     }
 
+    /// A YOLO26 entry that leaves the architecture's details out gets those of the released
+    /// checkpoints; `topk` needs an end-to-end head; the ground resolution must be a length.
+    #[test]
+    fn architecture_details_default_by_family() {
+        let sha = sha256_hex(b"");
+        let yolo26 = entry_json(&sha, 1).replace("\"yolov8\"", "\"yolo26\"");
+        let e = Manifest::from_json(&yolo26).unwrap().models[0].config();
+        assert_eq!(e, YoloConfig::standard(Family::Yolo26, Scale::N, Task::Obb, 2));
+        assert!((e.reg_max, e.raw_angle, e.end_to_end, e.sppf_shortcut) == (1, true, true, true));
+        assert_eq!(e.sppf_act, ConvAct::None);
+        let topk = yolo26.replace("\"license\"", "\"postprocess\":\"topk\",\"license\"");
+        assert_eq!(Manifest::from_json(&topk).unwrap().models[0].config().postprocess, Postprocess::Topk);
+        let v8_topk = entry_json(&sha, 1).replace("\"license\"", "\"postprocess\":\"topk\",\"license\"");
+        assert!(Manifest::from_json(&v8_topk).unwrap_err().to_string().contains("end-to-end"));
+        let stated = yolo26.replace("\"scale\":\"n\"", "\"scale\":\"n\",\"regMax\":16,\"sppfActivation\":\"silu\"");
+        let c = Manifest::from_json(&stated).unwrap().models[0].config();
+        assert_eq!((c.reg_max, c.sppf_act), (16, ConvAct::Silu));
+        let ground =
+            |m: &str| entry_json(&sha, 1).replace("\"license\"", &format!("\"groundResolutionM\":{m},\"license\""));
+        assert!(Manifest::from_json(&ground("0.6")).is_ok());
+        assert!(Manifest::from_json(&ground("0")).is_err());
+        assert!(Manifest::from_json(&ground("-1")).is_err());
+    }
+
     #[test]
     fn known_sha256() {
         assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

@@ -430,6 +430,25 @@ fn graph(family: Family) -> (Vec<Spec>, [usize; 3]) {
     }
 }
 
+/// The ultralytics class of each layer of `family`'s backbone and neck, in order: what the
+/// converter checks a checkpoint's modules against.
+#[cfg(not(target_family = "wasm"))]
+pub(crate) fn layer_classes(family: Family) -> Vec<&'static str> {
+    let (specs, _) = graph(family);
+    specs
+        .into_iter()
+        .map(|spec| match spec {
+            Spec::Conv(_) => "Conv",
+            Spec::C2f { .. } => "C2f",
+            Spec::C3k2 { .. } => "C3k2",
+            Spec::Sppf(_) => "SPPF",
+            Spec::C2psa { .. } => "C2PSA",
+            Spec::Upsample => "Upsample",
+            Spec::Concat(_) => "Concat",
+        })
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------------
 // Construction from named weights
 // ---------------------------------------------------------------------------------------
