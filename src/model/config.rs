@@ -81,6 +81,15 @@ impl Family {
             Family::Yolo26 => "yolo26",
         }
     }
+
+    /// The index of the head in the layer list (`model.<i>.`): the length of the family's
+    /// backbone and neck.
+    pub fn head_index(self) -> usize {
+        match self {
+            Family::Yolov8 => 22,
+            Family::Yolo11 | Family::Yolo26 => 23,
+        }
+    }
 }
 
 /// Activation of SPPF's first convolution: SiLU in checkpoints from ultralytics before 8.3
@@ -245,14 +254,6 @@ impl YoloConfig {
         4 * self.reg_max + self.num_classes + self.num_extra()
     }
 
-    /// The index of the head in the layer list (`model.<i>.`).
-    pub fn head_index(&self) -> usize {
-        match self.family {
-            Family::Yolov8 => 22,
-            Family::Yolo11 | Family::Yolo26 => 23,
-        }
-    }
-
     /// Recognise the configuration from ultralytics-named weights: the family from the
     /// blocks present (C2PSA at layer 10 from YOLO11 on, the attention C3k2 at layer 22 in
     /// YOLO26), the head type from the angle branch, the class count and box bins from the
@@ -270,10 +271,7 @@ impl YoloConfig {
         } else {
             Family::Yolov8
         };
-        let head = match family {
-            Family::Yolov8 => 22,
-            Family::Yolo11 | Family::Yolo26 => 23,
-        };
+        let head = family.head_index();
         let shape = |name: &str| {
             weights.get(name).map(|t| t.shape.clone()).ok_or_else(|| {
                 Error::ModelLoad(format!(

@@ -132,7 +132,7 @@ fn module_details(modules: &Modules, config: &mut YoloConfig) -> std::result::Re
         return Err(format!("SPPF pools {n} times; only 3 is supported"));
     }
     config.sppf_shortcut = modules.int(&sppf, "add").is_some_and(|add| add != 0);
-    let head = modules.class_name(&layer(config.head_index())).unwrap_or_else(|| "nothing".into());
+    let head = modules.class_name(&layer(config.family.head_index())).unwrap_or_else(|| "nothing".into());
     config.raw_angle = match (head.as_str(), config.task) {
         ("Detect", Task::Detect) | ("OBB", Task::Obb) => false,
         ("OBB26", Task::Obb) => true,

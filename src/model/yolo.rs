@@ -658,7 +658,7 @@ impl Builder<'_, '_> {
 
     /// The head's three branches for each level, under `model.<i>.<prefix>cv2` etc.
     fn head(&mut self, config: &YoloConfig, ch: [usize; 3], prefix: &str) -> Result<Head> {
-        let (nc, reg_max, head) = (config.num_classes, config.reg_max, config.head_index());
+        let (nc, reg_max, head) = (config.num_classes, config.reg_max, config.family.head_index());
         let c2 = 16.max(ch[0] / 4).max(4 * reg_max);
         let c3 = ch[0].max(nc.min(100));
         let c4 = (ch[0] / 4).max(config.num_extra());
@@ -737,7 +737,7 @@ impl Yolo {
         };
         if config.reg_max > 1 {
             // The DFL convolution has fixed weights 0..reg_max; check them rather than trust.
-            let name = format!("model.{}.dfl.conv.weight", config.head_index());
+            let name = format!("model.{}.dfl.conv.weight", config.family.head_index());
             let dfl = (b.get)(&name, &[1, config.reg_max, 1, 1])?;
             if dfl.iter().enumerate().any(|(i, &v)| (v - i as f32).abs() > 1e-3) {
                 return Err(Error::ModelLoad(format!("{name} is not 0..reg_max; not a standard YOLO head")));
@@ -922,6 +922,14 @@ mod tests {
 
     fn config(scale: Scale, task: Task) -> YoloConfig {
         YoloConfig::standard(Family::Yolov8, scale, task, 15)
+    }
+
+    /// The head sits right after each family's backbone and neck.
+    #[test]
+    fn the_head_follows_the_graph() {
+        for family in [Family::Yolov8, Family::Yolo11, Family::Yolo26] {
+            assert_eq!(graph(family).0.len(), family.head_index(), "{family:?}");
+        }
     }
 
     #[test]
