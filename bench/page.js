@@ -3,6 +3,9 @@
 // drives it with playwright-core and alternates the two sides; nothing here decides
 // anything. Served from the repository root by run.mjs (so /pkg, /www and /bench resolve).
 import { Detector } from "/pkg/index.js";
+import { AREAS, MODEL_ID, TILE, onnxFile } from "./cases.mjs";
+
+export { AREAS };
 
 /**
  * onnxruntime-web, imported by ortInit only: geodetect's cold start does not load it.
@@ -11,13 +14,10 @@ import { Detector } from "/pkg/index.js";
 let ort = null;
 
 const ZOOM = 19;
-const TILE = 256;
 /** Global z19 pixel of the marina image's top-left corner (tests/data/README.md). */
 const IMAGE_ORIGIN = [69876004, 48940892];
 const TILES = "/www/tiles/marina/{z}/{x}/{y}.png";
 const MODELS = "/www/models/";
-/** The default model: every case but the other models' model-alone ones (AREAS[name].model). */
-const MODEL_ID = "yolov8n-obb-dota";
 
 /** Global pixel -> [lon, lat] (spherical Web Mercator). */
 function pixelToLonLat([x, y], zoom = ZOOM) {
@@ -37,33 +37,6 @@ function pixelRect(x, y, w, h) {
   const [east, south] = pixelToLonLat([x + w - e, y + h - e]);
   return { type: "Polygon", coordinates: [[[west, south], [east, south], [east, north], [west, north], [west, south]]] };
 }
-
-/**
- * Where each case's pixels are: image pixel (sx, sy) of the marina photo, size. A model-alone
- * case of another model than MODEL_ID names it (`model`), and `onnx` the variant of its ONNX
- * export (bench/export_onnx.py's file names: `<model>_<size>.onnx`, or
- * `<model>_<onnx>_<size>.onnx`).
- */
-export const AREAS = {
-  // The model alone: one window of exactly the model input (no padding, no resampling).
-  model256: { sx: 832, sy: 412, w: 256, h: 256 },
-  model640: { sx: 640, sy: 220, w: 640, h: 640 },
-  model1024: { sx: 448, sy: 28, w: 1024, h: 1024 },
-  // YOLO11n-OBB (3 vehicle classes) at its 512 px input: the middle of the photo.
-  "yolo11-512": { sx: 704, sy: 284, w: 512, h: 512, model: "yolo11n-obb-vehicles" },
-  // YOLO26n-OBB at 1024 px, model1024's crop. geodetect runs the one-to-one branch (the
-  // manifest's `postprocess: "topk"`); onnxruntime-web the export of that branch's decoded
-  // output without the top-k (which geodetect times in `postprocess`, not `inference`).
-  "yolo26-1024": { sx: 448, sy: 28, w: 1024, h: 1024, model: "yolo26n-obb-dota", onnx: "one2one" },
-  // The same, onnxruntime-web on ultralytics' end-to-end export (nms=False: top-k in the
-  // graph, [1, 300, 7]): what its top-k adds on that side.
-  "yolo26-1024-e2e": { sx: 448, sy: 28, w: 1024, h: 1024, model: "yolo26n-obb-dota", onnx: "e2e" },
-  // 16 tiles (4 x 4, tile-aligned): tiles x 272955..272958, y 191175..191178.
-  tiles16: { gx: 272955 * TILE, gy: 191175 * TILE, w: 1024, h: 1024 },
-  // 1,024 tiles (32 x 32, tile-aligned, an 8192 px square: 81 model windows): the marina's
-  // 8 x 5 tiles repeated (bench/run.mjs's server wraps tile addresses outside them).
-  tiles1024: { gx: 272944 * TILE, gy: 191168 * TILE, w: 8192, h: 8192, options: { maxTiles: 1024 } },
-};
 
 /** Model input and window overlap: geodetect's defaults, which the onnxruntime-web page copies. */
 const WINDOW = 1024;
@@ -222,11 +195,6 @@ export async function ortInit({ threads = 1 } = {}) {
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.proxy = false;
   return { version: ort.env.versions?.web ?? ort.env.versions?.common, threads, crossOriginIsolated: globalThis.crossOriginIsolated };
-}
-
-/** The ONNX export of a case's model at its size (bench/export_onnx.py's names). */
-function onnxFile({ model = MODEL_ID, onnx, w }) {
-  return onnx ? `${model}_${onnx}_${w}.onnx` : `${model}_${w}.onnx`;
 }
 
 /** A session on the ONNX export `file` (bench/setup.sh writes it in .cache/bench/). */

@@ -38,6 +38,7 @@ import { parseArgs } from "node:util";
 import { launchBrowser, launchProfile, repeatMarinaTiles, startStaticServer, watchPage } from "../tests/e2e/helpers.mjs";
 import { ENGINES } from "../pkg/engines.mjs";
 import { haveNginx, startNginx } from "./nginx.mjs";
+import { AREAS, MODEL_CASES as MODEL_CASE_NAMES, MODEL_ID as DEFAULT_MODEL, onnxFile } from "./cases.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "..");
@@ -60,20 +61,18 @@ const CASES = opts.cases.split(",").filter(Boolean);
 const THREADS = opts.threads.split(",").map(Number);
 const RUNS_LARGE = Number(opts["runs-large"]);
 /**
- * The model-alone cases: model id and input size, and the ONNX export onnxruntime-web runs
- * (bench/export_onnx.py's names in .cache/bench/; the crops are bench/page.js's AREAS).
+ * The model-alone cases (bench/cases.mjs): model id and input size, and the ONNX export
+ * onnxruntime-web runs (bench/export_onnx.py's names in .cache/bench/).
  */
-const DEFAULT_MODEL = "yolov8n-obb-dota";
-const MODEL_CASES = {
-  model640: { model: DEFAULT_MODEL, size: 640, onnx: `${DEFAULT_MODEL}_640.onnx` },
-  model1024: { model: DEFAULT_MODEL, size: 1024, onnx: `${DEFAULT_MODEL}_1024.onnx` },
-  "yolo11-512": { model: "yolo11n-obb-vehicles", size: 512, onnx: "yolo11n-obb-vehicles_512.onnx" },
-  // geodetect: the one-to-one branch (postprocess "topk"), top-k outside timings.inference;
-  // onnxruntime-web: that branch's decoded output without the top-k.
-  "yolo26-1024": { model: "yolo26n-obb-dota", size: 1024, onnx: "yolo26n-obb-dota_one2one_1024.onnx" },
-  // onnxruntime-web on ultralytics' end-to-end export (top-k in the graph; export_onnx.py --e2e).
-  "yolo26-1024-e2e": { model: "yolo26n-obb-dota", size: 1024, onnx: "yolo26n-obb-dota_e2e_1024.onnx", fix: ".venv-ref/bin/python bench/export_onnx.py --model yolo26n-obb-dota --e2e" },
-};
+const MODEL_CASES = Object.fromEntries(
+  MODEL_CASE_NAMES.map((name) => {
+    const a = AREAS[name];
+    const model = a.model ?? DEFAULT_MODEL;
+    // The end-to-end export is made only when asked for.
+    const fix = a.onnx === "e2e" ? `.venv-ref/bin/python bench/export_onnx.py --model ${model} --e2e` : undefined;
+    return [name, { model, size: a.w, onnx: onnxFile(a), fix }];
+  }),
+);
 const KNOWN = new Set([...Object.keys(MODEL_CASES), "tiles16", "tiles1024", "cold", "cold-incognito"]);
 if (!["nginx", "node"].includes(opts.server)) throw new Error(`--server is nginx or node, not ${opts.server}`);
 if (opts.server === "nginx" && !(await haveNginx())) throw new Error("nginx is missing (apt-get install nginx, as tests/setup.sh does), or use --server node");
@@ -149,7 +148,7 @@ const server =
     ? await startNginx({
         root: REPO,
         headers: crossOriginIsolation,
-        // tiles16 and tiles1024 (bench/page.js's AREAS).
+        // tiles16 and tiles1024 (bench/cases.mjs's AREAS).
         tiles: [...square(272955, 191175, 4), ...square(272944, 191168, 32)],
         tileFile: (x, y) => join(REPO, rewriteTile(`/www/tiles/marina/19/${x}/${y}.png`)),
         extraTiles: { "www/tiles/marina/source.png": join(REPO, "www/tiles/marina/source.png") },
