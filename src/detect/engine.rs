@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use burn::prelude::*;
 
@@ -43,7 +44,8 @@ pub struct Engine {
 
 /// The network on one device.
 struct Net {
-    model: Yolo,
+    /// Shared with the pool's thread that runs a forward pass ([`parallel::off_thread`]).
+    model: Arc<Yolo>,
     device: Device,
     backend: Backend,
 }
@@ -102,7 +104,7 @@ impl Engine {
         let config = entry.config();
         let model = Yolo::from_weights(&config, Weights::from_safetensors(weights.bytes())?, &device)?;
         let spare = (backend == Backend::Webgpu).then(|| weights.clone());
-        let net = RefCell::new(Rc::new(Net { model, device, backend }));
+        let net = RefCell::new(Rc::new(Net { model: Arc::new(model), device, backend }));
         Ok(Self { entry, config, net, spare, fell_back: RefCell::default() })
     }
 
@@ -164,8 +166,8 @@ impl Engine {
 
     async fn infer_on(&self, net: &Net, chw: Vec<f32>, hw: [usize; 2]) -> Result<Vec<f32>> {
         let input = Self::input(net, chw, hw)?;
-        let config = &self.config; // the closure may run on another thread: not `self`
-        let decoded = parallel::on_pool(|| Yolo::decode(config, net.model.forward(input)?, hw))?;
+        let (config, model) = (self.config.clone(), net.model.clone()); // for the pool's thread
+        let decoded = parallel::off_thread(move || Yolo::decode(&config, model.forward(input)?, hw)).await??;
         read_back(decoded).await
     }
 
@@ -181,7 +183,7 @@ impl Engine {
         let Some(weights) = &self.spare else { return Err(error) };
         let device = Device::flex();
         let model = Yolo::from_weights(&self.config, Weights::from_safetensors(weights.bytes())?, &device)?;
-        let cpu = Rc::new(Net { model, device, backend: Backend::Cpu });
+        let cpu = Rc::new(Net { model: Arc::new(model), device, backend: Backend::Cpu });
         *self.net.borrow_mut() = cpu.clone();
         *self.fell_back.borrow_mut() =
             Some(format!("the WebGPU device was lost ({}); the network runs on the CPU since", last_cause(&lost)));

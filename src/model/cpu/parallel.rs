@@ -42,18 +42,26 @@ pub fn each<I: Send>(items: Vec<I>, f: impl Fn(I) + Sync + Send) {
     }
 }
 
-/// Run `f` on a thread of the pool while the caller waits. A forward pass runs this way so that
-/// its serial parts (burn's own ops between the convolutions) run on a pool thread instead of
-/// beside the pool's threads: in the browser the caller is a third thread on two cores, and
-/// the idle pool threads spin for a while before they sleep. Without threads, `f` runs here.
-pub fn on_pool<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+/// Run `f` on a thread of the pool and wait for it without blocking the calling thread. A
+/// forward pass runs this way. Its serial parts (burn's own ops between the convolutions) run
+/// on a pool thread, not beside the pool's threads: in the browser the caller is a third
+/// thread on two cores, and idle pool threads spin for a while before they sleep. And the
+/// caller's thread, the worker's own, returns to its event loop meanwhile, so the next
+/// chunk's tiles keep arriving and being drawn (and an abort message is read) while the model
+/// runs; blocked, it would leave every download that completes during a pass waiting for the
+/// pass to end. Without threads, `f` runs here, before the first await.
+pub async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> crate::Result<T> {
     #[cfg(any(not(target_family = "wasm"), feature = "threads"))]
     {
-        rayon::scope(|_| f())
+        let (tx, rx) = futures::channel::oneshot::channel();
+        rayon::spawn(move || {
+            let _ = tx.send(f()); // the receiver is gone only if the caller's future was dropped
+        });
+        rx.await.map_err(|_| crate::Error::Internal("a job on the thread pool ended without its result".into()))
     }
     #[cfg(not(any(not(target_family = "wasm"), feature = "threads")))]
     {
-        f()
+        Ok(f())
     }
 }
 
@@ -74,5 +82,26 @@ mod tests {
             }
         }
         assert_eq!(pieces(64, 8, 10).len(), 1, "too little work for a second thread");
+    }
+
+    #[test]
+    fn the_caller_goes_on_while_a_job_runs_off_its_thread() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        use std::time::{Duration, Instant};
+        // The job waits (up to 5 s) for a flag that only the caller's other future sets: if
+        // the caller's thread were blocked until the job ended, the flag would come too late.
+        let flag = Arc::new(AtomicBool::new(false));
+        let seen = flag.clone();
+        let job = off_thread(move || {
+            let start = Instant::now();
+            while !seen.load(SeqCst) && start.elapsed() < Duration::from_secs(5) {
+                std::thread::yield_now();
+            }
+            seen.load(SeqCst)
+        });
+        let other = async { flag.store(true, SeqCst) };
+        let (saw, ()) = futures::executor::block_on(futures::future::join(job, other));
+        assert_eq!(saw.ok(), Some(true));
     }
 }
