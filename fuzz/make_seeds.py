@@ -9,6 +9,8 @@ the fuzzer starts from valid structure rather than from nothing:
   (Deflate + predictor, LZW, JPEG YCbCr, WebP, none), RGBA and grey, BigTIFF, in EPSG:32632,
   3857 and 4326.
 - cog_tile: the first tile of some of those, as stored (the JPEG one with its tables).
+- tile_image: tiles as a server sends them (Pillow): PNG RGB, RGBA, palette and grey 16-bit,
+  JPEG baseline and progressive, WebP lossy and lossless with alpha.
 - safetensors: a few tensors named as in YOLOv8 checkpoints, F32, F16 and BF16.
 - area, options, manifest: the repository's own examples (areas, the shipped manifest) and
   option sets of every source kind.
@@ -76,8 +78,34 @@ def tile_seed(data, compression, color, extra=0, flags=0):
     return head + data[offset:offset + size]
 
 
+def image_seeds(rgb):
+    """tile_image's seeds: `rgb` ([3, H, W] uint8) encoded as a tile server might send it."""
+    import io
+
+    from PIL import Image
+
+    image = Image.fromarray(np.moveaxis(rgb, 0, -1))
+    alpha = image.copy()
+    alpha.putalpha(Image.fromarray(((rgb[0] // 64) * 85).astype("uint8")))
+    grey16 = Image.fromarray(rgb[0].astype("uint16") * 257)
+    cases = {
+        "rgb.png": (image, "PNG", {}),
+        "rgba.png": (alpha, "PNG", {}),
+        "palette.png": (image.convert("P", palette=Image.Palette.ADAPTIVE, colors=16), "PNG", {"transparency": 0}),
+        "grey16.png": (grey16, "PNG", {}),
+        "baseline.jpg": (image, "JPEG", {"quality": 80}),
+        "progressive.jpg": (image, "JPEG", {"quality": 80, "progressive": True}),
+        "lossy.webp": (alpha, "WEBP", {"quality": 80}),
+        "lossless.webp": (alpha, "WEBP", {"lossless": True}),
+    }
+    for name, (img, kind, options) in cases.items():
+        out = io.BytesIO()
+        img.save(out, kind, **options)
+        put("tile_image", name, out.getvalue())
+
+
 def main():
-    for target in ("area", "cog_open", "cog_tile", "manifest", "options", "safetensors"):
+    for target in ("area", "cog_open", "cog_tile", "manifest", "options", "safetensors", "tile_image"):
         shutil.rmtree(os.path.join(CORPUS, target), ignore_errors=True)
     rng = np.random.default_rng(7)
     y, x = np.mgrid[0:24, 0:40]
@@ -102,6 +130,7 @@ def main():
                "none": (0, 0, 0, 0), "rgba": (3, 0, 1, 1), "gray": (1, 2, 0, 2)}
     for name, data in tiles.items():
         put("cog_tile", name, tile_seed(data, *formats[name]))
+    image_seeds(rgb)
 
     def safetensors(tensors, dtype):
         header, blobs, offset = {}, [], 0

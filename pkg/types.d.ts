@@ -719,7 +719,7 @@ export interface Timings {
     fetch: number;
     /**
      * Decoding tiles and stitching them into the raster, after the downloads (in the
-     * browser: the last tiles' decoding and the read-back of the raster).
+     * browser: the last tiles' decoding).
      */
     decode: number;
     /**

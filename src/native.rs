@@ -9,18 +9,22 @@ use std::time::Instant;
 use crate::host::{DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
 use crate::imagery::ImageGrid;
 use crate::imagery::cog::CogSource;
+use crate::imagery::decode::decode_image;
 use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, RangeBytes, RangeRead, fetch_tiles};
 use crate::tiles::pmtiles::Archive;
 use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};
 
-/// Decode a PNG (or any format the `image` crate was built with) into RGBA8.
+/// Decode a map tile (PNG, JPEG or WebP) into RGBA8 with the browser's decoder,
+/// [`decode_image`].
 pub fn decode_rgba(bytes: &[u8]) -> Result<DecodedTile> {
-    let img = image::load_from_memory(bytes).map_err(|e| Error::ImageDecode(e.to_string()))?.into_rgba8();
-    Ok(DecodedTile { width: img.width(), height: img.height(), rgba: img.into_raw() })
+    decode_image(bytes)
+        .map_err(Error::ImageDecode)?
+        .ok_or_else(|| Error::ImageDecode("the bytes are not a PNG, JPEG or WebP image".to_owned()))
 }
 
-/// Decode an image file into RGB8 `(width, height, bytes)`.
+/// Decode a whole image file (any format the `image` crate was built with: PNG) into RGB8
+/// `(width, height, bytes)`.
 pub fn read_rgb(path: &Path) -> Result<(u32, u32, Vec<u8>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::ImageDecode(format!("{}: {e}", path.display())))?;
     let img = image::load_from_memory(&bytes).map_err(|e| Error::ImageDecode(format!("{}: {e}", path.display())))?;

@@ -16,7 +16,7 @@
 #               crates.io only, no wildcard versions; advisories need github.com)
 #   7. fuzz:    fuzz/run.sh: every cargo-fuzz target for 5 s from its committed seeds (area,
 #               options, URL templates, planning, manifest, safetensors, COG headers and
-#               tiles), geodetect built without burn (`--no-default-features`) with warnings as
+#               tiles, tile images), geodetect built without burn (`--no-default-features`) with warnings as
 #               errors; fmt covers the fuzz crate too
 #
 # Suites run even if an earlier one fails; the last line sums them up:

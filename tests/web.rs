@@ -1,6 +1,6 @@
 //! Browser tests on the page's main thread (the worker tests are in web_worker.rs): the
-//! engine also works from a window, errors cross as `GeodetectError`s with a code, and the
-//! browser's tile decoding is bit-exact.
+//! engine also works from a window, errors cross as `GeodetectError`s with a code, and tile
+//! decoding (in Rust, and the browser's for other formats) is bit-exact.
 #![cfg(target_family = "wasm")]
 // Tests fail by panicking: the no-panic lints are for library code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -71,19 +71,27 @@ async fn lists_the_manifest_models_from_a_window() {
     assert_eq!(Reflect::get(&err, &"code".into()).unwrap().as_string().as_deref(), Some("MODEL_LOAD_FAILED"));
 }
 
-/// A z19 marina tile decoded by Chromium equals the same pixels of the source image: the
+/// The browser's decode (`createImageBitmap`) of the marina's source image, a JPEG.
+async fn source_image(global: &Global) -> geodetect::host::DecodedTile {
+    let bytes = http::get_bytes(global, &format!("{SERVER}/tiles/marina/source.png"), 30_000, None).await.unwrap();
+    tiles::browser_decode(global, &geodetect::web::net::blob_of(&bytes).unwrap()).await.unwrap()
+}
+
+/// A z19 marina tile (PNG) decoded in Rust equals Chromium's decode of it, every pixel, and the
+/// same pixels of the source image as Chromium decodes it (the tiles were cut from it): the
 /// nominal placement maps 1 image px to 1 z19 global px with origin (69876004, 48940892).
 #[wasm_bindgen_test]
-async fn browser_decoding_is_bit_exact() {
+async fn tile_decoding_is_bit_exact() {
     let global = Global::get().unwrap();
-    let get = |url: String| {
-        let global = global.clone();
-        async move { tiles::decode(&global, &http::get_bytes(&global, &url, 30_000, None).await.unwrap()).await.unwrap() }
-    };
-    let source = get(format!("{SERVER}/tiles/marina/source.png")).await;
+    let source = source_image(&global).await;
     let (tx, ty) = (272954u32, 191176u32);
-    let tile = get(format!("{SERVER}/tiles/marina/19/{tx}/{ty}.png")).await;
+    let bytes =
+        http::get_bytes(&global, &format!("{SERVER}/tiles/marina/19/{tx}/{ty}.png"), 30_000, None).await.unwrap();
+    let tile = tiles::decode(&global, bytes.clone(), None).await.unwrap();
+    let by_browser = tiles::browser_decode(&global, &geodetect::web::net::blob_of(&bytes).unwrap()).await.unwrap();
     assert_eq!((tile.width, tile.height), (256, 256));
+    assert_eq!((by_browser.width, by_browser.height), (256, 256));
+    assert!(tile.rgba == by_browser.rgba, "the Rust and the browser decode of a PNG tile differ");
     let (ox, oy) = (69876004i64, 48940892i64);
     for (i, j) in [(0u32, 0u32), (17, 200), (255, 255), (128, 3)] {
         let sx = (i64::from(tx) * 256 + i64::from(i) - ox) as usize;
@@ -92,10 +100,13 @@ async fn browser_decoding_is_bit_exact() {
         let t = (j as usize * 256 + i as usize) * 4;
         assert_eq!(&tile.rgba[t..t + 4], &source.rgba[s..s + 4], "pixel ({i}, {j})");
     }
+    // Bytes that are none of PNG, JPEG or WebP go to the browser, and fail there as not an image.
+    let text = b"<html>not a tile</html>".to_vec();
+    assert!(tiles::decode(&global, text, None).await.is_err());
 }
 
-/// The browser's one-canvas compositing (`TileProvider::composite`) gives the source's exact
-/// pixels over an extent that starts and ends mid-tile, and black where a tile is missing
+/// The browser's compositing (`TileProvider::fetch_composite`, each tile decoded as it
+/// arrives) gives the source's exact pixels over an extent that starts and ends mid-tile, and black where a tile is missing
 /// (x 272961 is beyond the marina's tiles: HTTP 404, listed as missing).
 #[wasm_bindgen_test]
 async fn composited_raster_is_exact_and_missing_tiles_are_black() {
@@ -106,8 +117,7 @@ async fn composited_raster_is_exact_and_missing_tiles_are_black() {
     use geodetect::web::hooks::WebHooks;
 
     let global = Global::get().unwrap();
-    let bytes = http::get_bytes(&global, &format!("{SERVER}/tiles/marina/source.png"), 30_000, None).await.unwrap();
-    let source = tiles::decode(&global, &bytes).await.unwrap();
+    let source = source_image(&global).await;
     let (ox, oy) = (69876004i64, 48940892i64);
     let extent = PixelExtent::mercator(19, 256, 69877700, 191176 * 256 + 30, 400, 300);
     let tile_source: TileSource = serde_json::from_value(

@@ -135,7 +135,7 @@ pub struct Timings {
     /// decoded as soon as it arrives, so this includes the decoding that overlapped it.
     pub fetch: f64,
     /// Decoding tiles and stitching them into the raster, after the downloads (in the
-    /// browser: the last tiles' decoding and the read-back of the raster).
+    /// browser: the last tiles' decoding).
     pub decode: f64,
     /// Cutting model windows and converting them to model input.
     pub preprocess: f64,

@@ -11,11 +11,11 @@ pub enum Stage {
     /// Loading the model: `done`/`total` count steps (of 3: weights fetched, network built,
     /// warmed up).
     Model,
-    /// Downloading tiles (in the browser, each is also decoded and drawn as it arrives);
-    /// `done`/`total` count tiles.
+    /// Downloading tiles (in the browser, each is also decoded into the raster as it
+    /// arrives); `done`/`total` count tiles.
     Fetch,
     /// Decoding tiles into the raster; `done`/`total` count tiles (in the browser, where the
-    /// tiles were drawn as they arrived: none before the raster is read back, all after).
+    /// tiles went into the raster as they arrived: none, then all at once).
     Stitch,
     /// Running the network; `done`/`total` count model windows.
     Inference,

@@ -10,7 +10,8 @@
 //!   what it returns.
 //!
 //! The hosts themselves live with their platform: `crate::native` (files on disk, wall
-//! clock) and `crate::web` (HTTP, `createImageBitmap`, `performance.now()`, AbortSignal).
+//! clock) and `crate::web` (HTTP, a thread pool or `createImageBitmap` to decode, `performance.now()`,
+//! AbortSignal).
 
 pub mod hooks;
 pub mod provider;

@@ -1,24 +1,15 @@
 //! Where tiles come from: a [`TileProvider`] downloads encoded tiles, then decodes them (or,
-//! where the host can, does both in one pass: [`TileProvider::fetch_composite`]). A source
+//! where the host can, decodes each as it arrives: [`TileProvider::fetch_composite`]). A source
 //! read in its own pixel grid (a COG) also gives its levels ([`TileProvider::image_levels`]).
 
 use crate::Result;
-use crate::imagery::{ImageGrid, PixelExtent};
+use crate::imagery::{ImageGrid, Stitcher};
 use crate::tiles::fetch::{TileFailure, TileStats};
 use crate::tiles::{TileId, TileSource};
 
 use super::Hooks;
 
-/// A decoded tile.
-#[derive(Debug, Clone)]
-pub struct DecodedTile {
-    /// RGBA8, row-major.
-    pub rgba: Vec<u8>,
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-}
+pub use crate::imagery::decode::DecodedTile;
 
 /// One entry per requested tile, in request order: the encoded image (empty where the source
 /// says there is no imagery: the tile stays black and is not missing) or why it failed.
@@ -55,25 +46,22 @@ pub trait TileProvider {
         Ok(None)
     }
 
-    /// Download `tiles` (those of `extent`, in that order) and composite them into the
-    /// extent's pixels in one pass, where the host has a faster way than downloading every
-    /// tile and then decoding them one by one: the browser decodes each tile as soon as it
-    /// arrives and draws it onto one canvas, read back once at the end, in strips, so decoding
-    /// overlaps the downloads. Calls `put_rows(first_row, rgba)` with whole RGBA rows of the
-    /// extent, top to bottom (pixels of no tile are black); reports [`super::Stage::Fetch`]
-    /// progress per tile settled (downloaded and drawn, or failed), then
-    /// [`super::Stage::Stitch`] around the read-back; fails with [`crate::Error::ImageDecode`]
-    /// on a tile of the wrong size, with [`crate::Error::Aborted`] when cancelled, and with the
-    /// first failure when `fail_on_missing` is set. `None` (the default): no such way; the
-    /// caller uses [`Self::fetch`] and [`Self::decode`].
+    /// Download `tiles` (those of the stitcher's extent, in that order) and put each into
+    /// `stitcher` as soon as it has arrived and decoded, where the host can overlap the two
+    /// (the browser: several downloads in flight while the tiles that arrived decode, on the
+    /// thread pool where there is one). Pixels of no tile stay black. Reports
+    /// [`super::Stage::Fetch`] progress per tile settled (downloaded and put in, or failed);
+    /// fails with [`crate::Error::ImageDecode`] on a tile of the wrong size, with
+    /// [`crate::Error::Aborted`] when cancelled, and with the first failure when
+    /// `fail_on_missing` is set. `None` (the default): no such way; the caller uses
+    /// [`Self::fetch`] and [`Self::decode`].
     async fn fetch_composite<H: Hooks>(
         &self,
         _source: &TileSource,
-        _extent: &PixelExtent,
         _tiles: Vec<TileId>,
         _fail_on_missing: bool,
         _hooks: &H,
-        _put_rows: &mut dyn FnMut(u32, &[u8]) -> Result<()>,
+        _stitcher: &mut Stitcher,
     ) -> Option<Result<Composited>> {
         None
     }

@@ -1,5 +1,7 @@
 //! Decoded tiles -> one georeferenced RGB raster.
 //!
+//! - [`decode`]: [`DecodedTile`], one encoded tile (PNG, JPEG or WebP) decoded to RGBA, the same
+//!   on both hosts.
 //! - [`grid`]: [`Grid`], the pixel grid a raster lies in: Web Mercator tiles at one zoom, or
 //!   one level of a COG in its own CRS; its pixels to lon/lat and back.
 //! - [`extent`]: [`PixelExtent`], a rectangle of a grid's pixels; it maps raster pixels to
@@ -12,11 +14,13 @@
 
 pub mod buffers;
 pub mod cog;
+pub mod decode;
 pub mod extent;
 pub mod grid;
 pub mod raster;
 pub mod stitch;
 
+pub use decode::DecodedTile;
 pub use extent::PixelExtent;
 pub use grid::{Grid, ImageGrid};
 pub use raster::GeoRaster;

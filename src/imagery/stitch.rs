@@ -46,6 +46,11 @@ impl Stitcher {
         Ok(Stitcher { extent, rgb })
     }
 
+    /// The extent this raster covers.
+    pub fn extent(&self) -> &PixelExtent {
+        &self.extent
+    }
+
     /// Fails unless a decoded tile is `width` x `height` = the extent's tile size (for an
     /// image's tiles at its right and bottom edges, cropped to the image).
     pub fn check_tile_size(extent: &PixelExtent, tile: TileId, width: u32, height: u32) -> Result<()> {
@@ -84,27 +89,6 @@ impl Stitcher {
                 }
             }
         })
-    }
-
-    /// Copies whole rows of the extent, RGBA (alpha is dropped), starting at raster row
-    /// `first_row`: for hosts that composite all tiles at once (the browser draws them onto
-    /// one canvas) and read the result back in strips.
-    pub fn put_rows(&mut self, first_row: u32, rgba: &[u8]) -> Result<()> {
-        let width = self.extent.width as usize;
-        let rows = rgba.len() / (width * 4);
-        if rgba.len() != rows * width * 4 || first_row as usize + rows > self.extent.height as usize {
-            return Err(Error::Internal(format!(
-                "{} bytes of RGBA at row {first_row} are not whole rows of this {width} x {} raster",
-                rgba.len(),
-                self.extent.height
-            )));
-        }
-        let start = first_row as usize * width * 3;
-        let dst = &mut self.rgb[start..start + rows * width * 3];
-        for (d, s) in dst.chunks_exact_mut(3).zip(rgba.chunks_exact(4)) {
-            d.copy_from_slice(&s[..3]);
-        }
-        Ok(())
     }
 
     /// Paints the part of `tile` that overlaps the extent with `rgb`, for tiles that could
@@ -217,22 +201,6 @@ mod tests {
             assert_eq!(raster.pixel(width, 0), None);
             assert_eq!(raster.pixel(0, height), None);
         }
-    }
-
-    #[test]
-    fn rows_are_copied_without_alpha() {
-        let extent = PixelExtent::mercator(3, 256, 200, 10, 3, 4);
-        let mut stitcher = Stitcher::new(extent).unwrap();
-        let rgba: Vec<u8> = (0..2 * 3 * 4).map(|i| i as u8).collect();
-        stitcher.put_rows(1, &rgba).unwrap();
-        // Not whole rows, or past the last row.
-        assert_eq!(stitcher.put_rows(0, &rgba[..5]).unwrap_err().code(), "INTERNAL");
-        assert_eq!(stitcher.put_rows(3, &rgba).unwrap_err().code(), "INTERNAL");
-        let raster = stitcher.finish();
-        assert_eq!(raster.pixel(0, 0), Some([0, 0, 0]));
-        assert_eq!(raster.pixel(0, 1), Some([0, 1, 2]));
-        assert_eq!(raster.pixel(2, 2), Some([20, 21, 22]));
-        assert_eq!(raster.pixel(2, 3), Some([0, 0, 0]));
     }
 
     #[test]

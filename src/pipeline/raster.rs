@@ -49,14 +49,10 @@ pub async fn load_raster<P: TileProvider, H: Hooks>(
         });
     }
 
-    // In one pass, where the host can (the browser: each tile decoded as it arrives, onto one
-    // canvas read back once).
-    let streamed = provider
-        .fetch_composite(source, &extent, tiles.clone(), fail_on_missing, hooks, &mut |row, rgba| {
-            stitcher.put_rows(row, rgba)
-        })
-        .await
-        .transpose()?;
+    // In one pass, where the host can (the browser: each tile decoded as it arrives, while
+    // others download).
+    let streamed =
+        provider.fetch_composite(source, tiles.clone(), fail_on_missing, hooks, &mut stitcher).await.transpose()?;
     let (missing, fetch_ms, stats) = match streamed {
         Some(composited) => (composited.missing, composited.fetch_ms, composited.stats),
         None => {

@@ -190,7 +190,9 @@ impl TileNet {
             move || async move {
                 let fetched = match archive {
                     Some(archive) => match archive.tile(tile).await {
-                        Ok(Some(bytes)) => blob_of(&bytes).map(Body::Image),
+                        Ok(Some(bytes)) => {
+                            blob_of(&bytes).map(Body::Image).map_err(|e| FetchAttemptError::Permanent(describe(&e)))
+                        }
                         Ok(None) => Ok(Body::Empty),
                         Err(e) => Err(e),
                     },
@@ -264,9 +266,8 @@ async fn open_storage(global: &Global, name: &str) -> Option<Cache> {
 }
 
 /// A `Blob` of `bytes` (copied out of wasm memory).
-fn blob_of(bytes: &[u8]) -> Result<Blob, FetchAttemptError> {
-    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
-    Blob::new_with_u8_array_sequence(&parts).map_err(|e| FetchAttemptError::Permanent(describe(&e)))
+pub fn blob_of(bytes: &[u8]) -> Result<Blob, wasm_bindgen::JsValue> {
+    Blob::new_with_u8_array_sequence(&js_sys::Array::of1(&js_sys::Uint8Array::from(bytes)))
 }
 
 /// Why a tile's body did not decode, naming what the server said it was when that is text

@@ -1,15 +1,16 @@
 //! Tiles over HTTP (through the worker's [`TileNet`]: caches, shared downloads, per-host
-//! limits, PMTiles archives), each decoded by the browser as soon as it arrives
-//! (`createImageBitmap` on the response's `Blob`, colour-space conversion and alpha
-//! premultiplication off so pixel values are exact) and drawn onto one `OffscreenCanvas` the
-//! size of the raster, read back once in strips. A COG's tiles are byte ranges of the file
-//! instead, read through the same gate and scheduler and decoded in Rust
-//! ([`crate::imagery::cog::CogSource`]).
+//! limits, PMTiles archives), each decoded as soon as it arrives, while others download, and
+//! put straight into the raster. PNG, JPEG and WebP are decoded in Rust
+//! ([`crate::imagery::decode`]), on a thread of the pool in the threaded engine; anything else
+//! by the browser (`createImageBitmap`, colour-space conversion and alpha premultiplication
+//! off so pixel values are exact, drawn onto a canvas of the tile's size and read back). A
+//! COG's tiles are byte ranges of the file instead, read through the same gate and scheduler
+//! and decoded in Rust ([`crate::imagery::cog::CogSource`]).
 
 use std::cell::Cell;
 use std::rc::Rc;
 
-use js_sys::{Array, Uint8Array};
+use js_sys::Uint8Array;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -19,15 +20,17 @@ use web_sys::{
 
 use super::error::describe;
 use super::global::Global;
-use super::net::{Body, HttpRange, Origin, Request, TileNet, not_an_image};
+use super::net::{Body, HttpRange, Origin, Request, TileNet, blob_of, not_an_image};
 use super::timer;
+use crate::Result;
 use crate::host::{Composited, DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
 use crate::imagery::cog::CogSource;
-use crate::imagery::{ImageGrid, PixelExtent, Stitcher};
+use crate::imagery::decode::decode_image;
+use crate::imagery::{ImageGrid, Stitcher};
+use crate::model::cpu::parallel;
 use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, TileFailure, TileStats, fetch_tiles, fetch_tiles_each};
 use crate::tiles::pmtiles::Archive;
 use crate::tiles::{TileId, TileSource};
-use crate::{Error, Result};
 
 /// Fetches tiles with the scheduler of [`crate::tiles::fetch`], through the worker's
 /// [`TileNet`].
@@ -99,7 +102,7 @@ impl TileProvider for HttpTiles<'_> {
     }
 
     async fn decode(&self, source: &TileSource, tile: TileId, bytes: &[u8]) -> Result<DecodedTile, String> {
-        let Some(url) = source.cog_url() else { return decode(self.global, bytes).await };
+        let Some(url) = source.cog_url() else { return decode(self.global, bytes.to_vec(), None).await };
         let cog = self.net.open_cog(url).ok_or_else(|| format!("the COG {} is not open", source.redact(url)))?;
         let image = cog.decode(tile, bytes)?;
         Ok(DecodedTile { rgba: image.data, width: image.width, height: image.height })
@@ -112,22 +115,18 @@ impl TileProvider for HttpTiles<'_> {
     async fn fetch_composite<H: Hooks>(
         &self,
         source: &TileSource,
-        extent: &PixelExtent,
         tiles: Vec<TileId>,
         fail_on_missing: bool,
         hooks: &H,
-        put_rows: &mut dyn FnMut(u32, &[u8]) -> Result<()>,
+        stitcher: &mut Stitcher,
     ) -> Option<Result<Composited>> {
         // A COG's tiles are decoded in Rust: fetched, then decoded and stitched.
         if source.cog_url().is_some() {
             return None;
         }
-        Some(self.stream(source, extent, tiles, fail_on_missing, hooks, put_rows).await)
+        Some(self.stream(source, tiles, fail_on_missing, hooks, stitcher).await)
     }
 }
-
-/// Most bytes of RGBA that [`HttpTiles::stream`] reads back from the canvas at a time.
-const READBACK_BYTES: u32 = 16 << 20;
 
 /// `createImageBitmap` on an encoded image (PNG, JPEG, WebP...), exact pixel values.
 async fn bitmap(global: &Global, blob: &Blob) -> Result<ImageBitmap, String> {
@@ -149,11 +148,37 @@ fn canvas(width: u32, height: u32) -> Result<OffscreenCanvasRenderingContext2d, 
         .unchecked_into())
 }
 
-/// Decode an encoded image (PNG, JPEG, WebP...) into RGBA8.
-pub async fn decode(global: &Global, bytes: &[u8]) -> Result<DecodedTile, String> {
-    let parts = Array::of1(&Uint8Array::from(bytes));
-    let blob = Blob::new_with_u8_array_sequence(&parts).map_err(|e| describe(&e))?;
-    let bitmap = bitmap(global, &blob).await?;
+/// Decode an encoded image into RGBA8: PNG, JPEG and WebP in Rust
+/// ([`decode_image`], on a thread of the pool where there is one), anything else by the
+/// browser ([`browser_decode`]; `blob` is the body as the browser has it, if it has). A body
+/// that claims one of the three formats but does not decode in Rust goes to the browser too,
+/// which may know more of it; if that fails as well, Rust's reason is given.
+pub async fn decode(global: &Global, bytes: Vec<u8>, blob: Option<&Blob>) -> Result<DecodedTile, String> {
+    let keep = blob.is_none(); // the bytes, for the browser, in case Rust cannot decode them
+    let (decoded, bytes) = parallel::off_thread(move || {
+        let decoded = decode_image(&bytes);
+        let left = (keep && !matches!(decoded, Ok(Some(_)))).then_some(bytes);
+        (decoded, left)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let rust_failed = match decoded {
+        Ok(Some(tile)) => return Ok(tile),
+        Ok(None) => None,
+        Err(reason) => Some(reason),
+    };
+    let by_browser = match (blob, bytes) {
+        (Some(blob), _) => browser_decode(global, blob).await,
+        (None, Some(bytes)) => browser_decode(global, &blob_of(&bytes).map_err(|e| describe(&e))?).await,
+        (None, None) => Err("no copy of the body is left to decode".to_owned()),
+    };
+    by_browser.map_err(|browser| rust_failed.unwrap_or(browser))
+}
+
+/// The browser's decode of an image in any format it knows: `createImageBitmap`, drawn onto
+/// a canvas of its size and read back as RGBA8.
+pub async fn browser_decode(global: &Global, blob: &Blob) -> Result<DecodedTile, String> {
+    let bitmap = bitmap(global, blob).await?;
     let (width, height) = (bitmap.width(), bitmap.height());
     let pixels = canvas(width, height).and_then(|ctx| {
         ctx.draw_image_with_image_bitmap(&bitmap, 0.0, 0.0)?;
@@ -165,25 +190,20 @@ pub async fn decode(global: &Global, bytes: &[u8]) -> Result<DecodedTile, String
 }
 
 impl HttpTiles<'_> {
-    /// [`TileProvider::fetch_composite`] in the browser: each tile's body stays a `Blob` on
-    /// the JS side, is decoded off the thread (`createImageBitmap`) as soon as it arrives,
-    /// while other tiles download, and is drawn at its place on one canvas the size of
-    /// `extent` (cropped by the canvas); the canvas is read back once, in strips of at most
-    /// [`READBACK_BYTES`]. A tile that downloads but does not decode fails like a permanent
-    /// HTTP error (no retry). At most `policy.concurrency` tiles are in flight, so at most
-    /// that many decoded bitmaps wait to be drawn.
+    /// [`TileProvider::fetch_composite`] in the browser: each tile is decoded ([`decode`]) as
+    /// soon as its body is in, while other tiles download, and put into `stitcher` at once. A
+    /// tile that downloads but does not decode fails like a permanent HTTP error (no retry).
+    /// At most `policy.concurrency` tiles are in flight, downloading or decoding, so at most
+    /// that many decoded tiles wait to be put in.
     async fn stream<H: Hooks>(
         &self,
         source: &TileSource,
-        extent: &PixelExtent,
         tiles: Vec<TileId>,
         fail_on_missing: bool,
         hooks: &H,
-        put_rows: &mut dyn FnMut(u32, &[u8]) -> Result<()>,
+        stitcher: &mut Stitcher,
     ) -> Result<Composited> {
-        let js_err = |what: &str, e: JsValue| Error::ImageDecode(format!("{what}: {}", describe(&e)));
         let start = hooks.now_ms();
-        let ctx = canvas(extent.width, extent.height).map_err(|e| js_err("creating the raster's canvas", e))?;
         let total = tiles.len();
         let last_download = Cell::new(start);
         let stats = Cell::new(TileStats { requested: total, ..TileStats::default() });
@@ -215,7 +235,12 @@ impl HttpTiles<'_> {
                     count(&|s| s.empty += 1);
                     return Ok(None);
                 };
-                let decoded = bitmap(self.global, &blob).await.map_err(|reason| not_an_image(&blob, &reason))?;
+                let buffer = JsFuture::from(blob.array_buffer())
+                    .await
+                    .map_err(|e| FetchAttemptError::Retryable(format!("reading the body: {}", describe(&e))))?;
+                let bytes = Uint8Array::new(&buffer).to_vec();
+                let decoded =
+                    decode(self.global, bytes, Some(&blob)).await.map_err(|reason| not_an_image(&blob, &reason))?;
                 if matches!(origin, Origin::Network(_)) {
                     self.net.persist(req, tile, &blob);
                 }
@@ -224,21 +249,12 @@ impl HttpTiles<'_> {
         };
         let mut missing = Vec::new();
         let mut done = 0;
-        let mut settled = |index: usize, tile: TileId, outcome: Result<Option<ImageBitmap>, TileFailure>| {
+        let mut settled = |index: usize, tile: TileId, outcome: Result<Option<DecodedTile>, TileFailure>| {
             done += 1;
             hooks.progress(Stage::Fetch, done, total);
             match outcome {
                 Ok(None) => Ok(()),
-                Ok(Some(bitmap)) => {
-                    let drawn =
-                        Stitcher::check_tile_size(extent, tile, bitmap.width(), bitmap.height()).and_then(|()| {
-                            let (x, y) = extent.tile_offset(tile);
-                            ctx.draw_image_with_image_bitmap(&bitmap, x as f64, y as f64)
-                                .map_err(|e| js_err(&format!("drawing tile {tile}"), e))
-                        });
-                    bitmap.close();
-                    drawn
-                }
+                Ok(Some(t)) => stitcher.put_tile(tile, &t.rgba, t.width, t.height),
                 Err(failure) if fail_on_missing => Err(failure.into()),
                 Err(failure) => {
                     missing.push((index, failure));
@@ -251,18 +267,8 @@ impl HttpTiles<'_> {
         })
         .await?;
         let fetch_ms = last_download.get() - start;
-
+        // Every tile went into the raster as it settled: it is whole now.
         hooks.progress(Stage::Stitch, 0, total);
-        let strip = (READBACK_BYTES / (extent.width.max(1) * 4)).max(1);
-        let mut row = 0;
-        while row < extent.height {
-            let rows = strip.min(extent.height - row);
-            let pixels = ctx
-                .get_image_data(0.0, f64::from(row), f64::from(extent.width), f64::from(rows))
-                .map_err(|e| js_err("reading the raster's canvas", e))?;
-            put_rows(row, &pixels.data().0)?;
-            row += rows;
-        }
         hooks.progress(Stage::Stitch, total, total);
         missing.sort_unstable_by_key(|(index, _)| *index);
         let stats = TileStats { failed: missing.len(), ..stats.get() };
