@@ -94,6 +94,6 @@ impl Hooks for WebHooks {
     }
 
     async fn yield_now(&self) {
-        gloo_timers::future::TimeoutFuture::new(0).await;
+        super::timer::next_task().await;
     }
 }
