@@ -242,7 +242,9 @@ fn clear_transparent(rgba: &mut [u8]) {
     }
 }
 
+// Natively only: they build images with the `image` crate and read the repository's tiles from disk.
 #[cfg(test)]
+#[cfg(not(target_family = "wasm"))]
 mod tests {
     use std::io::Write;
     use std::path::Path;
