@@ -15,7 +15,7 @@ use crate::tiles::pmtiles::Archive;
 use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};
 
-/// Decode a map tile (PNG, JPEG or WebP) into RGBA8 with the browser's decoder,
+/// Decode a map tile (PNG, JPEG or WebP) into RGBA8 with the code the browser worker uses,
 /// [`decode_image`].
 pub fn decode_rgba(bytes: &[u8]) -> Result<DecodedTile> {
     decode_image(bytes)

@@ -46,11 +46,6 @@ impl Stitcher {
         Ok(Stitcher { extent, rgb })
     }
 
-    /// The extent this raster covers.
-    pub fn extent(&self) -> &PixelExtent {
-        &self.extent
-    }
-
     /// Fails unless a decoded tile is `width` x `height` = the extent's tile size (for an
     /// image's tiles at its right and bottom edges, cropped to the image).
     pub fn check_tile_size(extent: &PixelExtent, tile: TileId, width: u32, height: u32) -> Result<()> {
