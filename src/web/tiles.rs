@@ -80,12 +80,7 @@ impl TileProvider for HttpTiles<'_> {
                     return cog.tile(tile).await.map_err(|e| e.redacted(|reason| source.redact(reason)));
                 }
                 match self.net.load(req, archive, tile).await?.0 {
-                    Body::Image(blob) => {
-                        let buffer = JsFuture::from(blob.array_buffer())
-                            .await
-                            .map_err(|e| FetchAttemptError::Retryable(format!("reading the body: {}", describe(&e))))?;
-                        Ok(Uint8Array::new(&buffer).to_vec())
-                    }
+                    Body::Image(blob) => bytes_of(&blob).await,
                     Body::Empty => Ok(Vec::new()),
                 }
             }
@@ -126,6 +121,14 @@ impl TileProvider for HttpTiles<'_> {
         }
         Some(self.stream(source, tiles, fail_on_missing, hooks, stitcher).await)
     }
+}
+
+/// A tile body's bytes, copied into wasm memory (a failed read is retried like a download).
+async fn bytes_of(blob: &Blob) -> Result<Vec<u8>, FetchAttemptError> {
+    let buffer = JsFuture::from(blob.array_buffer())
+        .await
+        .map_err(|e| FetchAttemptError::Retryable(format!("reading the body: {}", describe(&e))))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
 }
 
 /// `createImageBitmap` on an encoded image (PNG, JPEG, WebP...), exact pixel values.
@@ -235,12 +238,9 @@ impl HttpTiles<'_> {
                     count(&|s| s.empty += 1);
                     return Ok(None);
                 };
-                let buffer = JsFuture::from(blob.array_buffer())
+                let decoded = decode(self.global, bytes_of(&blob).await?, Some(&blob))
                     .await
-                    .map_err(|e| FetchAttemptError::Retryable(format!("reading the body: {}", describe(&e))))?;
-                let bytes = Uint8Array::new(&buffer).to_vec();
-                let decoded =
-                    decode(self.global, bytes, Some(&blob)).await.map_err(|reason| not_an_image(&blob, &reason))?;
+                    .map_err(|reason| not_an_image(&blob, &reason))?;
                 if matches!(origin, Origin::Network(_)) {
                     self.net.persist(req, tile, &blob);
                 }
