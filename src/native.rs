@@ -15,9 +15,9 @@ use crate::tiles::pmtiles::Archive;
 use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};
 
-/// Decode a map tile (PNG, JPEG or WebP) into RGBA8 with the code the browser worker uses,
+/// Decode a map tile (PNG, JPEG or WebP) into RGB8 or RGBA8 with the code the browser worker uses,
 /// [`decode_image`].
-pub fn decode_rgba(bytes: &[u8]) -> Result<DecodedTile> {
+pub fn decode_tile(bytes: &[u8]) -> Result<DecodedTile> {
     decode_image(bytes)
         .map_err(Error::ImageDecode)?
         .ok_or_else(|| Error::ImageDecode("the bytes are not a PNG, JPEG or WebP image".to_owned()))
@@ -58,7 +58,7 @@ impl TileProvider for DirTiles {
     }
 
     async fn decode(&self, _source: &TileSource, _tile: TileId, bytes: &[u8]) -> Result<DecodedTile, String> {
-        decode_rgba(bytes).map_err(|e| e.to_string())
+        decode_tile(bytes).map_err(|e| e.to_string())
     }
 }
 
@@ -130,7 +130,7 @@ impl TileProvider for ArchiveTiles {
     }
 
     async fn decode(&self, _source: &TileSource, _tile: TileId, bytes: &[u8]) -> Result<DecodedTile, String> {
-        decode_rgba(bytes).map_err(|e| e.to_string())
+        decode_tile(bytes).map_err(|e| e.to_string())
     }
 }
 
@@ -165,7 +165,7 @@ impl TileProvider for CogFile {
 
     async fn decode(&self, _source: &TileSource, tile: TileId, bytes: &[u8]) -> Result<DecodedTile, String> {
         let image = self.cog.decode(tile, bytes)?;
-        Ok(DecodedTile { rgba: image.data, width: image.width, height: image.height })
+        Ok(DecodedTile::from_rgba(image.data, image.width, image.height))
     }
 
     async fn image_levels(&self, _source: &TileSource) -> Result<Option<Vec<ImageGrid>>> {

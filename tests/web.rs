@@ -91,14 +91,14 @@ async fn tile_decoding_is_bit_exact() {
     let by_browser = tiles::browser_decode(&global, &geodetect::web::net::blob_of(&bytes).unwrap()).await.unwrap();
     assert_eq!((tile.width, tile.height), (256, 256));
     assert_eq!((by_browser.width, by_browser.height), (256, 256));
-    assert!(tile.rgba == by_browser.rgba, "the Rust and the browser decode of a PNG tile differ");
+    assert!(tile.rgba() == by_browser.rgba(), "the Rust and the browser decode of a PNG tile differ");
     let (ox, oy) = (69876004i64, 48940892i64);
     for (i, j) in [(0u32, 0u32), (17, 200), (255, 255), (128, 3)] {
         let sx = (i64::from(tx) * 256 + i64::from(i) - ox) as usize;
         let sy = (i64::from(ty) * 256 + i64::from(j) - oy) as usize;
         let s = (sy * source.width as usize + sx) * 4;
         let t = (j as usize * 256 + i as usize) * 4;
-        assert_eq!(&tile.rgba[t..t + 4], &source.rgba[s..s + 4], "pixel ({i}, {j})");
+        assert_eq!(&tile.rgba()[t..t + 4], &source.pixels[s..s + 4], "pixel ({i}, {j})");
     }
     // Bytes that are none of PNG, JPEG or WebP go to the browser, and fail there as not an image.
     let text = b"<html>not a tile</html>".to_vec();
@@ -150,7 +150,7 @@ async fn composited_raster_is_exact_and_missing_tiles_are_black() {
             let got = raster.pixel(c, r).unwrap();
             if gx < image_end {
                 let s = (((gy - oy) * i64::from(source.width) + gx - ox) * 4) as usize;
-                assert_eq!(got[..], source.rgba[s..s + 3], "pixel ({c}, {r})");
+                assert_eq!(got[..], source.pixels[s..s + 3], "pixel ({c}, {r})");
             } else if gx >= missing_start {
                 assert_eq!(got, [0, 0, 0], "pixel ({c}, {r}) of a missing tile");
             }

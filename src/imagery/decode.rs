@@ -1,7 +1,8 @@
 //! One encoded map tile as a tile server sends it (PNG, JPEG or WebP, told apart by its first
-//! bytes) → its RGBA8 pixels, in pure Rust: the browser worker (on a pool thread) and the native
+//! bytes) → its RGB8 or RGBA8 pixels, in pure Rust: the browser worker (on a pool thread) and the native
 //! host decode tiles with this same code, so both get the same pixels.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use png::{BitDepth, ColorType, Transformations};
@@ -20,15 +21,52 @@ const PNG_MEMORY: usize = 8 << 20;
 /// What image-webp may allocate for a chunk it reads whole.
 const WEBP_MEMORY: usize = 8 << 20;
 
-/// A decoded tile.
+/// A decoded tile: 8 bits a sample, row-major, as many samples a pixel as its [`Layout`] says.
+/// An image without alpha stays RGB: the raster is RGB, so its rows go in as they are.
 #[derive(Debug, Clone)]
 pub struct DecodedTile {
-    /// RGBA8, row-major.
-    pub rgba: Vec<u8>,
+    /// The samples, `width × height × layout.channels()` of them.
+    pub pixels: Vec<u8>,
+    /// RGB or RGBA.
+    pub layout: Layout,
     /// Width in pixels.
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
+}
+
+/// The samples of a pixel of a [`DecodedTile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Red, green, blue: opaque.
+    Rgb,
+    /// Red, green, blue and straight (not premultiplied) alpha.
+    Rgba,
+}
+
+impl Layout {
+    /// Samples a pixel.
+    pub fn channels(self) -> usize {
+        match self {
+            Layout::Rgb => 3,
+            Layout::Rgba => 4,
+        }
+    }
+}
+
+impl DecodedTile {
+    /// An RGBA8 tile (a canvas's read-back, a COG's decoded tile).
+    pub fn from_rgba(rgba: Vec<u8>, width: u32, height: u32) -> Self {
+        DecodedTile { pixels: rgba, layout: Layout::Rgba, width, height }
+    }
+
+    /// The pixels as RGBA8 (RGB given alpha 255).
+    pub fn rgba(&self) -> Cow<'_, [u8]> {
+        match self.layout {
+            Layout::Rgba => Cow::Borrowed(&self.pixels),
+            Layout::Rgb => Cow::Owned(self.pixels.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect()),
+        }
+    }
 }
 
 /// The formats decoded here.
@@ -83,7 +121,9 @@ pub fn decode_image(bytes: &[u8]) -> Result<Option<DecodedTile>, String> {
         ImageFormat::Jpeg => jpeg(bytes)?,
         ImageFormat::WebP => webp(bytes)?,
     };
-    clear_transparent(&mut tile.rgba);
+    if tile.layout == Layout::Rgba {
+        clear_transparent(&mut tile.pixels);
+    }
     Ok(Some(tile))
 }
 
@@ -104,7 +144,7 @@ fn check_size(format: ImageFormat, width: u32, height: u32) -> Result<(), String
 
 /// A PNG, through the png crate's transformations: palette → RGB, grey below 8 bits → 8 bits,
 /// tRNS → alpha and 16 bits → 8 (the high byte), so the rows come out grey, grey + alpha, RGB
-/// or RGBA, 8 bits a sample; given alpha here where they have none.
+/// or RGBA, 8 bits a sample; grey is made RGB here, grey + alpha RGBA.
 fn png(bytes: &[u8]) -> Result<DecodedTile, String> {
     let failed = |e: png::DecodingError| format!("PNG: {e}");
     let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: PNG_MEMORY });
@@ -127,26 +167,26 @@ fn png(bytes: &[u8]) -> Result<DecodedTile, String> {
     }
     let pixels = width as usize * height as usize;
     samples.truncate(pixels * frame.color_type.samples());
-    let rgba = match frame.color_type {
-        ColorType::Rgba => samples,
-        ColorType::Rgb => rgb_to_rgba(&samples),
+    let (layout, pixels) = match frame.color_type {
+        ColorType::Rgba => (Layout::Rgba, samples),
+        ColorType::Rgb => (Layout::Rgb, samples),
         ColorType::GrayscaleAlpha => {
             let mut rgba = Vec::with_capacity(pixels * 4);
             rgba.extend(samples.chunks_exact(2).flat_map(|px| [px[0], px[0], px[0], px[1]]));
-            rgba
+            (Layout::Rgba, rgba)
         }
         ColorType::Grayscale => {
-            let mut rgba = Vec::with_capacity(pixels * 4);
-            rgba.extend(samples.iter().flat_map(|&v| [v, v, v, 255]));
-            rgba
+            let mut rgb = Vec::with_capacity(pixels * 3);
+            rgb.extend(samples.iter().flat_map(|&v| [v, v, v]));
+            (Layout::Rgb, rgb)
         }
         ColorType::Indexed => return Err("PNG: palette indices left after expansion".to_owned()),
     };
-    tile(ImageFormat::Png, rgba, width, height)
+    tile(ImageFormat::Png, layout, pixels, width, height)
 }
 
 /// A JPEG, with zune-jpeg: YCbCr, grey, RGB (Adobe transform 0), CMYK and YCCK converted by it
-/// to RGB, then given alpha here.
+/// to RGB.
 fn jpeg(bytes: &[u8]) -> Result<DecodedTile, String> {
     let failed = |e: zune_jpeg::errors::DecodeErrors| format!("JPEG: {e}");
     // RGB is the one output every input above converts to; it is set before the headers are
@@ -172,7 +212,7 @@ fn jpeg(bytes: &[u8]) -> Result<DecodedTile, String> {
     let size = decoder.output_buffer_size().ok_or("JPEG: the image does not fit in memory")?;
     let mut rgb = vec![0u8; size];
     decoder.decode_into(&mut rgb).map_err(failed)?;
-    tile(ImageFormat::Jpeg, rgb_to_rgba(&rgb), width, height)
+    tile(ImageFormat::Jpeg, Layout::Rgb, rgb, width, height)
 }
 
 /// A WebP still image, with image-webp: RGB or RGBA as stored.
@@ -195,8 +235,8 @@ fn webp(bytes: &[u8]) -> Result<DecodedTile, String> {
     let size = decoder.output_buffer_size().ok_or("WebP: the image does not fit in memory")?;
     let mut samples = vec![0u8; size];
     decoder.read_image(&mut samples).map_err(failed)?;
-    let rgba = if decoder.has_alpha() { samples } else { rgb_to_rgba(&samples) };
-    tile(ImageFormat::WebP, rgba, width, height)
+    let layout = if decoder.has_alpha() { Layout::Rgba } else { Layout::Rgb };
+    tile(ImageFormat::WebP, layout, samples, width, height)
 }
 
 /// The size in the frame header of a WebP's first top-level lossy bitstream (`VP8 ` chunk), the
@@ -217,20 +257,13 @@ fn lossy_size(bytes: &[u8]) -> Option<(u32, u32)> {
     None
 }
 
-/// RGB samples → RGBA, opaque.
-fn rgb_to_rgba(rgb: &[u8]) -> Vec<u8> {
-    let mut rgba = Vec::with_capacity(rgb.len() / 3 * 4);
-    rgba.extend(rgb.chunks_exact(3).flat_map(|px| [px[0], px[1], px[2], 255]));
-    rgba
-}
-
-/// The tile, once its samples are checked to be `width × height` RGBA pixels.
-fn tile(format: ImageFormat, rgba: Vec<u8>, width: u32, height: u32) -> Result<DecodedTile, String> {
-    let want = width as usize * height as usize * 4;
-    if rgba.len() != want {
-        return Err(format!("{}: {} bytes of pixels for {width} x {height} RGBA", format.name(), rgba.len()));
+/// The tile, once its samples are checked to be `width × height` pixels of `layout`.
+fn tile(format: ImageFormat, layout: Layout, pixels: Vec<u8>, width: u32, height: u32) -> Result<DecodedTile, String> {
+    let want = width as usize * height as usize * layout.channels();
+    if pixels.len() != want {
+        return Err(format!("{}: {} bytes of pixels for {width} x {height} {layout:?}", format.name(), pixels.len()));
     }
-    Ok(DecodedTile { rgba, width, height })
+    Ok(DecodedTile { pixels, layout, width, height })
 }
 
 /// Pixels with alpha 0 → (0, 0, 0, 0), whatever colour they stored.
@@ -390,7 +423,7 @@ mod tests {
     }
 
     fn pixel(tile: &DecodedTile, x: usize, y: usize) -> [u8; 4] {
-        tile.rgba[(y * tile.width as usize + x) * 4..][..4].try_into().unwrap()
+        tile.rgba()[(y * tile.width as usize + x) * 4..][..4].try_into().unwrap()
     }
 
     fn close(a: u8, b: u8, tolerance: u8) -> bool {
@@ -546,7 +579,7 @@ mod tests {
             (0..w * h).flat_map(|i| [(i * 37) as u8, (i * 51 + 3) as u8, (i * 13 + 200) as u8]).collect();
         let tile = decode(&encode_png((7, 5), ColorType::Rgb, BitDepth::Eight, None, None, &rgb));
         assert_eq!((tile.width, tile.height), (7, 5));
-        assert_eq!(tile.rgba, rgb_to_rgba(&rgb));
+        assert_eq!((tile.layout, &tile.pixels), (Layout::Rgb, &rgb));
     }
 
     #[test]
@@ -569,7 +602,7 @@ mod tests {
             0, 0, 0, 0,
             255, 255, 255, 254,
         ];
-        assert_eq!(tile.rgba, want);
+        assert_eq!(*tile.rgba(), want);
     }
 
     #[test]
@@ -587,7 +620,7 @@ mod tests {
             _ => [200, 210, 220, 255],
         };
         let want: Vec<u8> = [0, 1, 2, 3, 0, 3, 2, 1, 0, 1].into_iter().flat_map(entry).collect();
-        assert_eq!(tile.rgba, want);
+        assert_eq!(*tile.rgba(), want);
     }
 
     #[test]
@@ -595,27 +628,29 @@ mod tests {
         let samples: [u16; 4] = [0x1234, 0xFF00, 0x00FF, 0xFFFF];
         let data: Vec<u8> = samples.iter().flat_map(|s| s.to_be_bytes()).collect();
         let tile = decode(&encode_png((4, 1), ColorType::Grayscale, BitDepth::Sixteen, None, None, &data));
-        assert_eq!(tile.rgba, [0x12, 0x12, 0x12, 255, 0xFF, 0xFF, 0xFF, 255, 0, 0, 0, 255, 0xFF, 0xFF, 0xFF, 255]);
+        assert_eq!(tile.layout, Layout::Rgb);
+        assert_eq!(*tile.rgba(), [0x12, 0x12, 0x12, 255, 0xFF, 0xFF, 0xFF, 255, 0, 0, 0, 255, 0xFF, 0xFF, 0xFF, 255]);
         // tRNS names 0xFF00 (the whole 16-bit value): that pixel only is transparent.
         let tile =
             decode(&encode_png((4, 1), ColorType::Grayscale, BitDepth::Sixteen, None, Some(&[0xFF, 0x00]), &data));
-        assert_eq!(tile.rgba, [0x12, 0x12, 0x12, 255, 0, 0, 0, 0, 0, 0, 0, 255, 0xFF, 0xFF, 0xFF, 255]);
+        assert_eq!(tile.layout, Layout::Rgba);
+        assert_eq!(*tile.rgba(), [0x12, 0x12, 0x12, 255, 0, 0, 0, 0, 0, 0, 0, 255, 0xFF, 0xFF, 0xFF, 255]);
     }
 
     #[test]
     fn png_grey_alpha_sixteen_bit_rgba_and_one_bit_grey() {
         let tile =
             decode(&encode_png((2, 1), ColorType::GrayscaleAlpha, BitDepth::Eight, None, None, &[100, 0, 150, 200]));
-        assert_eq!(tile.rgba, [0, 0, 0, 0, 150, 150, 150, 200]);
+        assert_eq!(*tile.rgba(), [0, 0, 0, 0, 150, 150, 150, 200]);
         let data = [0x12, 0x34, 0xAB, 0xCD, 0x56, 0x78, 0x80, 0x01];
         let tile = decode(&encode_png((1, 1), ColorType::Rgba, BitDepth::Sixteen, None, None, &data));
-        assert_eq!(tile.rgba, [0x12, 0xAB, 0x56, 0x80]);
+        assert_eq!(*tile.rgba(), [0x12, 0xAB, 0x56, 0x80]);
         // 9 one-bit pixels 1 0 1 1 0 0 1 0 | 1, padded to two bytes.
         let tile =
             decode(&encode_png((9, 1), ColorType::Grayscale, BitDepth::One, None, None, &[0b1011_0010, 0b1000_0000]));
         let want: Vec<u8> =
             [1u8, 0, 1, 1, 0, 0, 1, 0, 1].into_iter().flat_map(|b| [b * 255, b * 255, b * 255, 255]).collect();
-        assert_eq!(tile.rgba, want);
+        assert_eq!(*tile.rgba(), want);
     }
 
     #[test]
@@ -630,9 +665,9 @@ mod tests {
         let interlaced = interlaced_rgba_png(w, h, &rgba);
         let tile = decode(&interlaced);
         assert_eq!((tile.width, tile.height), (13, 11));
-        assert_eq!(tile.rgba, cleared(rgba.clone()));
+        assert_eq!(*tile.rgba(), cleared(rgba.clone()));
         let plain = decode(&encode_png((13, 11), ColorType::Rgba, BitDepth::Eight, None, None, &rgba));
-        assert_eq!(tile.rgba, plain.rgba);
+        assert_eq!(tile.rgba(), plain.rgba());
     }
 
     #[test]
@@ -643,13 +678,13 @@ mod tests {
             .collect();
         rgba[..8].copy_from_slice(&[50, 60, 70, 0, 90, 80, 70, 128]); // alpha 0 with a colour; half
         let tile = decode(&encode_webp(8, 4, image_webp::ColorType::Rgba8, &rgba));
-        assert_eq!((tile.width, tile.height), (8, 4));
-        assert_eq!(&tile.rgba[..8], &[0, 0, 0, 0, 90, 80, 70, 128]);
-        assert_eq!(tile.rgba, cleared(rgba.clone()));
+        assert_eq!((tile.width, tile.height, tile.layout), (8, 4, Layout::Rgba));
+        assert_eq!(&tile.rgba()[..8], &[0, 0, 0, 0, 90, 80, 70, 128]);
+        assert_eq!(*tile.rgba(), cleared(rgba.clone()));
 
         let rgb: Vec<u8> = rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
         let tile = decode(&encode_webp(8, 4, image_webp::ColorType::Rgb8, &rgb));
-        assert_eq!(tile.rgba, rgb_to_rgba(&rgb));
+        assert_eq!((tile.layout, &tile.pixels), (Layout::Rgb, &rgb));
     }
 
     #[test]
@@ -657,6 +692,7 @@ mod tests {
         for (bytes, with_alpha) in [(WEBP_LOSSY, false), (WEBP_LOSSY_ALPHA, true)] {
             let tile = decode(bytes);
             assert_eq!((tile.width, tile.height), (16, 16));
+            assert_eq!(tile.layout, if with_alpha { Layout::Rgba } else { Layout::Rgb });
             for y in 0..16 {
                 for x in 0..16 {
                     let q = quadrant(x, y);
@@ -681,7 +717,7 @@ mod tests {
         // CMYK (Adobe) comes out RGB like the others.
         for bytes in [JPEG_RGB, JPEG_RGB_PROGRESSIVE, JPEG_CMYK] {
             let tile = decode(bytes);
-            assert_eq!((tile.width, tile.height), (16, 16));
+            assert_eq!((tile.width, tile.height, tile.layout), (16, 16, Layout::Rgb));
             // Each quadrant is one flat 8 × 8 block, no chroma subsampling: every pixel has
             // its quadrant's colour, to the rounding of YCbCr.
             for y in 0..16 {
@@ -696,7 +732,7 @@ mod tests {
     #[test]
     fn jpeg_grey_comes_out_grey() {
         let tile = decode(JPEG_GREY);
-        assert_eq!((tile.width, tile.height), (16, 16));
+        assert_eq!((tile.width, tile.height, tile.layout), (16, 16, Layout::Rgb));
         for y in 0..16 {
             for x in 0..16 {
                 let px = pixel(&tile, x, y);
@@ -792,7 +828,10 @@ mod tests {
                 let cut = &bytes[..len];
                 match decode_image(cut) {
                     Ok(None) => assert_eq!(ImageFormat::sniff(cut), None, "{name} cut at {len}"),
-                    Ok(Some(tile)) => assert_eq!(tile.rgba.len(), tile.width as usize * tile.height as usize * 4),
+                    Ok(Some(tile)) => assert_eq!(
+                        tile.pixels.len(),
+                        tile.width as usize * tile.height as usize * tile.layout.channels()
+                    ),
                     Err(e) => {
                         assert!(e.starts_with(ImageFormat::sniff(cut).unwrap().name()), "{name} cut at {len}: {e}")
                     }
@@ -810,7 +849,11 @@ mod tests {
                     let mut bad = bytes.clone();
                     bad[at] = value;
                     if let Ok(Some(tile)) = decode_image(&bad) {
-                        assert_eq!(tile.rgba.len(), tile.width as usize * tile.height as usize * 4, "{name} {at}");
+                        assert_eq!(
+                            tile.pixels.len(),
+                            tile.width as usize * tile.height as usize * tile.layout.channels(),
+                            "{name} {at}"
+                        );
                     }
                 }
             }
@@ -839,7 +882,7 @@ mod tests {
             let tile = decode(bytes);
             let want = image::load_from_memory(bytes).unwrap().to_rgba8();
             assert_eq!((tile.width, tile.height), want.dimensions(), "{}", path.display());
-            assert!(tile.rgba == cleared(want.into_raw()), "{}: pixels differ", path.display());
+            assert!(*tile.rgba() == cleared(want.into_raw()), "{}: pixels differ", path.display());
             // Cut short anywhere (80 places), a real tile still gives an answer, not a panic.
             for len in (0..bytes.len()).step_by(bytes.len() / 80 + 1) {
                 let _ = decode_image(&bytes[..len]);

@@ -1,5 +1,6 @@
 //! [`Stitcher`]: decoded tiles -> one [`GeoRaster`], each tile cropped to the extent.
 
+use super::decode::{DecodedTile, Layout};
 use super::{GeoRaster, PixelExtent};
 use crate::tiles::TileId;
 use crate::{Error, Result};
@@ -65,22 +66,32 @@ impl Stitcher {
         Ok(())
     }
 
-    /// Copies the part of a decoded `width` x `height` RGBA tile that overlaps the extent
-    /// (alpha is dropped). Tiles outside the extent are ignored.
-    pub fn put_tile(&mut self, tile: TileId, rgba: &[u8], width: u32, height: u32) -> Result<()> {
-        Self::check_tile_size(&self.extent, tile, width, height)?;
-        let expected = u64::from(width) * u64::from(height) * 4;
-        if rgba.len() as u64 != expected {
+    /// Copies the part of a decoded tile that overlaps the extent: an RGB tile's rows as they
+    /// are, an RGBA tile's without alpha. Tiles outside the extent are ignored.
+    pub fn put_tile(&mut self, tile: TileId, decoded: &DecodedTile) -> Result<()> {
+        let DecodedTile { pixels, layout, width, height } = decoded;
+        Self::check_tile_size(&self.extent, tile, *width, *height)?;
+        let channels = layout.channels();
+        let expected = u64::from(*width) * u64::from(*height) * channels as u64;
+        if pixels.len() as u64 != expected {
             return Err(Error::ImageDecode(format!(
-                "tile {tile}: {} bytes of pixel data, expected {expected} (RGBA, {width} x {height})",
-                rgba.len()
+                "tile {tile}: {} bytes of pixel data, expected {expected} ({layout:?}, {width} x {height})",
+                pixels.len()
             )));
         }
-        let stride = width as usize * 4;
+        let stride = *width as usize * channels;
         self.blit(tile, |tile_row, tile_col, dst| {
-            if let Some(src) = rgba.chunks_exact(stride).nth(tile_row) {
-                for (d, s) in dst.chunks_exact_mut(3).zip(src.chunks_exact(4).skip(tile_col)) {
-                    d.copy_from_slice(&s[..3]);
+            let Some(src) = pixels.get(tile_row * stride..(tile_row + 1) * stride) else { return };
+            match layout {
+                Layout::Rgb => {
+                    if let Some(src) = src.get(tile_col * 3..tile_col * 3 + dst.len()) {
+                        dst.copy_from_slice(src);
+                    }
+                }
+                Layout::Rgba => {
+                    for (d, s) in dst.chunks_exact_mut(3).zip(src.chunks_exact(4).skip(tile_col)) {
+                        d.copy_from_slice(&s[..3]);
+                    }
                 }
             }
         })
@@ -160,6 +171,12 @@ mod tests {
         out
     }
 
+    /// The same tile without its alpha.
+    fn as_rgb(tile: &DecodedTile) -> DecodedTile {
+        let rgb = tile.pixels.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        DecodedTile { pixels: rgb, layout: Layout::Rgb, ..*tile }
+    }
+
     fn tile_code(tile: TileId) -> u8 {
         ((tile.x * 31 + tile.y * 7) % 251) as u8
     }
@@ -175,13 +192,18 @@ mod tests {
             let range = extent.tiles();
             let mut tiles: Vec<_> = range.iter().collect();
             tiles.reverse();
-            for &t in &tiles {
-                stitcher.put_tile(t, &tile_rgba(t, size), size, size).unwrap();
+            // RGBA tiles (alpha dropped) and RGB ones (rows copied as they are) alternately.
+            for (i, &t) in tiles.iter().enumerate() {
+                let rgba = DecodedTile::from_rgba(tile_rgba(t, size), size, size);
+                let tile = if i % 2 == 0 { rgba } else { as_rgb(&rgba) };
+                stitcher.put_tile(t, &tile).unwrap();
             }
             // A tile outside the extent changes nothing.
             let outside = TileId { z: 4, x: 15, y: 15 };
             assert!(!range.contains(&outside));
-            stitcher.put_tile(outside, &vec![255; (size * size * 4) as usize], size, size).unwrap();
+            stitcher
+                .put_tile(outside, &DecodedTile::from_rgba(vec![255; (size * size * 4) as usize], size, size))
+                .unwrap();
             let raster = stitcher.finish();
             assert_eq!((raster.width, raster.height, raster.extent), (width, height, extent));
             assert_eq!(raster.rgb.len(), (width * height * 3) as usize);
@@ -217,13 +239,21 @@ mod tests {
         let extent = PixelExtent::mercator(3, 256, 200, 10, 100, 50);
         let mut stitcher = Stitcher::new(extent).unwrap();
         let t = TileId { z: 3, x: 0, y: 0 };
-        let good = tile_rgba(t, 256);
-        assert!(matches!(stitcher.put_tile(t, &tile_rgba(t, 512), 512, 512), Err(Error::ImageDecode(_))));
-        assert!(matches!(stitcher.put_tile(t, &good, 256, 128), Err(Error::ImageDecode(_))));
-        assert!(matches!(stitcher.put_tile(t, &good[..good.len() - 1], 256, 256), Err(Error::ImageDecode(_))));
-        assert!(matches!(stitcher.put_tile(t, &[], 256, 256), Err(Error::ImageDecode(_))));
+        let good = DecodedTile::from_rgba(tile_rgba(t, 256), 256, 256);
+        let with =
+            |pixels: &[u8], layout, width, height| DecodedTile { pixels: pixels.to_vec(), layout, width, height };
+        let bad_tiles = [
+            DecodedTile::from_rgba(tile_rgba(t, 512), 512, 512),
+            with(&good.pixels, Layout::Rgba, 256, 128),
+            with(&good.pixels[..good.pixels.len() - 1], Layout::Rgba, 256, 256),
+            with(&[], Layout::Rgba, 256, 256),
+            with(&good.pixels, Layout::Rgb, 256, 256), // RGBA samples said to be RGB
+        ];
+        for tile in &bad_tiles {
+            assert!(matches!(stitcher.put_tile(t, tile), Err(Error::ImageDecode(_))));
+        }
         for bad in [TileId { z: 4, x: 0, y: 0 }, TileId { z: 3, x: 8, y: 0 }, TileId { z: 3, x: u32::MAX, y: 0 }] {
-            assert!(matches!(stitcher.put_tile(bad, &good, 256, 256), Err(Error::Internal(_))), "{bad}");
+            assert!(matches!(stitcher.put_tile(bad, &good), Err(Error::Internal(_))), "{bad}");
             assert!(matches!(stitcher.fill_tile(bad, [1, 1, 1]), Err(Error::Internal(_))), "{bad}");
         }
         assert!(stitcher.finish().rgb.iter().all(|&v| v == 0), "failed puts must not write");

@@ -110,7 +110,7 @@ async fn decode_all<P: TileProvider, H: Hooks>(
     let mut done = 0;
     while let Some((tile, decoded)) = decoded.next().await {
         match decoded {
-            Ok(Some(t)) => stitcher.put_tile(tile, &t.rgba, t.width, t.height)?,
+            Ok(Some(t)) => stitcher.put_tile(tile, &t)?,
             Ok(None) => stitcher.fill_tile(tile, [0, 0, 0])?,
             Err(failure) if fail_on_missing => return Err(failure.into()),
             Err(failure) => {

@@ -100,7 +100,7 @@ impl TileProvider for HttpTiles<'_> {
         let Some(url) = source.cog_url() else { return decode(self.global, bytes.to_vec(), None).await };
         let cog = self.net.open_cog(url).ok_or_else(|| format!("the COG {} is not open", source.redact(url)))?;
         let image = cog.decode(tile, bytes)?;
-        Ok(DecodedTile { rgba: image.data, width: image.width, height: image.height })
+        Ok(DecodedTile::from_rgba(image.data, image.width, image.height))
     }
 
     async fn image_levels(&self, source: &TileSource) -> Result<Option<Vec<ImageGrid>>> {
@@ -151,7 +151,7 @@ fn canvas(width: u32, height: u32) -> Result<OffscreenCanvasRenderingContext2d, 
         .unchecked_into())
 }
 
-/// Decode an encoded image into RGBA8: PNG, JPEG and WebP in Rust
+/// Decode an encoded image into RGB8 or RGBA8: PNG, JPEG and WebP in Rust
 /// ([`decode_image`], on a thread of the pool where there is one), anything else by the
 /// browser ([`browser_decode`]; `blob` is the body as the browser has it, if it has). A body
 /// that claims one of the three formats but does not decode in Rust goes to the browser too,
@@ -189,7 +189,7 @@ pub async fn browser_decode(global: &Global, blob: &Blob) -> Result<DecodedTile,
     });
     bitmap.close();
     let rgba = pixels.map_err(|e| describe(&e))?;
-    Ok(DecodedTile { rgba, width, height })
+    Ok(DecodedTile::from_rgba(rgba, width, height))
 }
 
 impl HttpTiles<'_> {
@@ -254,7 +254,7 @@ impl HttpTiles<'_> {
             hooks.progress(Stage::Fetch, done, total);
             match outcome {
                 Ok(None) => Ok(()),
-                Ok(Some(t)) => stitcher.put_tile(tile, &t.rgba, t.width, t.height),
+                Ok(Some(t)) => stitcher.put_tile(tile, &t),
                 Err(failure) if fail_on_missing => Err(failure.into()),
                 Err(failure) => {
                     missing.push((index, failure));
