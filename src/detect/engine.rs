@@ -1,6 +1,6 @@
 //! A loaded model on a device, and detection over a whole raster.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -144,30 +144,49 @@ impl Engine {
     pub async fn infer(&self, chw: Vec<f32>, hw: [usize; 2]) -> Result<Vec<f32>> {
         let again = self.spare.is_some().then(|| chw.clone());
         let again = || again.clone().ok_or_else(|| Error::Internal("no input kept to run again".into()));
-        self.infer_or_redo(chw, again, hw).await
+        self.infer_or_redo(chw, again, hw, || std::future::ready(Ok(()))).await
     }
 
-    /// [`Engine::infer`], with `again()` giving the input anew if it must run again on the CPU.
-    async fn infer_or_redo(
+    /// [`Engine::infer`], with `again()` giving the input anew if it must run again on the CPU,
+    /// and `pause()` awaited between layers where the pass runs on the caller's thread
+    /// ([`Engine::infer_on`]).
+    async fn infer_or_redo<F: Future<Output = Result<()>>>(
         &self,
         chw: Vec<f32>,
         again: impl Fn() -> Result<Vec<f32>>,
         hw: [usize; 2],
+        mut pause: impl FnMut() -> F,
     ) -> Result<Vec<f32>> {
         let net = self.net();
-        match self.infer_on(&net, chw, hw).await {
+        match self.infer_on(&net, chw, hw, &mut pause).await {
             Err(error) if net.backend == Backend::Webgpu && self.spare.is_some() => {
                 let cpu = self.after_failure(&net, error).await?;
-                self.infer_on(&cpu, again()?, hw).await
+                self.infer_on(&cpu, again()?, hw, &mut pause).await
             }
             outcome => outcome,
         }
     }
 
-    async fn infer_on(&self, net: &Net, chw: Vec<f32>, hw: [usize; 2]) -> Result<Vec<f32>> {
+    /// One forward pass and its box decoding, read back. On a thread of the pool where there is
+    /// one; on the CPU of the single-threaded wasm, on the worker's own thread, layer by layer,
+    /// awaiting `pause()` after each: the worker's event loop then reads the tiles that arrived
+    /// meanwhile (the next chunk's, loaded ahead), decodes them and sends their next requests
+    /// every few milliseconds rather than once a window, and an abort stops the pass within a
+    /// layer.
+    async fn infer_on<F: Future<Output = Result<()>>>(
+        &self,
+        net: &Net,
+        chw: Vec<f32>,
+        hw: [usize; 2],
+        pause: &mut impl FnMut() -> F,
+    ) -> Result<Vec<f32>> {
         let input = Self::input(net, chw, hw)?;
         let (config, model) = (self.config.clone(), net.model.clone()); // for the pool's thread
-        let decoded = parallel::off_thread(move || Yolo::decode(&config, model.forward(input)?, hw)).await??;
+        let decoded = if !parallel::ON_POOL && net.backend == Backend::Cpu {
+            Yolo::decode(&config, model.forward_pausing(input, pause).await?, hw)?
+        } else {
+            parallel::off_thread(move || Yolo::decode(&config, model.forward(input)?, hw)).await??
+        };
         read_back(decoded).await
     }
 
@@ -329,13 +348,22 @@ impl Engine {
             let chw = preprocess::to_chw(rgb, width, &local)?;
             let hw = local.input_hw();
             let t1 = hooks.now_ms();
-            let decoded = self.infer_or_redo(chw, || preprocess::to_chw(rgb, width, &local), hw).await?;
+            let again = || preprocess::to_chw(rgb, width, &local);
+            // The worker's other work between layers (a chunk loaded ahead) is not the model's.
+            let paused = Cell::new(0.0);
+            let pause = || async {
+                let start = hooks.now_ms();
+                let outcome = hooks.checkpoint().await;
+                paused.set(paused.get() + hooks.now_ms() - start);
+                outcome
+            };
+            let decoded = self.infer_or_redo(chw, again, hw, pause).await?;
             let t2 = hooks.now_ms();
             let n = decoded.len() / self.config.decoded_rows();
             let kept = self.select(&decoded, n, params);
             all.extend(place_in_raster(kept, &window, place.area, index * ANCHORS_PER_WINDOW));
             timings.preprocess += t1 - t0;
-            timings.inference += t2 - t1;
+            timings.inference += t2 - t1 - paused.get();
             timings.postprocess += hooks.now_ms() - t2;
         }
         hooks.progress(Stage::Inference, done + windows.len(), total);

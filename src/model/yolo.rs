@@ -771,23 +771,52 @@ impl Yolo {
     pub fn forward(&self, x: Tensor<4>) -> Result<Tensor<3>> {
         let mut saved: Vec<Option<Tensor<4>>> = vec![None; self.layers.len()];
         let mut x = x;
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = match layer {
-                Layer::Conv(conv) => conv.forward(x)?,
-                Layer::C2f(block) => block.forward(x)?,
-                Layer::Sppf(block) => block.forward(x)?,
-                Layer::C2psa(block) => block.forward(x)?,
-                Layer::Upsample => upsample2(x),
-                Layer::Concat(from) => {
-                    let other =
-                        saved[*from].clone().ok_or_else(|| Error::Internal(format!("layer {from} not kept")))?;
-                    Tensor::cat(vec![x, other], 1)
-                }
-            };
-            if self.keep[i] {
-                saved[i] = Some(x.clone());
-            }
+        for i in 0..self.layers.len() {
+            x = self.layer(i, x, &mut saved)?;
         }
+        self.head_output(&saved)
+    }
+
+    /// [`Yolo::forward`], awaiting `pause()` after each layer: a caller on a thread that has
+    /// other work (the single-threaded browser worker, whose tiles keep arriving) lets it run
+    /// between layers, and stops the pass where `pause` fails (a cancelled run).
+    pub async fn forward_pausing<F: Future<Output = Result<()>>>(
+        &self,
+        x: Tensor<4>,
+        mut pause: impl FnMut() -> F,
+    ) -> Result<Tensor<3>> {
+        let mut saved: Vec<Option<Tensor<4>>> = vec![None; self.layers.len()];
+        let mut x = x;
+        for i in 0..self.layers.len() {
+            x = self.layer(i, x, &mut saved)?;
+            pause().await?;
+        }
+        self.head_output(&saved)
+    }
+
+    /// Layer `i` on `x`, the previous layer's output (the image for layer 0), keeping its
+    /// output in `saved` when a later layer reads it again.
+    fn layer(&self, i: usize, x: Tensor<4>, saved: &mut [Option<Tensor<4>>]) -> Result<Tensor<4>> {
+        let layer = self.layers.get(i).ok_or_else(|| Error::Internal(format!("no layer {i}")))?;
+        let x = match layer {
+            Layer::Conv(conv) => conv.forward(x)?,
+            Layer::C2f(block) => block.forward(x)?,
+            Layer::Sppf(block) => block.forward(x)?,
+            Layer::C2psa(block) => block.forward(x)?,
+            Layer::Upsample => upsample2(x),
+            Layer::Concat(from) => {
+                let other = saved[*from].clone().ok_or_else(|| Error::Internal(format!("layer {from} not kept")))?;
+                Tensor::cat(vec![x, other], 1)
+            }
+        };
+        if self.keep[i] {
+            saved[i] = Some(x.clone());
+        }
+        Ok(x)
+    }
+
+    /// The head over the kept outputs of the layers it reads.
+    fn head_output(&self, saved: &[Option<Tensor<4>>]) -> Result<Tensor<3>> {
         let levels = self
             .head_from
             .iter()
@@ -1046,6 +1075,34 @@ mod tests {
             assert!(worst < 1e-4, "{config:?}: worst relative difference {worst}");
             assert!(a.iter().all(|v| v.is_finite()));
         }
+    }
+
+    /// The pausing pass gives exactly the plain one's output, pauses once per layer, and stops
+    /// where a pause fails.
+    #[test]
+    fn a_pausing_forward_pass_is_the_plain_one() {
+        let device = Device::flex();
+        let config = config(Scale::N, Task::Obb);
+        let net = Yolo::from_weights(&config, synthetic(&config), &device).unwrap();
+        let values: Vec<f32> = (0..3 * 64 * 96).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(values, [1, 3, 64, 96]), &device);
+        let plain = net.forward(x.clone()).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let pauses = std::cell::Cell::new(0);
+        let pause = || {
+            pauses.set(pauses.get() + 1);
+            std::future::ready(Ok(()))
+        };
+        let paused = futures::executor::block_on(net.forward_pausing(x.clone(), pause)).unwrap();
+        assert!(paused.into_data().try_to_vec::<f32>().unwrap() == plain);
+        assert_eq!(pauses.get(), net.layers.len());
+        let stop = || {
+            pauses.set(pauses.get() + 1);
+            std::future::ready(if pauses.get() > 3 { Err(Error::Aborted) } else { Ok(()) })
+        };
+        pauses.set(0);
+        let stopped = futures::executor::block_on(net.forward_pausing(x, stop));
+        assert!(matches!(stopped, Err(Error::Aborted)));
+        assert_eq!(pauses.get(), 4);
     }
 
     #[test]

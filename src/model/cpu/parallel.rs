@@ -42,6 +42,10 @@ pub fn each<I: Send>(items: Vec<I>, f: impl Fn(I) + Sync + Send) {
     }
 }
 
+/// Whether [`off_thread`] runs its work on a thread of a pool (natively and in the threaded
+/// wasm); in the single-threaded wasm it runs on the caller's thread.
+pub const ON_POOL: bool = cfg!(any(not(target_family = "wasm"), feature = "threads"));
+
 /// Run `f` on a thread of the pool and wait for it without blocking the calling thread. A
 /// forward pass runs this way. Its serial parts (burn's own ops between the convolutions) run
 /// on a pool thread, not beside the pool's threads: in the browser the caller is a third
