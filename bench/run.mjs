@@ -6,6 +6,11 @@
 //
 //   --runs N          measured pairs per case (default 7)
 //   --warmup N        unmeasured pairs first (default 1)
+//   --settle MS       an idle pause before every run of either side (default 300): each
+//                     starts on a quiet machine, not beside the other side's thread pool
+//                     still spinning after its run (onnxruntime-web's intra-op threads spin
+//                     before they sleep); back to back, geodetect's tiles16 fetch with 2
+//                     threads measured 56 ms instead of 44
 //   --cases a,b       model640, model1024, tiles16, tiles1024, cold (default all five);
 //                     yolo11-512, yolo26-1024, yolo26-1024-e2e (not in the default list):
 //                     the model alone for the manifest's other models (MODEL_CASES), each
@@ -47,6 +52,7 @@ const { values: opts } = parseArgs({
   options: {
     runs: { type: "string", default: "7" },
     warmup: { type: "string", default: "1" },
+    settle: { type: "string", default: "300" },
     cases: { type: "string", default: "model640,model1024,tiles16,tiles1024,cold" },
     "runs-large": { type: "string", default: "2" },
     threads: { type: "string", default: "1" },
@@ -57,6 +63,7 @@ const { values: opts } = parseArgs({
 });
 const RUNS = Number(opts.runs);
 const WARMUP = Number(opts.warmup);
+const SETTLE_MS = Number(opts.settle);
 const CASES = opts.cases.split(",").filter(Boolean);
 const THREADS = opts.threads.split(",").map(Number);
 const RUNS_LARGE = Number(opts["runs-large"]);
@@ -77,7 +84,7 @@ const KNOWN = new Set([...Object.keys(MODEL_CASES), "tiles16", "tiles1024", "col
 if (!["nginx", "node"].includes(opts.server)) throw new Error(`--server is nginx or node, not ${opts.server}`);
 if (opts.server === "nginx" && !(await haveNginx())) throw new Error("nginx is missing (apt-get install nginx, as tests/setup.sh does), or use --server node");
 for (const c of CASES) if (!KNOWN.has(c)) throw new Error(`unknown case ${c}; known: ${[...KNOWN].join(", ")}`);
-if (!(RUNS >= 1 && RUNS_LARGE >= 1 && WARMUP >= 0 && THREADS.every((t) => Number.isInteger(t) && t >= 1))) throw new Error("bad --runs/--warmup/--threads");
+if (!(RUNS >= 1 && RUNS_LARGE >= 1 && WARMUP >= 0 && SETTLE_MS >= 0 && THREADS.every((t) => Number.isInteger(t) && t >= 1))) throw new Error("bad --runs/--warmup/--settle/--threads");
 
 /** Fail early, and say which setup step is missing. */
 async function need(path, fix) {
@@ -104,20 +111,28 @@ const stats = (xs) => {
   return { median: s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2, min: s[0], max: s[s.length - 1], n: s.length };
 };
 
+/** `--settle` milliseconds of nothing. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+
 /**
- * Run `a` and `b` alternately: `warmup` unmeasured pairs, then `runs` measured ones.
- * Each returns { value, extra }; the ratio is taken pair by pair (a_i / b_i).
+ * Run `a` and `b` alternately: `warmup` unmeasured pairs, then `runs` measured ones, each
+ * run after `--settle`. Each returns { value, extra }; the ratio is taken pair by pair
+ * (a_i / b_i).
  */
 async function alternate(a, b, { warmup = WARMUP, runs = RUNS } = {}) {
   for (let i = 0; i < warmup; i++) {
+    await settle();
     await a();
+    await settle();
     await b();
   }
   const as = [];
   const bs = [];
   const extras = [];
   for (let i = 0; i < runs; i++) {
+    await settle();
     const ra = await a();
+    await settle();
     const rb = await b();
     as.push(ra.value);
     bs.push(rb.value);
@@ -357,6 +372,7 @@ try {
     server: opts.server,
     runs: RUNS,
     warmup: WARMUP,
+    settleMs: SETTLE_MS,
   };
 } finally {
   await browser.close();
@@ -365,7 +381,7 @@ try {
 
 const ms = (s) => `${s.median.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
 const lines = [
-  `Chromium ${env.chromium}, onnxruntime-web ${env.ort}, ${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB; geodetect engines${env.relaxedSimd ? " (the CPU path with relaxed SIMD)" : ""}: ${Object.entries(env.engineBytes).map(([dir, bytes]) => `${dir} ${(bytes / 2 ** 20).toFixed(1)} MiB`).join(", ")}; ${env.runs} alternating pairs after ${env.warmup} warm-up (tiles1024: ${RUNS_LARGE}, none); loopback server ${env.server}; ${env.date}`,
+  `Chromium ${env.chromium}, onnxruntime-web ${env.ort}, ${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB; geodetect engines${env.relaxedSimd ? " (the CPU path with relaxed SIMD)" : ""}: ${Object.entries(env.engineBytes).map(([dir, bytes]) => `${dir} ${(bytes / 2 ** 20).toFixed(1)} MiB`).join(", ")}; ${env.runs} alternating pairs after ${env.warmup} warm-up (tiles1024: ${RUNS_LARGE}, none), ${env.settleMs} ms idle before each run; loopback server ${env.server}; ${env.date}`,
   "",
   "| case | geodetect ms | onnxruntime-web ms | ratio geodetect / ort (median, min–max) |",
   "| --- | --- | --- | --- |",
