@@ -146,6 +146,7 @@ fn check_size(format: ImageFormat, width: u32, height: u32) -> Result<(), String
 /// tRNS → alpha and 16 bits → 8 (the high byte), so the rows come out grey, grey + alpha, RGB
 /// or RGBA, 8 bits a sample; grey is made RGB here, grey + alpha RGBA.
 fn png(bytes: &[u8]) -> Result<DecodedTile, String> {
+    check_palette(bytes)?;
     let failed = |e: png::DecodingError| format!("PNG: {e}");
     let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: PNG_MEMORY });
     decoder.set_transformations(Transformations::EXPAND | Transformations::STRIP_16);
@@ -183,6 +184,34 @@ fn png(bytes: &[u8]) -> Result<DecodedTile, String> {
         ColorType::Indexed => return Err("PNG: palette indices left after expansion".to_owned()),
     };
     tile(ImageFormat::Png, layout, pixels, width, height)
+}
+
+/// Refuses a palette the png crate would trust and then panic on while expanding it (the
+/// `tile_image` fuzz target found the first): a `PLTE` chunk that is not 1 to 256 RGB entries
+/// (a whole number of 3 bytes), or, in a palette image, a `tRNS` chunk with more alpha values
+/// than the palette has entries. Both break the PNG specification. Reads the chunk headers
+/// up to the image data.
+fn check_palette(bytes: &[u8]) -> Result<(), String> {
+    let indexed = bytes.get(25) == Some(&3); // IHDR's colour type
+    let (mut at, mut entries) = (8usize, None);
+    while let Some(header) = bytes.get(at..at.saturating_add(8)) {
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        match &header[4..8] {
+            b"PLTE" if len == 0 || !len.is_multiple_of(3) || len > 3 * 256 => {
+                return Err(format!("PNG: a palette of {len} bytes, not 1 to 256 RGB entries"));
+            }
+            b"PLTE" => entries = Some(len / 3),
+            b"tRNS" if indexed && entries.is_some_and(|n| len > n) => {
+                let n = entries.unwrap_or_default();
+                return Err(format!("PNG: {len} palette alpha values for a palette of {n} entries"));
+            }
+            b"IDAT" | b"IEND" => break,
+            _ => {}
+        }
+        // Length, type, data, CRC.
+        at = at.saturating_add(12).saturating_add(len);
+    }
+    Ok(())
 }
 
 /// A JPEG, with zune-jpeg: YCbCr, grey, RGB (Adobe transform 0), CMYK and YCCK converted by it
@@ -621,6 +650,40 @@ mod tests {
         };
         let want: Vec<u8> = [0, 1, 2, 3, 0, 3, 2, 1, 0, 1].into_iter().flat_map(entry).collect();
         assert_eq!(*tile.rgba(), want);
+    }
+
+    /// A 2 × 1 palette PNG (indices 0 and 1) with the given `PLTE` and `tRNS` chunks, as
+    /// they are.
+    fn indexed_png(palette: &[u8], trns: Option<&[u8]>) -> Vec<u8> {
+        let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        zlib.write_all(&[0, 0, 1]).unwrap(); // filter type 0, then the row
+        let mut out = png_header(2, 1, 3, 0);
+        png_chunk(&mut out, b"PLTE", palette);
+        if let Some(trns) = trns {
+            png_chunk(&mut out, b"tRNS", trns);
+        }
+        png_chunk(&mut out, b"IDAT", &zlib.finish().unwrap());
+        png_chunk(&mut out, b"IEND", &[]);
+        out
+    }
+
+    /// Palettes that break the specification in ways the png crate does not check, and would
+    /// panic on (the first found by the `tile_image` fuzz target), are refused; the same
+    /// image with a sound palette decodes.
+    #[test]
+    fn png_palettes_of_the_wrong_size_are_refused_not_a_panic() {
+        let two = [10, 20, 30, 40, 50, 60];
+        let tile = decode(&indexed_png(&two, Some(&[0, 128])));
+        assert_eq!(*tile.rgba(), [0, 0, 0, 0, 40, 50, 60, 128]);
+        let refused = |palette: &[u8], trns: Option<&[u8]>, why: &str| {
+            let e = decode_image(&indexed_png(palette, trns)).unwrap_err();
+            assert!(e.starts_with("PNG: ") && e.contains(why), "{e}");
+        };
+        refused(&two[..4], None, "a palette of 4 bytes");
+        refused(&[7; 49], None, "a palette of 49 bytes");
+        refused(&[], None, "a palette of 0 bytes");
+        refused(&[7; 3 * 257], None, "a palette of 771 bytes");
+        refused(&two, Some(&[1, 2, 3]), "3 palette alpha values for a palette of 2 entries");
     }
 
     #[test]
