@@ -31,6 +31,10 @@
 //                     numThreads); each count is its own cross-origin-isolated page
 //   --webgpu          also geodetect's WebGPU backend vs onnxruntime-web's WebGPU EP on the
 //                     256 px model (headless Chromium has only SwiftShader: ratio only)
+//   --tile-latency MS every z19 tile response held back this long (playwright's request
+//                     routing, for both sides, on the pages of every case but the cold starts;
+//                     default 0): a tile server across a real network rather than on loopback
+//                     (the routing itself adds a few ms per request)
 //   --server S        the loopback server of pages, scripts, weights and tiles: nginx
 //                     (default; bench/nginx.mjs) or node (tests/e2e/helpers.mjs's, in this
 //                     process)
@@ -53,6 +57,7 @@ const { values: opts } = parseArgs({
     runs: { type: "string", default: "7" },
     warmup: { type: "string", default: "1" },
     settle: { type: "string", default: "300" },
+    "tile-latency": { type: "string", default: "0" },
     cases: { type: "string", default: "model640,model1024,tiles16,tiles1024,cold" },
     "runs-large": { type: "string", default: "2" },
     threads: { type: "string", default: "1" },
@@ -64,6 +69,7 @@ const { values: opts } = parseArgs({
 const RUNS = Number(opts.runs);
 const WARMUP = Number(opts.warmup);
 const SETTLE_MS = Number(opts.settle);
+const TILE_LATENCY_MS = Number(opts["tile-latency"]);
 const CASES = opts.cases.split(",").filter(Boolean);
 const THREADS = opts.threads.split(",").map(Number);
 const RUNS_LARGE = Number(opts["runs-large"]);
@@ -84,7 +90,7 @@ const KNOWN = new Set([...Object.keys(MODEL_CASES), "tiles16", "tiles1024", "col
 if (!["nginx", "node"].includes(opts.server)) throw new Error(`--server is nginx or node, not ${opts.server}`);
 if (opts.server === "nginx" && !(await haveNginx())) throw new Error("nginx is missing (apt-get install nginx, as tests/setup.sh does), or use --server node");
 for (const c of CASES) if (!KNOWN.has(c)) throw new Error(`unknown case ${c}; known: ${[...KNOWN].join(", ")}`);
-if (!(RUNS >= 1 && RUNS_LARGE >= 1 && WARMUP >= 0 && SETTLE_MS >= 0 && THREADS.every((t) => Number.isInteger(t) && t >= 1))) throw new Error("bad --runs/--warmup/--settle/--threads");
+if (!(RUNS >= 1 && RUNS_LARGE >= 1 && WARMUP >= 0 && SETTLE_MS >= 0 && TILE_LATENCY_MS >= 0 && THREADS.every((t) => Number.isInteger(t) && t >= 1))) throw new Error("bad --runs/--warmup/--settle/--tile-latency/--threads");
 
 /** Fail early, and say which setup step is missing. */
 async function need(path, fix) {
@@ -184,6 +190,12 @@ let env = {};
  */
 async function openPage({ threads, backend, context: given, ort = true }) {
   const context = given ?? (await browser.newContext());
+  if (TILE_LATENCY_MS > 0) {
+    await context.route(/\/19\/\d+\/\d+\.png$/, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, TILE_LATENCY_MS));
+      await route.continue();
+    });
+  }
   const page = await context.newPage();
   const watch = watchPage(page);
   await page.goto(`${server.url}/bench/index.html`);
@@ -373,6 +385,7 @@ try {
     runs: RUNS,
     warmup: WARMUP,
     settleMs: SETTLE_MS,
+    tileLatencyMs: TILE_LATENCY_MS,
   };
 } finally {
   await browser.close();
@@ -381,7 +394,7 @@ try {
 
 const ms = (s) => `${s.median.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
 const lines = [
-  `Chromium ${env.chromium}, onnxruntime-web ${env.ort}, ${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB; geodetect engines${env.relaxedSimd ? " (the CPU path with relaxed SIMD)" : ""}: ${Object.entries(env.engineBytes).map(([dir, bytes]) => `${dir} ${(bytes / 2 ** 20).toFixed(1)} MiB`).join(", ")}; ${env.runs} alternating pairs after ${env.warmup} warm-up (tiles1024: ${RUNS_LARGE}, none), ${env.settleMs} ms idle before each run; loopback server ${env.server}; ${env.date}`,
+  `Chromium ${env.chromium}, onnxruntime-web ${env.ort}, ${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB; geodetect engines${env.relaxedSimd ? " (the CPU path with relaxed SIMD)" : ""}: ${Object.entries(env.engineBytes).map(([dir, bytes]) => `${dir} ${(bytes / 2 ** 20).toFixed(1)} MiB`).join(", ")}; ${env.runs} alternating pairs after ${env.warmup} warm-up (tiles1024: ${RUNS_LARGE}, none), ${env.settleMs} ms idle before each run${env.tileLatencyMs ? `, every tile held back ${env.tileLatencyMs} ms` : ""}; loopback server ${env.server}; ${env.date}`,
   "",
   "| case | geodetect ms | onnxruntime-web ms | ratio geodetect / ort (median, min–max) |",
   "| --- | --- | --- | --- |",
