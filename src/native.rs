@@ -15,8 +15,8 @@ use crate::tiles::pmtiles::Archive;
 use crate::tiles::{TileId, TileSource};
 use crate::{Error, Result};
 
-/// Decode a map tile (PNG, JPEG or WebP) into RGB8 or RGBA8 with the code the browser worker uses,
-/// [`decode_image`].
+/// Decode a map tile (PNG, JPEG or WebP) into RGB8 or RGBA8 with the code the browser worker
+/// uses, [`decode_image`].
 pub fn decode_tile(bytes: &[u8]) -> Result<DecodedTile> {
     decode_image(bytes)
         .map_err(Error::ImageDecode)?

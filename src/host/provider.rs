@@ -34,8 +34,8 @@ pub trait TileProvider {
     /// Download `tiles` from `source`, reporting [`super::Stage::Fetch`] progress through
     /// `hooks` and stopping with [`crate::Error::Aborted`] when it is cancelled.
     async fn fetch<H: Hooks>(&self, source: &TileSource, tiles: Vec<TileId>, hooks: &H) -> Result<FetchedTiles>;
-    /// Decode one downloaded tile of `source` into RGB8 or RGBA8 (for a COG, `tile`'s stored bytes;
-    /// its edge tiles come out cropped to the image).
+    /// Decode one downloaded tile of `source` into RGB8 or RGBA8 (for a COG, `tile`'s stored
+    /// bytes; its edge tiles come out cropped to the image).
     async fn decode(&self, source: &TileSource, tile: TileId, bytes: &[u8]) -> Result<DecodedTile, String>;
 
     /// The levels of a source read in its own pixel grid (a `{ cog }` source: the COG opened,

@@ -1,7 +1,7 @@
 //! Decoded tiles -> one georeferenced RGB raster.
 //!
-//! - [`decode`]: [`DecodedTile`], one encoded tile (PNG, JPEG or WebP) decoded to RGB or RGBA, the same
-//!   on both hosts.
+//! - [`decode`]: [`DecodedTile`], one encoded tile (PNG, JPEG or WebP) decoded to RGB or RGBA,
+//!   the same on both hosts.
 //! - [`grid`]: [`Grid`], the pixel grid a raster lies in: Web Mercator tiles at one zoom, or
 //!   one level of a COG in its own CRS; its pixels to lon/lat and back.
 //! - [`extent`]: [`PixelExtent`], a rectangle of a grid's pixels; it maps raster pixels to
