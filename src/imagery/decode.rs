@@ -201,9 +201,10 @@ fn check_palette(bytes: &[u8]) -> Result<(), String> {
                 return Err(format!("PNG: a palette of {len} bytes, not 1 to 256 RGB entries"));
             }
             b"PLTE" => entries = Some(len / 3),
-            b"tRNS" if indexed && entries.is_some_and(|n| len > n) => {
-                let n = entries.unwrap_or_default();
-                return Err(format!("PNG: {len} palette alpha values for a palette of {n} entries"));
+            b"tRNS" if indexed => {
+                if let Some(n) = entries.filter(|&n| len > n) {
+                    return Err(format!("PNG: {len} palette alpha values for a palette of {n} entries"));
+                }
             }
             b"IDAT" | b"IEND" => break,
             _ => {}
