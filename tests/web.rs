@@ -5,6 +5,7 @@
 // Tests fail by panicking: the no-panic lints are for library code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use geodetect::web::encoded::Encoded;
 use geodetect::web::global::Global;
 use geodetect::web::tile_cache::TileCache;
 use geodetect::web::{http, list_models, tiles};
@@ -27,34 +28,44 @@ fn errors_are_geodetect_errors_with_codes() {
     assert_eq!(String::from(js.message()), "the operation was aborted");
 }
 
-/// A blob of `n` bytes.
-fn blob(n: usize) -> web_sys::Blob {
-    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(vec![7u8; n].as_slice()));
-    web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap()
+/// A tile body of `n` bytes.
+fn body(n: usize) -> Encoded {
+    Encoded::copy_of(&vec![7u8; n], "image/png")
+}
+
+#[wasm_bindgen_test]
+async fn an_encoded_body_keeps_its_bytes_and_type_as_a_blob() {
+    let image = Encoded::copy_of(&[1, 2, 3, 250], " Image/PNG ");
+    assert_eq!((image.size(), image.kind.as_str(), image.to_vec()), (4, "image/png", vec![1, 2, 3, 250]));
+    let blob = image.blob().unwrap();
+    assert_eq!((blob.size(), blob.type_()), (4.0, "image/png".to_owned()));
+    let read = wasm_bindgen_futures::JsFuture::from(blob.array_buffer()).await.unwrap();
+    assert_eq!(js_sys::Uint8Array::new(&read).to_vec(), vec![1, 2, 3, 250]);
+    assert_eq!(geodetect::web::encoded::blob_of(&[9]).unwrap().type_(), "");
 }
 
 #[wasm_bindgen_test]
 fn the_tile_cache_keeps_the_most_recently_used_bodies_within_its_bytes() {
     let cache = TileCache::new(300);
-    cache.put("a".into(), &blob(100));
-    cache.put("b".into(), &blob(100));
-    cache.put("c".into(), &blob(100));
+    cache.put("a".into(), &body(100));
+    cache.put("b".into(), &body(100));
+    cache.put("c".into(), &body(100));
     assert_eq!(cache.bytes(), 300);
     // "a" becomes the most recently used; "d" then pushes out the least recently used, "b".
-    assert_eq!(cache.get("a").unwrap().size(), 100.0);
-    cache.put("d".into(), &blob(50));
+    assert_eq!(cache.get("a").unwrap().size(), 100);
+    cache.put("d".into(), &body(50));
     assert!(cache.get("b").is_none());
     assert!(cache.get("a").is_some() && cache.get("c").is_some() && cache.get("d").is_some());
     assert_eq!(cache.bytes(), 250);
     // The same URL again replaces its body; a body larger than the whole cache is not kept.
-    cache.put("d".into(), &blob(80));
+    cache.put("d".into(), &body(80));
     assert_eq!(cache.bytes(), 280);
-    cache.put("huge".into(), &blob(301));
+    cache.put("huge".into(), &body(301));
     assert!(cache.get("huge").is_none());
     assert_eq!(cache.bytes(), 280);
     // Nothing is kept by a cache of 0 bytes.
     let none = TileCache::new(0);
-    none.put("a".into(), &blob(1));
+    none.put("a".into(), &body(1));
     assert!(none.get("a").is_none());
 }
 
@@ -74,7 +85,7 @@ async fn lists_the_manifest_models_from_a_window() {
 /// The browser's decode (`createImageBitmap`) of the marina's source image, a JPEG.
 async fn source_image(global: &Global) -> geodetect::host::DecodedTile {
     let bytes = http::get_bytes(global, &format!("{SERVER}/tiles/marina/source.png"), 30_000, None).await.unwrap();
-    tiles::browser_decode(global, &geodetect::web::net::blob_of(&bytes).unwrap()).await.unwrap()
+    tiles::browser_decode(global, &geodetect::web::encoded::blob_of(&bytes).unwrap()).await.unwrap()
 }
 
 /// A z19 marina tile (PNG) decoded in Rust equals Chromium's decode of it, every pixel, and the
@@ -87,8 +98,8 @@ async fn tile_decoding_is_bit_exact() {
     let (tx, ty) = (272954u32, 191176u32);
     let bytes =
         http::get_bytes(&global, &format!("{SERVER}/tiles/marina/19/{tx}/{ty}.png"), 30_000, None).await.unwrap();
-    let tile = tiles::decode(&global, bytes.clone(), None).await.unwrap();
-    let by_browser = tiles::browser_decode(&global, &geodetect::web::net::blob_of(&bytes).unwrap()).await.unwrap();
+    let tile = tiles::decode(&global, bytes.clone()).await.unwrap();
+    let by_browser = tiles::browser_decode(&global, &geodetect::web::encoded::blob_of(&bytes).unwrap()).await.unwrap();
     assert_eq!((tile.width, tile.height), (256, 256));
     assert_eq!((by_browser.width, by_browser.height), (256, 256));
     assert!(tile.rgba() == by_browser.rgba(), "the Rust and the browser decode of a PNG tile differ");
@@ -102,7 +113,7 @@ async fn tile_decoding_is_bit_exact() {
     }
     // Bytes that are none of PNG, JPEG or WebP go to the browser, and fail there as not an image.
     let text = b"<html>not a tile</html>".to_vec();
-    assert!(tiles::decode(&global, text, None).await.is_err());
+    assert!(tiles::decode(&global, text).await.is_err());
 }
 
 /// The browser's compositing (`TileProvider::fetch_composite`, each tile decoded as it

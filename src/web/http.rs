@@ -1,16 +1,18 @@
 //! One HTTP GET with a time limit and the caller's AbortSignal, classified for retries
-//! (`Retry-After` read where the browser shows it); the body as bytes in wasm memory or as a
-//! `Blob` left on the JS side; a byte range of a file (`Range`, answered with 206).
+//! (`Retry-After` read where the browser shows it); the body as bytes in wasm memory, or a
+//! tile's left on the JS side ([`Encoded`]); a byte range of a file (`Range`, answered with
+//! 206).
 
 use gloo::events::EventListener;
 use gloo::timers::callback::Timeout;
-use js_sys::{Promise, Uint8Array};
+use js_sys::Uint8Array;
 use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, AbortSignal, Blob, Headers, Request, RequestInit, Response};
+use web_sys::{AbortController, AbortSignal, Headers, Request, RequestInit, Response};
 
+use super::encoded::Encoded;
 use super::error::describe;
 use super::global::Global;
 use crate::tiles::fetch::{FetchAttemptError, MAX_TILE_BYTES};
@@ -23,30 +25,20 @@ pub async fn get_bytes(
     timeout_ms: u32,
     cancel: Option<&AbortSignal>,
 ) -> Result<Vec<u8>, FetchAttemptError> {
-    let got = get(global, url.as_ref(), Ask::Whole, timeout_ms, cancel, Response::array_buffer).await?;
+    let got = get(global, url.as_ref(), Ask::Whole, timeout_ms, cancel).await?;
     Ok(Uint8Array::new(&got.body).to_vec())
 }
 
-/// [`get_bytes`], the body as a `Blob` that stays on the JS side (for `createImageBitmap`).
-pub async fn get_blob(
-    global: &Global,
-    url: impl AsRef<str>,
-    timeout_ms: u32,
-    cancel: Option<&AbortSignal>,
-) -> Result<Blob, FetchAttemptError> {
-    Ok(get(global, url.as_ref(), Ask::Whole, timeout_ms, cancel, Response::blob).await?.body.unchecked_into())
-}
-
-/// A tile's response: its body (empty for HTTP 204; its `type` is the `Content-Type`).
+/// A tile's response: its body (empty for HTTP 204) and status.
 #[derive(Debug)]
 pub struct TileBody {
-    /// The body, left on the JS side.
-    pub blob: Blob,
+    /// The body, left on the JS side, typed by the `Content-Type`.
+    pub body: Encoded,
     /// The HTTP status (200 or 204).
     pub status: u16,
 }
 
-/// GET a tile: [`get_blob`] that also says the status (204: no content). A body over
+/// GET a tile: its body left on the JS side, and the status (204: no content). A body over
 /// [`MAX_TILE_BYTES`] fails permanently: before it is read when the server sends its
 /// `Content-Length`, after otherwise.
 pub async fn get_tile(
@@ -55,16 +47,16 @@ pub async fn get_tile(
     timeout_ms: u32,
     cancel: Option<&AbortSignal>,
 ) -> Result<TileBody, FetchAttemptError> {
-    let got = get(global, url, Ask::Tile, timeout_ms, cancel, Response::blob).await?;
-    let blob: Blob = got.body.unchecked_into();
-    if blob.size() > MAX_TILE_BYTES as f64 {
-        return Err(too_large(blob.size()));
+    let got = get(global, url, Ask::Tile, timeout_ms, cancel).await?;
+    let body = Encoded::new(Uint8Array::new(&got.body), got.kind.as_deref().unwrap_or_default());
+    if body.size() > MAX_TILE_BYTES {
+        return Err(too_large(body.size()));
     }
-    Ok(TileBody { blob, status: got.status })
+    Ok(TileBody { body, status: got.status })
 }
 
 /// A tile body over [`MAX_TILE_BYTES`].
-fn too_large(bytes: f64) -> FetchAttemptError {
+fn too_large(bytes: u64) -> FetchAttemptError {
     FetchAttemptError::Permanent(format!(
         "the tile is {bytes} bytes, more than the {} MiB a tile may have; is the URL a tile's?",
         MAX_TILE_BYTES >> 20
@@ -94,7 +86,7 @@ pub async fn get_range(
     timeout_ms: u32,
     cancel: Option<&AbortSignal>,
 ) -> Result<(Vec<u8>, Option<String>), FetchAttemptError> {
-    let got = get(global, url, Ask::Range(offset, length), timeout_ms, cancel, Response::array_buffer).await?;
+    let got = get(global, url, Ask::Range(offset, length), timeout_ms, cancel).await?;
     Ok((Uint8Array::new(&got.body).to_vec(), got.etag))
 }
 
@@ -103,6 +95,8 @@ struct Got {
     body: JsValue,
     status: u16,
     etag: Option<String>,
+    /// The `Content-Type`.
+    kind: Option<String>,
 }
 
 fn header(headers: &Headers, name: &str) -> Option<String> {
@@ -114,7 +108,7 @@ fn wall_clock() -> std::time::SystemTime {
     std::time::UNIX_EPOCH + std::time::Duration::from_millis(js_sys::Date::now().max(0.0) as u64)
 }
 
-/// GET `url` and read the body with `read` (`Response.arrayBuffer`, `Response.blob`), within
+/// GET `url` and read its body (`Response.arrayBuffer`), within
 /// `timeout_ms` for the whole exchange and stopping when `cancel` fires.
 async fn get(
     global: &Global,
@@ -122,7 +116,6 @@ async fn get(
     ask: Ask,
     timeout_ms: u32,
     cancel: Option<&AbortSignal>,
-    read: fn(&Response) -> Result<Promise, JsValue>,
 ) -> Result<Got, FetchAttemptError> {
     let retryable = |what: String| FetchAttemptError::Retryable(what);
     let controller = AbortController::new().map_err(|e| retryable(describe(&e)))?;
@@ -178,9 +171,9 @@ async fn get(
         && length > MAX_TILE_BYTES
     {
         controller.abort();
-        return Err(too_large(length as f64));
+        return Err(too_large(length));
     }
-    let body = read(&response).map_err(failed)?;
+    let body = response.array_buffer().map_err(failed)?;
     let body = JsFuture::from(body).await.map_err(|e| {
         if timed_out.get() {
             retryable(format!("no whole response within {timeout_ms} ms"))
@@ -188,5 +181,5 @@ async fn get(
             retryable(format!("the response was cut short: {}", describe(&e)))
         }
     })?;
-    Ok(Got { body, status, etag: header(&headers, "ETag") })
+    Ok(Got { body, status, etag: header(&headers, "ETag"), kind: header(&headers, "Content-Type") })
 }

@@ -6,6 +6,7 @@
 //! the browser tests drive directly).
 
 pub mod backend;
+pub mod encoded;
 pub mod error;
 pub mod global;
 pub mod hooks;

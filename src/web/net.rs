@@ -8,10 +8,12 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Blob, Cache, Response};
+use web_sys::{AbortSignal, Cache, Response};
 
+use super::encoded::Encoded;
 use super::error::describe;
 use super::global::Global;
 use super::http::{TileBody, get_range, get_tile};
@@ -27,7 +29,7 @@ use crate::{Error, Result};
 #[derive(Debug, Clone)]
 pub enum Body {
     /// The encoded image, on the JS side.
-    Image(Blob),
+    Image(Encoded),
     /// No imagery: drawn as nothing.
     Empty,
 }
@@ -38,7 +40,7 @@ pub enum Origin {
     /// The memory cache, the Cache Storage cache, or a download another load started.
     Cache,
     /// A download of this load's own, of this many bytes.
-    Network(f64),
+    Network(u64),
 }
 
 type Shared = Result<Body, FetchAttemptError>;
@@ -174,14 +176,14 @@ impl TileNet {
         tile: TileId,
     ) -> Result<(Body, Origin), FetchAttemptError> {
         let key = req.source.tile_url(&tile);
-        if let Some(blob) = self.cache.get(&key) {
-            return Ok((Body::Image(blob), Origin::Cache));
+        if let Some(image) = self.cache.get(&key) {
+            return Ok((Body::Image(image), Origin::Cache));
         }
         if archive.is_none()
-            && let Some(blob) = self.stored(req, &key).await
+            && let Some(image) = self.stored(req, &key).await
         {
-            self.cache.put(key, &blob);
-            return Ok((Body::Image(blob), Origin::Cache));
+            self.cache.put(key, &image);
+            return Ok((Body::Image(image), Origin::Cache));
         }
         let start = {
             let (global, gate, source) = (req.global.clone(), self.gate.clone(), req.source.clone());
@@ -190,9 +192,7 @@ impl TileNet {
             move || async move {
                 let fetched = match archive {
                     Some(archive) => match archive.tile(tile).await {
-                        Ok(Some(bytes)) => {
-                            blob_of(&bytes).map(Body::Image).map_err(|e| FetchAttemptError::Permanent(describe(&e)))
-                        }
+                        Ok(Some(bytes)) => Ok(Body::Image(Encoded::copy_of(&bytes, ""))),
                         Ok(None) => Ok(Body::Empty),
                         Err(e) => Err(e),
                     },
@@ -207,24 +207,24 @@ impl TileNet {
             return Ok((body, Origin::Cache));
         }
         let size = match &body {
-            Body::Image(blob) => {
-                self.cache.put(key, blob);
-                blob.size()
+            Body::Image(image) => {
+                self.cache.put(key, image);
+                image.size()
             }
-            Body::Empty => 0.0,
+            Body::Empty => 0,
         };
         Ok((body, Origin::Network(size)))
     }
 
     /// Keep a downloaded tile's body in the Cache Storage cache (`fetch.cacheName`), once it
     /// decoded. In the background: a failure only means it is downloaded again next time.
-    pub fn persist(&self, req: Request<'_>, tile: TileId, blob: &Blob) {
+    pub fn persist(&self, req: Request<'_>, tile: TileId, image: &Encoded) {
         let Some(name) = req.policy.cache_name.clone() else { return };
         if req.source.pmtiles_url().is_some() || req.source.cog_url().is_some() {
             return;
         }
         // The tile's URL with the source's secrets redacted: no key is written to disk.
-        let (global, key, blob) = (req.global.clone(), req.source.redact(&req.source.tile_url(&tile)), blob.clone());
+        let (global, key, image) = (req.global.clone(), req.source.redact(&req.source.tile_url(&tile)), image.clone());
         let cache = self.storage.borrow().as_ref().filter(|(n, _)| *n == name).map(|(_, c)| c.clone());
         wasm_bindgen_futures::spawn_local(async move {
             let Some(cache) = (match cache {
@@ -233,7 +233,8 @@ impl TileNet {
             }) else {
                 return;
             };
-            let Ok(response) = Response::new_with_opt_blob(Some(&blob)) else { return };
+            // A `Blob` of the image's type: the stored response's `Content-Type` is that type.
+            let Ok(response) = image.blob().and_then(|blob| Response::new_with_opt_blob(Some(&blob))) else { return };
             if let Err(e) = JsFuture::from(cache.put_with_str(&key, &response)).await {
                 web_sys::console::warn_1(
                     &format!("geodetect: could not keep a tile in Cache Storage: {}", describe(&e)).into(),
@@ -243,7 +244,7 @@ impl TileNet {
     }
 
     /// The tile's body from the Cache Storage cache, if `fetch.cacheName` is set and has it.
-    async fn stored(&self, req: Request<'_>, key: &str) -> Option<Blob> {
+    async fn stored(&self, req: Request<'_>, key: &str) -> Option<Encoded> {
         let name = req.policy.cache_name.as_ref()?;
         let current = self.storage.borrow().as_ref().filter(|(n, _)| n == name).map(|(_, c)| c.clone());
         let cache = match current {
@@ -256,7 +257,9 @@ impl TileNet {
         };
         let hit = JsFuture::from(cache.match_with_str(&req.source.redact(key))).await.ok()?;
         let response: Response = hit.dyn_into().ok()?;
-        JsFuture::from(response.blob().ok()?).await.ok().map(JsCast::unchecked_into)
+        let kind = response.headers().get("Content-Type").ok().flatten().unwrap_or_default();
+        let bytes = JsFuture::from(response.array_buffer().ok()?).await.ok()?;
+        Some(Encoded::new(Uint8Array::new(&bytes), &kind))
     }
 }
 
@@ -265,15 +268,10 @@ async fn open_storage(global: &Global, name: &str) -> Option<Cache> {
     JsFuture::from(caches.open(name)).await.ok().map(JsCast::unchecked_into)
 }
 
-/// A `Blob` of `bytes` (copied out of wasm memory).
-pub fn blob_of(bytes: &[u8]) -> Result<Blob, wasm_bindgen::JsValue> {
-    Blob::new_with_u8_array_sequence(&js_sys::Array::of1(&js_sys::Uint8Array::from(bytes)))
-}
-
 /// Why a tile's body did not decode, naming what the server said it was when that is text
 /// (an HTML error or login page sent with HTTP 200, an XML exception): never retried.
-pub fn not_an_image(blob: &Blob, reason: &str) -> FetchAttemptError {
-    let kind = blob.type_();
+pub fn not_an_image(image: &Encoded, reason: &str) -> FetchAttemptError {
+    let kind = &image.kind;
     FetchAttemptError::Permanent(if kind.starts_with("text/") || kind.contains("xml") {
         format!(
             "not a decodable image: the server answered HTTP 200 with `{kind}`, not an image (often an error or login page)"
@@ -296,7 +294,7 @@ async fn download(
     let got = through_gate(gate, global, policy, url, signal, get_tile(global, url, policy.timeout_ms, signal)).await;
     match got {
         Ok(TileBody { status: 204, .. }) => Ok(Body::Empty),
-        Ok(body) => Ok(Body::Image(body.blob)),
+        Ok(TileBody { body, .. }) => Ok(Body::Image(body)),
         Err(FetchAttemptError::Permanent(reason)) if source.not_found_is_empty && reason.starts_with("HTTP 404") => {
             Ok(Body::Empty)
         }

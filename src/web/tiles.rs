@@ -10,7 +10,6 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use js_sys::Uint8Array;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -18,9 +17,10 @@ use web_sys::{
     OffscreenCanvasRenderingContext2d, PremultiplyAlpha,
 };
 
+use super::encoded::blob_of;
 use super::error::describe;
 use super::global::Global;
-use super::net::{Body, HttpRange, Origin, Request, TileNet, blob_of, not_an_image};
+use super::net::{Body, HttpRange, Origin, Request, TileNet, not_an_image};
 use super::timer;
 use crate::Result;
 use crate::host::{Composited, DecodedTile, FetchedTiles, Hooks, Stage, TileProvider};
@@ -28,7 +28,7 @@ use crate::imagery::cog::CogSource;
 use crate::imagery::decode::decode_image;
 use crate::imagery::{ImageGrid, Stitcher};
 use crate::model::cpu::parallel;
-use crate::tiles::fetch::{FetchAttemptError, FetchPolicy, TileFailure, TileStats, fetch_tiles, fetch_tiles_each};
+use crate::tiles::fetch::{FetchPolicy, TileFailure, TileStats, fetch_tiles, fetch_tiles_each};
 use crate::tiles::pmtiles::Archive;
 use crate::tiles::{TileId, TileSource};
 
@@ -80,7 +80,7 @@ impl TileProvider for HttpTiles<'_> {
                     return cog.tile(tile).await.map_err(|e| e.redacted(|reason| source.redact(reason)));
                 }
                 match self.net.load(req, archive, tile).await?.0 {
-                    Body::Image(blob) => bytes_of(&blob).await,
+                    Body::Image(image) => Ok(image.to_vec()),
                     Body::Empty => Ok(Vec::new()),
                 }
             }
@@ -97,7 +97,7 @@ impl TileProvider for HttpTiles<'_> {
     }
 
     async fn decode(&self, source: &TileSource, tile: TileId, bytes: &[u8]) -> Result<DecodedTile, String> {
-        let Some(url) = source.cog_url() else { return decode(self.global, bytes.to_vec(), None).await };
+        let Some(url) = source.cog_url() else { return decode(self.global, bytes.to_vec()).await };
         let cog = self.net.open_cog(url).ok_or_else(|| format!("the COG {} is not open", source.redact(url)))?;
         let image = cog.decode(tile, bytes)?;
         Ok(DecodedTile::from_rgba(image.data, image.width, image.height))
@@ -123,14 +123,6 @@ impl TileProvider for HttpTiles<'_> {
     }
 }
 
-/// A tile body's bytes, copied into wasm memory (a failed read is retried like a download).
-async fn bytes_of(blob: &Blob) -> Result<Vec<u8>, FetchAttemptError> {
-    let buffer = JsFuture::from(blob.array_buffer())
-        .await
-        .map_err(|e| FetchAttemptError::Retryable(format!("reading the body: {}", describe(&e))))?;
-    Ok(Uint8Array::new(&buffer).to_vec())
-}
-
 /// `createImageBitmap` on an encoded image (PNG, JPEG, WebP...), exact pixel values.
 async fn bitmap(global: &Global, blob: &Blob) -> Result<ImageBitmap, String> {
     let options = ImageBitmapOptions::new();
@@ -153,27 +145,24 @@ fn canvas(width: u32, height: u32) -> Result<OffscreenCanvasRenderingContext2d, 
 
 /// Decode an encoded image into RGB8 or RGBA8: PNG, JPEG and WebP in Rust
 /// ([`decode_image`], on a thread of the pool where there is one), anything else by the
-/// browser ([`browser_decode`]; `blob` is the body as the browser has it, if it has). A body
-/// that claims one of the three formats but does not decode in Rust goes to the browser too,
-/// which may know more of it; if that fails as well, Rust's reason is given.
-pub async fn decode(global: &Global, bytes: Vec<u8>, blob: Option<&Blob>) -> Result<DecodedTile, String> {
-    let keep = blob.is_none(); // the bytes, for the browser, in case Rust cannot decode them
-    let (decoded, bytes) = parallel::off_thread(move || {
-        let decoded = decode_image(&bytes);
-        let left = (keep && !matches!(decoded, Ok(Some(_)))).then_some(bytes);
-        (decoded, left)
+/// browser ([`browser_decode`], which sniffs the format from the bytes). A body that claims one
+/// of the three formats but does not decode in Rust goes to the browser too, which may know
+/// more of it; if that fails as well, Rust's reason is given.
+pub async fn decode(global: &Global, bytes: Vec<u8>) -> Result<DecodedTile, String> {
+    let decoded = parallel::off_thread(move || match decode_image(&bytes) {
+        Ok(Some(tile)) => Ok(tile),
+        Ok(None) => Err((None, bytes)),
+        Err(reason) => Err((Some(reason), bytes)),
     })
     .await
     .map_err(|e| e.to_string())?;
-    let rust_failed = match decoded {
-        Ok(Some(tile)) => return Ok(tile),
-        Ok(None) => None,
-        Err(reason) => Some(reason),
+    let (rust_failed, bytes) = match decoded {
+        Ok(tile) => return Ok(tile),
+        Err(failed) => failed,
     };
-    let by_browser = match (blob, bytes) {
-        (Some(blob), _) => browser_decode(global, blob).await,
-        (None, Some(bytes)) => browser_decode(global, &blob_of(&bytes).map_err(|e| describe(&e))?).await,
-        (None, None) => Err("no copy of the body is left to decode".to_owned()),
+    let by_browser = match blob_of(&bytes) {
+        Ok(blob) => browser_decode(global, &blob).await,
+        Err(e) => Err(describe(&e)),
     };
     by_browser.map_err(|browser| rust_failed.unwrap_or(browser))
 }
@@ -230,19 +219,18 @@ impl HttpTiles<'_> {
                         last_download.set(last_download.get().max(hooks.now_ms()));
                         count(&|s| {
                             s.downloaded += 1;
-                            s.bytes += size;
+                            s.bytes += size as f64;
                         });
                     }
                 }
-                let Body::Image(blob) = body else {
+                let Body::Image(image) = body else {
                     count(&|s| s.empty += 1);
                     return Ok(None);
                 };
-                let decoded = decode(self.global, bytes_of(&blob).await?, Some(&blob))
-                    .await
-                    .map_err(|reason| not_an_image(&blob, &reason))?;
+                let decoded =
+                    decode(self.global, image.to_vec()).await.map_err(|reason| not_an_image(&image, &reason))?;
                 if matches!(origin, Origin::Network(_)) {
-                    self.net.persist(req, tile, &blob);
+                    self.net.persist(req, tile, &image);
                 }
                 Ok(Some(decoded))
             }
