@@ -1,8 +1,9 @@
 //! The tile bodies this worker downloaded lately, by URL: least recently used first out once
-//! they hold more than their limit in bytes. The bodies stay on the JS side ([`Encoded`],
-//! outside the wasm memory). The tiles on a chunk's seam, which the next chunk needs again,
-//! and those of overlapping areas (`detectMany`) come from here instead of the network, as
-//! long as the same worker runs them.
+//! they hold more than their limit in bytes. The bodies stay on the JS side ([`Encoded`]:
+//! `ArrayBuffer`s in the worker's own heap, outside the wasm memory, which never shrinks).
+//! The tiles on a chunk's seam, which the next chunk needs again, and those of overlapping
+//! areas (`detectMany`) come from here instead of the network, as long as the same worker
+//! runs them.
 
 use std::cell::{Cell, RefCell};
 
