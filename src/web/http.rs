@@ -108,8 +108,8 @@ fn wall_clock() -> std::time::SystemTime {
     std::time::UNIX_EPOCH + std::time::Duration::from_millis(js_sys::Date::now().max(0.0) as u64)
 }
 
-/// GET `url` and read its body (`Response.arrayBuffer`), within
-/// `timeout_ms` for the whole exchange and stopping when `cancel` fires.
+/// GET `url` and read its body (`Response.arrayBuffer`), within `timeout_ms` for the whole
+/// exchange and stopping when `cancel` fires.
 async fn get(
     global: &Global,
     url: &str,
