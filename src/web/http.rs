@@ -99,7 +99,8 @@ struct Got {
     kind: Option<String>,
 }
 
-fn header(headers: &Headers, name: &str) -> Option<String> {
+/// The header `name` of `headers`, where the browser shows it.
+pub fn header(headers: &Headers, name: &str) -> Option<String> {
     headers.get(name).ok().flatten()
 }
 

@@ -16,7 +16,7 @@ use web_sys::{AbortSignal, Cache, Response};
 use super::encoded::Encoded;
 use super::error::describe;
 use super::global::Global;
-use super::http::{TileBody, get_range, get_tile};
+use super::http::{TileBody, get_range, get_tile, header};
 use super::tile_cache::TileCache;
 use super::timer;
 use crate::imagery::cog::CogSource;
@@ -257,7 +257,7 @@ impl TileNet {
         };
         let hit = JsFuture::from(cache.match_with_str(&req.source.redact(key))).await.ok()?;
         let response: Response = hit.dyn_into().ok()?;
-        let kind = response.headers().get("Content-Type").ok().flatten().unwrap_or_default();
+        let kind = header(&response.headers(), "Content-Type").unwrap_or_default();
         let bytes = JsFuture::from(response.array_buffer().ok()?).await.ok()?;
         Some(Encoded::new(Uint8Array::new(&bytes), &kind))
     }
