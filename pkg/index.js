@@ -368,7 +368,10 @@ export class Detector {
 
   /**
    * Start the first worker, load the wasm engine and the model, pick the backend. The rest
-   * of the pool starts with the first area of several chunks.
+   * of the pool starts with the first area of several chunks. On WebGPU and with threads,
+   * each engine's warm-up pass (shader compilation; the JIT's first run of the CPU path)
+   * runs after this resolves, while the first `detect()` downloads its tiles; that call's
+   * model waits for it. The single-threaded engine warms up before this resolves.
    * @param {DetectorOptions} options
    * @returns {Promise<Detector>}
    */

@@ -310,7 +310,7 @@ export interface Progress {
      */
     stage: Stage;
     /**
-     * Units of this stage done: steps while the model loads (of 3), tiles while fetching
+     * Units of this stage done: steps while the model loads (of 2), tiles while fetching
      * and while decoding them into the raster (`stitch`), model windows during inference.
      * See `Stage` for what the browser reports.
      */
@@ -377,7 +377,8 @@ export interface EngineInfo {
      */
     model: ModelEntry;
     /**
-     * Milliseconds that create() spent loading the engine and the model.
+     * Milliseconds that create() spent loading the engine and the model (on WebGPU and with
+     * threads, the warm-up pass runs after, in the background).
      */
     loadMs: number;
     /**

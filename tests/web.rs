@@ -168,3 +168,40 @@ async fn composited_raster_is_exact_and_missing_tiles_are_black() {
         }
     }
 }
+
+#[wasm_bindgen_test]
+async fn runs_wait_for_the_warm_up_pass_and_an_abort_ends_the_wait() {
+    use geodetect::web::warm_up::WarmUp;
+    use gloo_timers::future::TimeoutFuture;
+    let controller = web_sys::AbortController::new().unwrap();
+    let signal = controller.signal();
+
+    // A pass that ends a little later: every run waiting sees it end, and a later one at once.
+    let (end, ended) = futures::channel::oneshot::channel::<()>();
+    let warm = WarmUp::of(async move { ended.await.map_err(|e| e.to_string()) });
+    warm.start();
+    let finish = async {
+        TimeoutFuture::new(20).await;
+        end.send(()).unwrap();
+    };
+    let (a, b, ()) = futures::join!(warm.ready(None), warm.ready(Some(&signal)), finish);
+    assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+    assert!(warm.ready(Some(&signal)).await.is_ok());
+
+    // A pass that never ends: an abort ends the wait, then and after.
+    let never = WarmUp::of(futures::future::pending());
+    let abort = async {
+        TimeoutFuture::new(20).await;
+        controller.abort();
+    };
+    let (waited, ()) = futures::join!(never.ready(Some(&signal)), abort);
+    assert!(matches!(waited, Err(geodetect::Error::Aborted)), "{waited:?}");
+    assert!(matches!(never.ready(Some(&signal)).await, Err(geodetect::Error::Aborted)));
+
+    // A pass that failed: every run fails with its reason.
+    let failed = WarmUp::of(async { Err("the device was lost".to_owned()) });
+    for _ in 0..2 {
+        let e = failed.ready(None).await.unwrap_err();
+        assert!(matches!(&e, geodetect::Error::Inference(m) if m.contains("the device was lost")), "{e}");
+    }
+}

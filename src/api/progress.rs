@@ -10,7 +10,7 @@ use crate::host::{RunStatus, Stage};
 pub struct Progress {
     /// What is happening now.
     pub stage: Stage,
-    /// Units of this stage done: steps while the model loads (of 3), tiles while fetching
+    /// Units of this stage done: steps while the model loads (of 2), tiles while fetching
     /// and while decoding them into the raster (`stitch`), model windows during inference.
     /// See `Stage` for what the browser reports.
     pub done: usize,

@@ -335,6 +335,7 @@ impl Engine {
         if rgb.len() != width as usize * height as usize * 3 {
             return Err(Error::Internal(format!("raster {width}x{height} holds {} bytes", rgb.len())));
         }
+        hooks.model_ready().await?;
         let mut timings = ModelTimings::default();
         let mut all = Vec::new();
         for (i, &(index, window)) in windows.iter().enumerate() {

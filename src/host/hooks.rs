@@ -8,8 +8,8 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, tsify::Tsify)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
-    /// Loading the model: `done`/`total` count steps (of 3: weights fetched, network built,
-    /// warmed up).
+    /// Loading the model: `done`/`total` count steps (of 2: weights fetched, network built;
+    /// the browser's warm-up pass follows, in the background on WebGPU and with threads).
     Model,
     /// Downloading tiles (in the browser, each is also decoded into the raster as it
     /// arrives); `done`/`total` count tiles.
@@ -60,6 +60,13 @@ pub trait Hooks {
     fn is_cancelled(&self) -> bool;
     /// Give the host a turn (the browser's event loop, so an abort message can arrive).
     async fn yield_now(&self) {}
+    /// Waits until the engine may run a model pass: in the browser, until the warm-up pass
+    /// that started when the engine was created has ended (a run's first windows wait for it
+    /// while their tiles download). Fails with that pass's error, or with
+    /// [`Error::Aborted`]. Default: ready.
+    async fn model_ready(&self) -> Result<()> {
+        Ok(())
+    }
     /// Yield, then fail with [`Error::Aborted`] if cancelled.
     async fn checkpoint(&self) -> Result<()> {
         self.yield_now().await;
@@ -86,5 +93,9 @@ impl<H: Hooks> Hooks for Quiet<'_, H> {
 
     async fn yield_now(&self) {
         self.0.yield_now().await;
+    }
+
+    async fn model_ready(&self) -> Result<()> {
+        self.0.model_ready().await
     }
 }

@@ -189,4 +189,8 @@ impl<H: Hooks> Hooks for ChunkHooks<'_, H> {
     async fn yield_now(&self) {
         self.inner.yield_now().await;
     }
+
+    async fn model_ready(&self) -> Result<()> {
+        self.inner.model_ready().await
+    }
 }

@@ -1,6 +1,6 @@
 //! [`Hooks`] in the browser: `performance.now()`, JS callbacks for progress and for
-//! detections as they become final, an AbortSignal, and a zero-delay timer to let the event
-//! loop deliver an abort between stages.
+//! detections as they become final, an AbortSignal, a zero-delay timer to let the event
+//! loop deliver an abort between stages, and the engine's warm-up to wait for.
 
 use std::cell::Cell;
 
@@ -10,11 +10,13 @@ use web_sys::AbortSignal;
 
 use super::error::describe;
 use super::global::Global;
+use super::warm_up::WarmUp;
+use crate::Result;
 use crate::api::Progress;
 use crate::host::{Hooks, RunStatus, Stage};
 
 /// [`Hooks`] for the browser: `performance.now()`, `onProgress(progress)`,
-/// `onDetections(featureCollection, progress)`, an `AbortSignal`.
+/// `onDetections(featureCollection, progress)`, an `AbortSignal`, the engine's [`WarmUp`].
 #[derive(Debug)]
 pub struct WebHooks {
     global: Global,
@@ -24,6 +26,7 @@ pub struct WebHooks {
     start: f64,
     status: Cell<RunStatus>,
     last: Cell<(Stage, usize, usize)>,
+    warm_up: Option<WarmUp>,
 }
 
 impl WebHooks {
@@ -37,12 +40,19 @@ impl WebHooks {
             start,
             status: Cell::new(RunStatus::default()),
             last: Cell::new((Stage::Model, 0, 0)),
+            warm_up: None,
         }
     }
 
     /// Also call `on_detections` with each batch of final detections.
     pub fn with_detections(mut self, on_detections: Option<Function>) -> Self {
         self.on_detections = on_detections;
+        self
+    }
+
+    /// Run no model pass before `warm_up` has ended ([`Hooks::model_ready`]).
+    pub fn after(mut self, warm_up: &WarmUp) -> Self {
+        self.warm_up = Some(warm_up.clone());
         self
     }
 
@@ -95,5 +105,12 @@ impl Hooks for WebHooks {
 
     async fn yield_now(&self) {
         super::timer::next_task().await;
+    }
+
+    async fn model_ready(&self) -> Result<()> {
+        match &self.warm_up {
+            Some(warm_up) => warm_up.ready(self.signal.as_ref()).await,
+            None => Ok(()),
+        }
     }
 }

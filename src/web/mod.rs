@@ -17,6 +17,7 @@ pub mod threads;
 pub mod tile_cache;
 pub mod tiles;
 pub mod timer;
+pub mod warm_up;
 
 /// The threaded build's `initThreadPool(n)`: starts `n` web workers that share this module's
 /// memory and serve as rayon's pool for the CPU path ([`crate::model::cpu::parallel`]).
@@ -25,7 +26,7 @@ pub use wasm_bindgen_rayon::init_thread_pool;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Promise};
 use serde::Serialize;
@@ -36,11 +37,14 @@ use web_sys::AbortSignal;
 use self::global::Global;
 use self::hooks::WebHooks;
 use self::net::TileNet;
+use self::warm_up::WarmUp;
 use crate::api::{ChunkFailure, ChunkOutput, DetectOptions, EngineInfo, EngineOptions, FinishedRun, MergeUpdate};
 use crate::api::{RunPlan, WorkerHealth, parse};
+use crate::detect::Backend;
 use crate::detect::{Engine, NmsParams};
 use crate::geojson::{Aoi, DetectionFeature, feature_collection};
 use crate::host::{Hooks, Stage, TileProvider};
+use crate::model::cpu::parallel;
 use crate::pipeline::{AreaPlan, AreaRun, CHUNK_WINDOWS, LoadedChunk, detect_area_streamed, run_chunk};
 use crate::{Error, Result};
 
@@ -97,6 +101,9 @@ struct Inner {
     tiles: TileNet,
     /// The chunk loaded ahead by the last `runChunk` (its run's id), for the next one.
     ahead: RefCell<Option<(u32, LoadedChunk)>>,
+    /// The engine's warm-up pass, started by `create`: runs wait for it before their first
+    /// model pass.
+    warm_up: WarmUp,
 }
 
 /// What running any chunk of a run needs: its plan and thresholds.
@@ -153,20 +160,16 @@ impl WebEngine {
         let global = Global::get()?;
         let hooks = WebHooks::new(global.clone(), on_progress, None);
         let start = hooks.now_ms();
-        hooks.progress(Stage::Model, 0, 3);
+        hooks.progress(Stage::Model, 0, 2);
         let manifest = models::fetch_manifest(&global, &options.model_base_url).await?;
         let entry = manifest.get(&options.model)?.clone();
         let selected = backend::select(&global, options.backend).await?;
         let (weights, from_cache) =
             models::fetch_weights(&global, &options.model_base_url, &entry, options.cache).await?;
-        hooks.progress(Stage::Model, 1, 3);
+        hooks.progress(Stage::Model, 1, 2);
         let backend = selected.compute.backend;
         let engine = Engine::load(entry.clone(), &weights, selected.compute)?;
-        hooks.progress(Stage::Model, 2, 3);
-        // The first detect() would otherwise pay for shader compilation (WebGPU) or run
-        // unoptimised wasm until the JIT tiers it up (CPU: 200 ms slower at 1024 px).
-        engine.warm_up(&hooks).await?;
-        hooks.progress(Stage::Model, 3, 3);
+        hooks.progress(Stage::Model, 2, 2);
         let (threads, threads_note) = threads::running(options.threads);
         let info = EngineInfo {
             backend,
@@ -182,7 +185,20 @@ impl WebEngine {
         };
         let (merging, plans) = (RefCell::default(), RefCell::default());
         let (tiles, ahead) = (TileNet::new(options.fetch.cache_bytes), RefCell::default());
-        Ok(WebEngine { inner: Rc::new(Inner { global, engine, options, info, merging, plans, tiles, ahead }) })
+        let inner = Rc::new_cyclic(|owner: &Weak<Inner>| {
+            let warm_up = WarmUp::new(owner.clone());
+            Inner { global, engine, options, info, merging, plans, tiles, ahead, warm_up }
+        });
+        // The first detect() would otherwise pay for shader compilation (WebGPU) or run
+        // unoptimised wasm until the JIT tiers it up (CPU: 200 ms slower at 1024 px). Off this
+        // thread (the GPU, the threaded engine's pool) it runs while that call's tiles
+        // download; on this thread (the single-threaded engine) it would only slow their
+        // reading and decoding down, so it is waited for here.
+        inner.warm_up.start();
+        if backend == Backend::Cpu && !parallel::ON_POOL {
+            inner.warm_up.ready(None).await?;
+        }
+        Ok(WebEngine { inner })
     }
 
     /// `"webgpu"` or `"cpu"`.
@@ -214,7 +230,9 @@ impl WebEngine {
         future_to_promise(async move {
             let aoi = aoi_from_js(aoi)?;
             let options: DetectOptions = from_js(options, "options")?;
-            let hooks = WebHooks::new(inner.global.clone(), on_progress, signal.clone()).with_detections(on_detections);
+            let hooks = WebHooks::new(inner.global.clone(), on_progress, signal.clone())
+                .with_detections(on_detections)
+                .after(&inner.warm_up);
             hooks.checkpoint().await?;
             let provider = inner.provider(signal.as_ref());
             let finished =
@@ -268,7 +286,7 @@ impl WebEngine {
     ) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let hooks = WebHooks::new(inner.global.clone(), on_progress, signal.clone());
+            let hooks = WebHooks::new(inner.global.clone(), on_progress, signal.clone()).after(&inner.warm_up);
             hooks.checkpoint().await?;
             let provider = inner.provider(signal.as_ref());
             let context = inner.context(run, aoi, options, &provider).await?;

@@ -1,5 +1,5 @@
-//! Waiting in the worker: a timer that the run's `AbortSignal` cuts short, and one turn of the
-//! event loop.
+//! Waiting in the worker: a timer that the run's `AbortSignal` cuts short, the abort itself,
+//! and one turn of the event loop.
 
 use futures::future::select;
 use gloo::events::EventListener;
@@ -21,6 +21,18 @@ pub async fn sleep(ms: u32, signal: Option<&AbortSignal>) {
         let _ = aborted.send(());
     });
     select(TimeoutFuture::new(ms), on_abort).await;
+}
+
+/// Resolves once `signal` is aborted (at once if it already is); never otherwise.
+pub async fn until_aborted(signal: &AbortSignal) {
+    if signal.aborted() {
+        return;
+    }
+    let (aborted, on_abort) = futures::channel::oneshot::channel::<()>();
+    let _listener = EventListener::once(signal, "abort", move |_| {
+        let _ = aborted.send(());
+    });
+    let _ = on_abort.await;
 }
 
 /// Resolves from a task of its own, after whatever the event loop had queued before (an abort
