@@ -1,6 +1,8 @@
 //! Waiting in the worker: a timer that the run's `AbortSignal` cuts short, the abort itself,
 //! and one turn of the event loop.
 
+use std::pin::pin;
+
 use futures::future::select;
 use gloo::events::EventListener;
 use gloo_timers::future::TimeoutFuture;
@@ -15,15 +17,12 @@ pub async fn sleep(ms: u32, signal: Option<&AbortSignal>) {
     if signal.aborted() {
         return;
     }
-    let (aborted, on_abort) = futures::channel::oneshot::channel::<()>();
-    // Removed from the signal when dropped, whichever of the two ends the wait.
-    let _listener = EventListener::once(signal, "abort", move |_| {
-        let _ = aborted.send(());
-    });
-    select(TimeoutFuture::new(ms), on_abort).await;
+    select(TimeoutFuture::new(ms), pin!(until_aborted(signal))).await;
 }
 
-/// Resolves once `signal` is aborted (at once if it already is); never otherwise.
+/// Resolves once `signal` is aborted (at once if it already is); never otherwise. Its
+/// listener leaves the signal when the future is dropped (a [`sleep`] that timed out, a wait
+/// that ended otherwise).
 pub async fn until_aborted(signal: &AbortSignal) {
     if signal.aborted() {
         return;
