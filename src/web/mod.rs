@@ -170,6 +170,15 @@ impl WebEngine {
         let backend = selected.compute.backend;
         let engine = Engine::load(entry.clone(), &weights, selected.compute)?;
         hooks.progress(Stage::Model, 2, 2);
+        // The first detect() would otherwise pay for shader compilation (WebGPU) or run
+        // unoptimised wasm until the JIT tiers it up (CPU: 200 ms slower at 1024 px). Off this
+        // thread (the GPU, the threaded engine's pool) the pass runs while that call's tiles
+        // download; on this thread (the single-threaded engine) it would only slow their
+        // reading and decoding down, so it runs here, and a failure fails create() as it is.
+        let in_background = backend == Backend::Webgpu || parallel::ON_POOL;
+        if !in_background {
+            engine.warm_up(&hooks).await?;
+        }
         let (threads, threads_note) = threads::running(options.threads);
         let info = EngineInfo {
             backend,
@@ -186,18 +195,10 @@ impl WebEngine {
         let (merging, plans) = (RefCell::default(), RefCell::default());
         let (tiles, ahead) = (TileNet::new(options.fetch.cache_bytes), RefCell::default());
         let inner = Rc::new_cyclic(|owner: &Weak<Inner>| {
-            let warm_up = WarmUp::new(owner.clone());
+            let warm_up = if in_background { WarmUp::new(owner.clone()) } else { WarmUp::done() };
             Inner { global, engine, options, info, merging, plans, tiles, ahead, warm_up }
         });
-        // The first detect() would otherwise pay for shader compilation (WebGPU) or run
-        // unoptimised wasm until the JIT tiers it up (CPU: 200 ms slower at 1024 px). Off this
-        // thread (the GPU, the threaded engine's pool) it runs while that call's tiles
-        // download; on this thread (the single-threaded engine) it would only slow their
-        // reading and decoding down, so it is waited for here.
         inner.warm_up.start();
-        if backend == Backend::Cpu && !parallel::ON_POOL {
-            inner.warm_up.ready(None).await?;
-        }
         Ok(WebEngine { inner })
     }
 
