@@ -5,26 +5,60 @@
 //! of 25. burn's CPU max pool computed each window in full through its 3-D pooling with
 //! indices: 3.4 % of a 1024 px forward pass in the browser, serial on every thread count.
 
+use std::ops::Range;
+
+use super::parallel;
+
 /// Side of SPPF's pooling window.
 const K: usize = 5;
 
+/// Comparisons per input value, all three pools (two passes of five each): the work
+/// [`parallel::pieces`] weighs.
+const WORK_PER_VALUE: usize = 3 * 2 * K;
+
 /// `[x, p(x), p²(x), p³(x)]` along channels for each image of `x` (`batch` images of
 /// `channels` planes of `h` × `w`), where `p` is a 5×5 max pool with stride 1 and padding 2.
+/// Each channel's chain of pools is its own, so the threads take ranges of channels.
 pub fn sppf_concat(x: &[f32], batch: usize, channels: usize, (h, w): (usize, usize)) -> Vec<f32> {
+    let pieces = parallel::pieces(channels, 1, channels * h * w * WORK_PER_VALUE);
+    sppf_concat_in(x, batch, channels, (h, w), &pieces)
+}
+
+/// [`sppf_concat`] with the channels cut into `pieces` (consecutive, covering `0..channels`).
+fn sppf_concat_in(
+    x: &[f32],
+    batch: usize,
+    channels: usize,
+    (h, w): (usize, usize),
+    pieces: &[Range<usize>],
+) -> Vec<f32> {
     let plane = h * w;
     let image = channels * plane;
     debug_assert_eq!(x.len(), batch * image);
     let mut out = vec![0.0; 4 * x.len()];
-    let mut rows = vec![0.0; plane];
     for (x, out) in x.chunks_exact(image).zip(out.chunks_exact_mut(4 * image)) {
-        out[..image].copy_from_slice(x);
-        for level in 1..4 {
-            let (done, rest) = out.split_at_mut(level * image);
-            let (src, dst) = (&done[(level - 1) * image..], &mut rest[..image]);
-            for (src, dst) in src.chunks_exact(plane).zip(dst.chunks_exact_mut(plane)) {
-                pool(src, dst, (h, w), &mut rows);
+        // Each piece's channels in each of the four levels: disjoint borrows of `out`.
+        let mut levels: Vec<Vec<&mut [f32]>> = pieces.iter().map(|_| Vec::with_capacity(4)).collect();
+        for level in out.chunks_exact_mut(image) {
+            let mut rest = level;
+            for (range, levels) in pieces.iter().zip(&mut levels) {
+                let (head, tail) = rest.split_at_mut(range.len() * plane);
+                levels.push(head);
+                rest = tail;
             }
         }
+        let jobs: Vec<_> = pieces.iter().cloned().zip(levels).collect();
+        parallel::each(jobs, |(range, mut levels)| {
+            let mut rows = vec![0.0; plane];
+            levels[0].copy_from_slice(&x[range.start * plane..range.end * plane]);
+            for level in 1..4 {
+                let (done, rest) = levels.split_at_mut(level);
+                let (src, dst) = (&*done[level - 1], &mut *rest[0]);
+                for (src, dst) in src.chunks_exact(plane).zip(dst.chunks_exact_mut(plane)) {
+                    pool(src, dst, (h, w), &mut rows);
+                }
+            }
+        });
     }
     out
 }
@@ -73,11 +107,17 @@ mod tests {
 
     #[test]
     fn the_separable_pools_equal_the_full_windows_and_concatenate_in_order() {
-        for (batch, channels, h, w) in [(1, 3, 7, 9), (2, 2, 1, 4), (1, 1, 5, 5), (1, 2, 2, 1), (1, 4, 32, 32)] {
+        for (batch, channels, h, w) in
+            [(1, 3, 7, 9), (2, 2, 1, 4), (1, 1, 5, 5), (1, 2, 2, 1), (1, 4, 32, 32), (2, 7, 6, 5)]
+        {
             let plane = h * w;
             let x: Vec<f32> = (0..batch * channels * plane).map(|i| ((i * 7919 + 13) % 1009) as f32 - 500.0).collect();
             let out = sppf_concat(&x, batch, channels, (h, w));
             assert_eq!(out.len(), 4 * x.len());
+            // The same, cut into pieces of channels as threads would take them.
+            let cuts = [0, channels / 3, channels / 2, channels];
+            let pieces: Vec<_> = cuts.windows(2).map(|c| c[0]..c[1]).collect();
+            assert_eq!(sppf_concat_in(&x, batch, channels, (h, w), &pieces), out, "in pieces, {channels} channels");
             for b in 0..batch {
                 for c in 0..channels {
                     let mut want = x[(b * channels + c) * plane..][..plane].to_vec();
