@@ -324,7 +324,8 @@ export declare class Detector {
    * rest of the pool starts with the first area of several chunks. On WebGPU and with
    * threads, each engine's warm-up pass (shader compilation; the JIT's first run of the CPU
    * path) runs after this resolves, while the first `detect()` downloads its tiles; that
-   * call's model waits for it. The single-threaded engine warms up before this resolves.
+   * call's model waits for it, and a failed pass rejects it (and every later call) with the
+   * pass's own error code. The single-threaded engine warms up before this resolves.
    * @throws {GeodetectError} `INVALID_OPTIONS`, `UNKNOWN_MODEL`, `MODEL_LOAD_FAILED`,
    * `MODEL_INTEGRITY`, `BACKEND_UNAVAILABLE`, `UNSUPPORTED_BROWSER`, `WORKER_FAILED`, `ABORTED`
    */

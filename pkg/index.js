@@ -371,7 +371,8 @@ export class Detector {
    * of the pool starts with the first area of several chunks. On WebGPU and with threads,
    * each engine's warm-up pass (shader compilation; the JIT's first run of the CPU path)
    * runs after this resolves, while the first `detect()` downloads its tiles; that call's
-   * model waits for it. The single-threaded engine warms up before this resolves.
+   * model waits for it, and a failed pass rejects it (and every later call) with the pass's
+   * own error code. The single-threaded engine warms up before this resolves.
    * @param {DetectorOptions} options
    * @returns {Promise<Detector>}
    */

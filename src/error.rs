@@ -2,8 +2,9 @@
 //! boundary (`crate::web`) turns an [`Error`] into a JS `Error` whose `code` property is
 //! [`Error::code`], so callers can branch on a stable string instead of parsing messages.
 
-/// Everything that can go wrong between a polygon and a FeatureCollection.
-#[derive(Debug, thiserror::Error)]
+/// Everything that can go wrong between a polygon and a FeatureCollection. `Clone`: one
+/// failure can end several waiting calls (the engine's background warm-up pass).
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The area of interest is not a usable GeoJSON Polygon / MultiPolygon.

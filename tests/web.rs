@@ -178,7 +178,7 @@ async fn runs_wait_for_the_warm_up_pass_and_an_abort_ends_the_wait() {
 
     // A pass that ends a little later: every run waiting sees it end, and a later one at once.
     let (end, ended) = futures::channel::oneshot::channel::<()>();
-    let warm = WarmUp::of(async move { ended.await.map_err(|e| e.to_string()) });
+    let warm = WarmUp::of(async move { ended.await.map_err(|e| geodetect::Error::Internal(e.to_string())) });
     warm.start();
     let finish = async {
         TimeoutFuture::new(20).await;
@@ -198,10 +198,17 @@ async fn runs_wait_for_the_warm_up_pass_and_an_abort_ends_the_wait() {
     assert!(matches!(waited, Err(geodetect::Error::Aborted)), "{waited:?}");
     assert!(matches!(never.ready(Some(&signal)).await, Err(geodetect::Error::Aborted)));
 
-    // A pass that failed: every run fails with its reason.
-    let failed = WarmUp::of(async { Err("the device was lost".to_owned()) });
+    // A pass that failed: every run fails with its error, its code kept.
+    let failed = WarmUp::of(async { Err(geodetect::Error::Inference("the device was lost".to_owned())) });
     for _ in 0..2 {
         let e = failed.ready(None).await.unwrap_err();
-        assert!(matches!(&e, geodetect::Error::Inference(m) if m.contains("the device was lost")), "{e}");
+        assert!(
+            matches!(&e, geodetect::Error::Inference(m) if m == "the engine's warm-up pass failed: the device was lost"),
+            "{e}"
+        );
     }
+    let unavailable = WarmUp::of(async { Err(geodetect::Error::BackendUnavailable("no adapter".to_owned())) });
+    let e = unavailable.ready(Some(&web_sys::AbortController::new().unwrap().signal())).await.unwrap_err();
+    assert_eq!(e.code(), geodetect::ErrorCode::BackendUnavailable, "{e}");
+    assert!(e.to_string().contains("no adapter"), "{e}");
 }

@@ -21,7 +21,7 @@ use crate::{Error, Result};
 
 /// The warm-up of one engine, started once; any number of runs wait for its end.
 #[derive(Clone)]
-pub struct WarmUp(Shared<LocalBoxFuture<'static, Result<(), String>>>);
+pub struct WarmUp(Shared<LocalBoxFuture<'static, Result<()>>>);
 
 impl fmt::Debug for WarmUp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -37,7 +37,7 @@ impl WarmUp {
         Self::of(async move {
             let Some(owner) = owner.upgrade() else { return Ok(()) };
             let hooks = WebHooks::new(owner.global.clone(), None, None);
-            owner.engine.warm_up(&hooks).await.map(drop).map_err(|e| e.to_string())
+            owner.engine.warm_up(&hooks).await.map(drop)
         })
     }
 
@@ -46,8 +46,8 @@ impl WarmUp {
         Self::of(futures::future::ready(Ok(())))
     }
 
-    /// A warm-up that is `pass` (which fails with its reason).
-    pub fn of(pass: impl Future<Output = Result<(), String>> + 'static) -> Self {
+    /// A warm-up that is `pass`.
+    pub fn of(pass: impl Future<Output = Result<()>> + 'static) -> Self {
         WarmUp(pass.boxed_local().shared())
     }
 
@@ -56,15 +56,26 @@ impl WarmUp {
         wasm_bindgen_futures::spawn_local(self.0.clone().map(drop));
     }
 
-    /// Resolves once the warm-up has ended: at once after that. Fails with
-    /// [`Error::Inference`] when it failed (the engine cannot run), or with
-    /// [`Error::Aborted`] as soon as `signal` is aborted, without waiting for its end.
+    /// Resolves once the warm-up has ended: at once after that. Fails with the pass's own
+    /// error (its code kept; an inference or internal error's message says it was the
+    /// warm-up's) when it failed, for the engine cannot run, or with [`Error::Aborted`] as
+    /// soon as `signal` is aborted, without waiting for its end.
     pub async fn ready(&self, signal: Option<&AbortSignal>) -> Result<()> {
-        let failed = |reason: String| Error::Inference(format!("the engine's warm-up pass failed: {reason}"));
         let Some(signal) = signal else { return self.0.clone().await.map_err(failed) };
         match select(self.0.clone(), pin!(timer::until_aborted(signal))).await {
             Either::Left((ended, _)) => ended.map_err(failed),
             Either::Right(_) => Err(Error::Aborted),
         }
+    }
+}
+
+/// The error of a failed warm-up pass as the runs that waited for it report it: the same
+/// error, an inference or internal one saying where it happened.
+fn failed(error: Error) -> Error {
+    const WHERE: &str = "the engine's warm-up pass failed";
+    match error {
+        Error::Inference(reason) => Error::Inference(format!("{WHERE}: {reason}")),
+        Error::Internal(reason) => Error::Internal(format!("{WHERE}: {reason}")),
+        other => other,
     }
 }
