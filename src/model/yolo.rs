@@ -136,8 +136,14 @@ impl Attention {
         let k = qkv.clone().narrow(2, kd, kd);
         let v = qkv.narrow(2, 2 * kd, hd);
         let scale = (kd as f32).powf(-0.5);
-        // attn[i, j] = softmax_j(q_i · k_j · scale), over [B, heads, N, N].
-        let attn = softmax(q.mul_scalar(scale).swap_dims(2, 3).matmul(k), 3);
+        // attn[i, j] = softmax_j(q_i · k_j · scale), over [B, heads, N, N]: on the CPU path
+        // in parallel rows (burn's is serial, with libm's exp).
+        let scores = q.mul_scalar(scale).swap_dims(2, 3).matmul(k);
+        let attn = if matches!(scores.device().as_dispatch(), burn::backend::DispatchDevice::Flex(_)) {
+            cpu::flex::softmax_last(scores)?
+        } else {
+            softmax(scores, 3)
+        };
         let out = v.clone().matmul(attn.swap_dims(2, 3)).reshape([b, c, h, w]);
         let out = out + self.pe.forward(v.reshape([b, c, h, w]))?;
         self.proj.forward(out)

@@ -1,7 +1,7 @@
 //! The bridge between burn tensors on its CPU backend (flex) and this module's kernels
-//! ([`PackedConv`], `C2f` blocks, SPPF's pools, the box decoding): borrow the input's storage
-//! (no copy when it is contiguous, as burn's own outputs are), run, and hand the output back
-//! to burn without copying it.
+//! ([`PackedConv`], `C2f` blocks, SPPF's pools, the attention's softmax, the box decoding):
+//! borrow the input's storage (no copy when it is contiguous, as burn's own outputs are), run,
+//! and hand the output back to burn without copying it.
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -52,6 +52,14 @@ pub fn sppf_concat(x: Tensor<4>) -> Result<Tensor<4>> {
     let x = on_flex(x)?;
     let out = super::pool::sppf_concat(values(&x)?, batch, channels, (h, w));
     Ok(from_vec(out, [batch, 4 * channels, h, w]))
+}
+
+/// The softmax over the last axis of `x` ([`super::softmax::softmax_rows`]).
+pub fn softmax_last<const D: usize>(x: Tensor<D>) -> Result<Tensor<D>> {
+    let dims = x.dims();
+    let x = on_flex(x)?;
+    let out = super::softmax::softmax_rows(values(&x)?, dims[D - 1]);
+    Ok(from_vec(out, dims))
 }
 
 /// The head's box decoding ([`super::decode::decode`]) on `raw` (`[B, raw rows, N]`).

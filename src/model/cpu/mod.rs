@@ -1,4 +1,4 @@
-//! The CPU path's convolutions, SPPF's pools and the box decoding: burn's CPU backend (flex)
+//! The CPU path's convolutions, SPPF's pools, the attention's softmax and the box decoding: burn's CPU backend (flex)
 //! runs every other op, and the convolutions (90 % of the network's arithmetic) run here,
 //! fused with their bias, SiLU and residual add, on weights packed once at load time.
 //!
@@ -12,6 +12,7 @@
 //!   written into one buffer (no split or cat).
 //! - [`pool`]: SPPF's three 5×5 max pools and their concatenation, separable, in one output.
 //! - [`decode`]: the head's box decoding (DFL, boxes, sigmoids), vectorised.
+//! - [`softmax`]: the attention's softmax over rows, vectorised.
 //! - [`parallel`]: one piece of each output per thread (rayon natively and in the threaded
 //!   wasm; one piece in the single-threaded wasm).
 //! - [`flex`]: the bridge between burn tensors on the flex backend and these slices.
@@ -28,6 +29,7 @@ pub mod flex;
 pub mod gemm;
 pub mod parallel;
 pub mod pool;
+pub mod softmax;
 pub mod winograd;
 
 pub use act::Activation;
