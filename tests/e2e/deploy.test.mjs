@@ -399,6 +399,15 @@ describe("the demo through the production nginx in headless Chromium", () => {
         await page.waitForFunction(() => window.demo?.ready === true && window.demo.currentArea() !== null);
         await page.click("#run");
         await page.waitForFunction(() => /^(Done|Failed)/.test(document.querySelector("#stage").textContent), null, { timeout: 10 * MINUTE });
+        // The map draws the result on a later frame (its GeoJSON source is parsed in a worker of
+        // MapLibre's): wait for that before asking what it drew, as the demo test does. A map
+        // that never draws it is the assertion's to report, so the wait gives up after 30 s.
+        if (/^Done/.test(await page.textContent("#stage"))) {
+          await page.evaluate(() => window.demo.idle());
+          await page
+            .waitForFunction(() => window.demo.map.queryRenderedFeatures({ layers: ["detections-fill"] }).length > 0, null, { timeout: 30_000 })
+            .catch(() => {});
+        }
         // A Range request from the page: the Fetch standard sends Accept-Encoding: identity
         // with it, so nginx answers 206 even though a .br sibling exists.
         const wasmPath = `/${pick(/^pkg\/wasm\/geodetect_bg\.[0-9a-f]{10}\.wasm$/).path}`;
