@@ -103,25 +103,34 @@ fn anchors_into(
             }
         }
         let [l, t, rr, b] = dist;
+        // The block's rows first (the output rows are slices behind a vector: writing them
+        // one value at a time re-reads where each row is, after every store).
+        let (mut rows, mut angles) = ([[0.0f32; BLOCK]; 4], [0.0f32; BLOCK]);
         for k in 0..len {
             let j = j0 + k;
-            let o = j - range.start;
             let (ax, ay, stride) = (anchors[j], anchors[n + j], strides[j]);
             let (cx, cy) = match config.task {
                 Task::Detect => (ax + (rr[k] - l[k]) / 2.0, ay + (b[k] - t[k]) / 2.0),
                 Task::Obb => {
                     let logit = at(4 * r + nc, j);
                     let angle = if config.raw_angle { logit } else { angle(logit) };
-                    out[4 + nc][o] = angle;
+                    angles[k] = angle;
                     let (xf, yf) = ((rr[k] - l[k]) / 2.0, (b[k] - t[k]) / 2.0);
                     let (sin, cos) = angle.sin_cos();
                     (ax + xf * cos - yf * sin, ay + xf * sin + yf * cos)
                 }
             };
-            out[0][o] = cx * stride;
-            out[1][o] = cy * stride;
-            out[2][o] = (l[k] + rr[k]) * stride;
-            out[3][o] = (t[k] + b[k]) * stride;
+            rows[0][k] = cx * stride;
+            rows[1][k] = cy * stride;
+            rows[2][k] = (l[k] + rr[k]) * stride;
+            rows[3][k] = (t[k] + b[k]) * stride;
+        }
+        let o = j0 - range.start;
+        for (out, row) in out.iter_mut().zip(&rows) {
+            out[o..o + len].copy_from_slice(&row[..len]);
+        }
+        if config.task == Task::Obb {
+            out[4 + nc][o..o + len].copy_from_slice(&angles[..len]);
         }
     }
     for c in 0..nc {
