@@ -1,6 +1,7 @@
-//! The CPU path's convolutions, SPPF's pools, the attention's softmax and the box decoding: burn's CPU backend (flex)
-//! runs every other op, and the convolutions (90 % of the network's arithmetic) run here,
-//! fused with their bias, SiLU and residual add, on weights packed once at load time.
+//! The CPU path's convolutions, SPPF's pools, the attention's softmax and the box decoding:
+//! burn's CPU backend (flex) runs every other op, and the convolutions (90 % of the network's
+//! arithmetic) run here, fused with their bias, SiLU and residual add, on weights packed once
+//! at load time.
 //!
 //! - [`gemm`]: the register tile (output channels × output pixels) that does the arithmetic.
 //! - [`act`]: the epilogue: bias, SiLU with a vectorisable `exp`, residual.
@@ -13,7 +14,7 @@
 //! - [`pool`]: SPPF's three 5×5 max pools and their concatenation, separable, in one output.
 //! - [`decode`]: the head's box decoding (DFL, boxes, sigmoids), vectorised.
 //! - [`softmax`]: the attention's softmax over rows, vectorised.
-//! - [`parallel`]: one piece of each output per thread (rayon natively and in the threaded
+//! - [`parallel`]: a few pieces of each output per thread (rayon natively and in the threaded
 //!   wasm; one piece in the single-threaded wasm).
 //! - [`flex`]: the bridge between burn tensors on the flex backend and these slices.
 //!

@@ -1,8 +1,10 @@
-//! How the CPU path uses threads: a convolution's output plane is cut into one piece per
-//! thread, a pixel range of every output channel, and each piece writes straight into its
-//! rows of the output (borrowed disjointly, channel by channel). rayon runs the pieces
-//! natively and in the threaded wasm build (`threads` feature, a pool of web workers); the
-//! single-threaded wasm computes its one piece on the calling thread.
+//! How the CPU path uses threads: a convolution's output plane is cut into a few pieces per
+//! thread ([`pieces`]), each a pixel range of every output channel, and each piece writes
+//! straight into its rows of the output (borrowed disjointly, channel by channel); SPPF's
+//! pools, the attention's softmax and the box decoding are cut the same way, by channels,
+//! rows and anchors. rayon runs the pieces natively and in the threaded wasm build (`threads`
+//! feature, a pool of web workers); the single-threaded wasm computes its one piece on the
+//! calling thread.
 
 use std::ops::Range;
 
@@ -32,7 +34,7 @@ pub fn threads() -> usize {
 const PIECES_PER_THREAD: usize = 4;
 
 /// Cut `0..len` into ranges of whole `unit`s for the threads: one without threads,
-/// [`PIECES_PER_THREAD`] per thread with them, fewer when `work` (the multiply-adds of the
+/// `PIECES_PER_THREAD` per thread with them, fewer when `work` (the multiply-adds of the
 /// whole range) would leave a piece under [`MIN_WORK_PER_PIECE`].
 pub fn pieces(len: usize, unit: usize, work: usize) -> Vec<Range<usize>> {
     let units = len.div_ceil(unit.max(1));
