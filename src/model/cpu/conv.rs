@@ -215,17 +215,7 @@ impl PackedConv {
         pieces: &[Range<usize>],
         out: &mut [f32],
     ) {
-        let n = out.len() / self.cout;
-        let mut rows: Vec<Vec<&mut [f32]>> = pieces.iter().map(|_| Vec::with_capacity(self.cout)).collect();
-        for channel in out.chunks_exact_mut(n) {
-            let mut rest = channel;
-            for (range, rows) in pieces.iter().zip(&mut rows) {
-                let (head, tail) = rest.split_at_mut(range.len());
-                rows.push(head);
-                rest = tail;
-            }
-        }
-        let jobs: Vec<_> = pieces.iter().cloned().zip(rows).collect();
+        let jobs = parallel::share_rows(out, out.len() / self.cout, pieces, 1);
         parallel::each(jobs, |(range, mut rows)| self.piece(x, (h, w), residual, range, &mut rows));
     }
 

@@ -45,17 +45,8 @@ fn decode_in(
     debug_assert_eq!(raw.len(), batch * rows * n);
     let mut out = vec![0.0; batch * out_rows * n];
     for (raw, out) in raw.chunks_exact(rows * n).zip(out.chunks_exact_mut(out_rows * n)) {
-        // Each piece's anchors in every output row: disjoint borrows of `out`.
-        let mut parts: Vec<Vec<&mut [f32]>> = pieces.iter().map(|_| Vec::with_capacity(out_rows)).collect();
-        for row in out.chunks_exact_mut(n) {
-            let mut rest = row;
-            for (range, part) in pieces.iter().zip(&mut parts) {
-                let (head, tail) = rest.split_at_mut(range.len());
-                part.push(head);
-                rest = tail;
-            }
-        }
-        let jobs: Vec<_> = pieces.iter().cloned().zip(parts).collect();
+        // Each piece's anchors in every output row.
+        let jobs = parallel::share_rows(out, n, pieces, 1);
         parallel::each(jobs, |(range, mut out)| anchors_into(config, raw, n, (anchors, strides), range, &mut out));
     }
     out

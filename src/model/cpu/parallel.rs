@@ -46,6 +46,27 @@ pub fn pieces(len: usize, unit: usize, work: usize) -> Vec<Range<usize>> {
     (0..parts).map(|i| (units * i / parts * unit).min(len)..(units * (i + 1) / parts * unit).min(len)).collect()
 }
 
+/// The jobs of `pieces` over `out`, rows of `row` values (an output channel, a decoded row,
+/// one SPPF level): each piece with its part of every row, `per_unit` values for each unit of
+/// its range, so that the pieces write disjointly. A piece's parts come in row order.
+pub fn share_rows<'a>(
+    out: &'a mut [f32],
+    row: usize,
+    pieces: &[Range<usize>],
+    per_unit: usize,
+) -> Vec<(Range<usize>, Vec<&'a mut [f32]>)> {
+    let mut parts: Vec<Vec<&mut [f32]>> = pieces.iter().map(|_| Vec::with_capacity(out.len() / row.max(1))).collect();
+    for row in out.chunks_exact_mut(row.max(1)) {
+        let mut rest = row;
+        for (range, part) in pieces.iter().zip(&mut parts) {
+            let (head, tail) = rest.split_at_mut(range.len() * per_unit);
+            part.push(head);
+            rest = tail;
+        }
+    }
+    pieces.iter().cloned().zip(parts).collect()
+}
+
 /// `f` on every item, in parallel where there are threads.
 pub fn each<I: Send>(items: Vec<I>, f: impl Fn(I) + Sync + Send) {
     #[cfg(any(not(target_family = "wasm"), feature = "threads"))]

@@ -37,17 +37,8 @@ fn sppf_concat_in(
     debug_assert_eq!(x.len(), batch * image);
     let mut out = vec![0.0; 4 * x.len()];
     for (x, out) in x.chunks_exact(image).zip(out.chunks_exact_mut(4 * image)) {
-        // Each piece's channels in each of the four levels: disjoint borrows of `out`.
-        let mut levels: Vec<Vec<&mut [f32]>> = pieces.iter().map(|_| Vec::with_capacity(4)).collect();
-        for level in out.chunks_exact_mut(image) {
-            let mut rest = level;
-            for (range, levels) in pieces.iter().zip(&mut levels) {
-                let (head, tail) = rest.split_at_mut(range.len() * plane);
-                levels.push(head);
-                rest = tail;
-            }
-        }
-        let jobs: Vec<_> = pieces.iter().cloned().zip(levels).collect();
+        // Each piece's channels in each of the four levels.
+        let jobs = parallel::share_rows(out, image, pieces, plane);
         parallel::each(jobs, |(range, mut levels)| {
             let mut rows = vec![0.0; plane];
             levels[0].copy_from_slice(&x[range.start * plane..range.end * plane]);
