@@ -62,29 +62,47 @@ async fn open_cache(global: &Global) -> Option<Cache> {
     JsFuture::from(caches.open(CACHE_NAME)).await.ok().map(JsCast::unchecked_into)
 }
 
-async fn cached(cache: &Cache, key: &str) -> Option<Vec<u8>> {
+/// The body of the cache entry `key`, as the browser holds it.
+async fn cached(cache: &Cache, key: &str) -> Option<Uint8Array> {
     let hit = JsFuture::from(cache.match_with_str(key)).await.ok()?;
     let response: Response = hit.dyn_into().ok()?;
     let body = JsFuture::from(response.array_buffer().ok()?).await.ok()?;
-    Some(Uint8Array::new(&body).to_vec())
+    Some(Uint8Array::new(&body))
 }
 
-/// SHA-256 digest of `bytes` by `crypto.subtle`, or `None` where the browser does not offer
-/// it (insecure contexts) or it fails. The bytes are copied out of wasm memory first:
-/// `digest` refuses views of the threaded engine's shared memory.
-async fn subtle_sha256(global: &Global, bytes: &[u8]) -> Option<Vec<u8>> {
+/// Starts the SHA-256 digest of `data` by `crypto.subtle`; `None` where the browser does not
+/// offer it (insecure contexts). `data` must not be a view of the threaded engine's shared
+/// memory (`digest` refuses those).
+fn start_sha256(global: &Global, data: &Uint8Array) -> Option<JsFuture> {
     let subtle = global.subtle_crypto()?;
-    let data = Uint8Array::from(bytes);
-    let digest = JsFuture::from(subtle.digest_with_str_and_buffer_source("SHA-256", &data).ok()?).await.ok()?;
-    Some(Uint8Array::new(&digest).to_vec())
+    Some(JsFuture::from(subtle.digest_with_str_and_buffer_source("SHA-256", data).ok()?))
 }
 
-/// Verify `bytes` against `entry`, hashed by the browser where it can.
-async fn verify(global: &Global, entry: &ModelEntry, bytes: Vec<u8>) -> Result<VerifiedWeights> {
-    match subtle_sha256(global, &bytes).await {
+/// Verify `bytes` against `entry` with the digest `started` on a copy of them, or, where the
+/// browser could not hash them, with Rust's SHA-256.
+async fn verify_with(entry: &ModelEntry, bytes: Vec<u8>, started: Option<JsFuture>) -> Result<VerifiedWeights> {
+    let digest = match started {
+        Some(digest) => digest.await.ok().map(|d| Uint8Array::new(&d).to_vec()),
+        None => None,
+    };
+    match digest {
         Some(sha256) => entry.verify_digest(bytes, &sha256),
         None => entry.verify(bytes),
     }
+}
+
+/// Verify `bytes` against `entry`, hashed by the browser where it can (from a copy outside
+/// wasm memory).
+async fn verify(global: &Global, entry: &ModelEntry, bytes: Vec<u8>) -> Result<VerifiedWeights> {
+    let started = start_sha256(global, &Uint8Array::from(bytes.as_slice()));
+    verify_with(entry, bytes, started).await
+}
+
+/// [`verify`] for bytes the browser holds (a cached body): the browser hashes them where
+/// they are while they are copied into wasm memory.
+async fn verify_js(global: &Global, entry: &ModelEntry, data: &Uint8Array) -> Result<VerifiedWeights> {
+    let started = start_sha256(global, data);
+    verify_with(entry, data.to_vec(), started).await
 }
 
 /// Weights of `entry`, verified; `true` when they came from the cache.
@@ -98,9 +116,9 @@ pub async fn fetch_weights(
     let key = format!("{url}?sha256={}", entry.weights.sha256);
     let cache = if use_cache { open_cache(global).await } else { None };
     if let Some(cache) = &cache
-        && let Some(bytes) = cached(cache, &key).await
+        && let Some(body) = cached(cache, &key).await
     {
-        if let Ok(weights) = verify(global, entry, bytes).await {
+        if let Ok(weights) = verify_js(global, entry, &body).await {
             return Ok((weights, true));
         }
         let _ = JsFuture::from(cache.delete_with_str(&key)).await;
