@@ -321,11 +321,12 @@ export declare class Detector {
 
   /**
    * Start the first worker, load the wasm engine and the model, and pick the backend. The
-   * rest of the pool starts with the first area of several chunks. On WebGPU and with
-   * threads, each engine's warm-up pass (shader compilation; the JIT's first run of the CPU
-   * path) runs after this resolves, while the first `detect()` downloads its tiles; that
-   * call's model waits for it, and a failed pass rejects it (and every later call) with the
-   * pass's own error code. The single-threaded engine warms up before this resolves.
+   * rest of the pool starts with the first area of several chunks. Each engine's warm-up
+   * pass (shader compilation; the JIT's first run of the CPU path) runs after this
+   * resolves, in the background: on WebGPU and with threads while the first `detect()`
+   * downloads its tiles, on one thread once its tile requests are out. That call's model
+   * waits for it, and a failed pass rejects it (and every later call) with the pass's own
+   * error code.
    * @throws {GeodetectError} `INVALID_OPTIONS`, `UNKNOWN_MODEL`, `MODEL_LOAD_FAILED`,
    * `MODEL_INTEGRITY`, `BACKEND_UNAVAILABLE`, `UNSUPPORTED_BROWSER`, `WORKER_FAILED`, `ABORTED`
    */

@@ -368,11 +368,11 @@ export class Detector {
 
   /**
    * Start the first worker, load the wasm engine and the model, pick the backend. The rest
-   * of the pool starts with the first area of several chunks. On WebGPU and with threads,
-   * each engine's warm-up pass (shader compilation; the JIT's first run of the CPU path)
-   * runs after this resolves, while the first `detect()` downloads its tiles; that call's
-   * model waits for it, and a failed pass rejects it (and every later call) with the pass's
-   * own error code. The single-threaded engine warms up before this resolves.
+   * of the pool starts with the first area of several chunks. Each engine's warm-up pass
+   * (shader compilation; the JIT's first run of the CPU path) runs after this resolves, in
+   * the background: on WebGPU and with threads while the first `detect()` downloads its
+   * tiles, on one thread once its tile requests are out. That call's model waits for it,
+   * and a failed pass rejects it (and every later call) with the pass's own error code.
    * @param {DetectorOptions} options
    * @returns {Promise<Detector>}
    */

@@ -377,8 +377,8 @@ export interface EngineInfo {
      */
     model: ModelEntry;
     /**
-     * Milliseconds that create() spent loading the engine and the model (on WebGPU and with
-     * threads, the warm-up pass runs after, in the background).
+     * Milliseconds that create() spent loading the engine and the model (the warm-up pass
+     * runs after, in the background).
      */
     loadMs: number;
     /**

@@ -10,7 +10,7 @@ use geodetect::web::global::Global;
 use geodetect::web::tile_cache::TileCache;
 use geodetect::web::{http, list_models, tiles};
 use js_sys::Reflect;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -22,7 +22,7 @@ const SERVER: &str = match option_env!("GEODETECT_TEST_SERVER") {
 
 #[wasm_bindgen_test]
 fn errors_are_geodetect_errors_with_codes() {
-    let js: js_sys::Error = wasm_bindgen::JsValue::from(geodetect::Error::Aborted).dyn_into().unwrap();
+    let js: js_sys::Error = JsValue::from(geodetect::Error::Aborted).dyn_into().unwrap();
     assert_eq!(js.name(), "GeodetectError");
     assert_eq!(Reflect::get(&js, &"code".into()).unwrap().as_string().as_deref(), Some("ABORTED"));
     assert_eq!(String::from(js.message()), "the operation was aborted");
@@ -211,4 +211,58 @@ async fn runs_wait_for_the_warm_up_pass_and_an_abort_ends_the_wait() {
     let e = unavailable.ready(Some(&web_sys::AbortController::new().unwrap().signal())).await.unwrap_err();
     assert_eq!(e.code(), geodetect::ErrorCode::BackendUnavailable, "{e}");
     assert!(e.to_string().contains("no adapter"), "{e}");
+}
+
+#[wasm_bindgen_test]
+async fn the_warm_up_runs_once_after_the_current_task_when_idle_or_when_a_run_waits() {
+    use geodetect::web::warm_up::WarmUp;
+    use gloo_timers::future::TimeoutFuture;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let counted = |runs: &Rc<Cell<u32>>| {
+        let runs = runs.clone();
+        WarmUp::of(async move {
+            runs.set(runs.get() + 1);
+            Ok(())
+        })
+    };
+    let microtasks = || wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL));
+
+    // Asked for as a run's downloads start: not in this task (the run's requests go out
+    // first) but from the next one, and once however often it is asked for.
+    let runs = Rc::new(Cell::new(0));
+    let warm = counted(&runs);
+    warm.start_next_task();
+    warm.start_next_task();
+    warm.start();
+    microtasks().await.unwrap();
+    assert_eq!(runs.get(), 0, "the pass ran in the task that asked for it");
+    geodetect::web::timer::next_task().await;
+    assert_eq!(runs.get(), 1);
+    warm.start();
+    assert!(warm.ready(None).await.is_ok());
+    assert_eq!(runs.get(), 1, "the pass ran again");
+
+    // Left alone, it starts after the idle delay; one started before is not run again.
+    let idle_runs = Rc::new(Cell::new(0));
+    let idle = counted(&idle_runs);
+    idle.start_when_idle(30);
+    TimeoutFuture::new(5).await;
+    assert_eq!(idle_runs.get(), 0, "the pass ran before its idle delay");
+    TimeoutFuture::new(60).await;
+    assert_eq!(idle_runs.get(), 1);
+    let early_runs = Rc::new(Cell::new(0));
+    let early = counted(&early_runs);
+    early.start_when_idle(1);
+    early.start();
+    TimeoutFuture::new(20).await;
+    assert_eq!(early_runs.get(), 1);
+
+    // Never started: the first run to wait for it runs it.
+    let lazy_runs = Rc::new(Cell::new(0));
+    let lazy = counted(&lazy_runs);
+    let signal = web_sys::AbortController::new().unwrap().signal();
+    assert!(lazy.ready(Some(&signal)).await.is_ok());
+    assert!(lazy.ready(None).await.is_ok());
+    assert_eq!(lazy_runs.get(), 1);
 }

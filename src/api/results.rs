@@ -35,8 +35,8 @@ pub struct EngineInfo {
     pub fallback_reason: Option<String>,
     /// The loaded model.
     pub model: ModelEntry,
-    /// Milliseconds that create() spent loading the engine and the model (on WebGPU and with
-    /// threads, the warm-up pass runs after, in the background).
+    /// Milliseconds that create() spent loading the engine and the model (the warm-up pass
+    /// runs after, in the background).
     pub load_ms: f64,
     /// True when the weights came from the Cache API instead of the network.
     pub weights_from_cache: bool,

@@ -9,7 +9,7 @@ use crate::{Error, Result};
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     /// Loading the model: `done`/`total` count steps (of 2: weights fetched, network built;
-    /// the browser's warm-up pass follows, in the background on WebGPU and with threads).
+    /// the browser's warm-up pass follows, in the background).
     Model,
     /// Downloading tiles (in the browser, each is also decoded into the raster as it
     /// arrives); `done`/`total` count tiles.
@@ -60,13 +60,18 @@ pub trait Hooks {
     fn is_cancelled(&self) -> bool;
     /// Give the host a turn (the browser's event loop, so an abort message can arrive).
     async fn yield_now(&self) {}
-    /// Waits until the engine may run a model pass: in the browser, until the warm-up pass
-    /// that started when the engine was created has ended (a run's first windows wait for it
-    /// while their tiles download). Fails with that pass's error, or with
+    /// Waits until the engine may run a model pass: in the browser, until the engine's
+    /// warm-up pass has ended (a run's first windows wait for it while their tiles download;
+    /// waiting runs it if nothing has started it yet). Fails with that pass's error, or with
     /// [`Error::Aborted`]. Default: ready.
     async fn model_ready(&self) -> Result<()> {
         Ok(())
     }
+    /// Called once a run's tile downloads are about to start (in the browser, its first
+    /// requests are issued in the same turn of the event loop), so that the host can put work
+    /// beside them: the browser's single-threaded engine runs its warm-up pass then, while
+    /// they download. Default: nothing.
+    fn downloads_starting(&self) {}
     /// Yield, then fail with [`Error::Aborted`] if cancelled.
     async fn checkpoint(&self) -> Result<()> {
         self.yield_now().await;

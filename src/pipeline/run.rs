@@ -190,6 +190,10 @@ impl<H: Hooks> Hooks for ChunkHooks<'_, H> {
         self.inner.yield_now().await;
     }
 
+    fn downloads_starting(&self) {
+        self.inner.downloads_starting();
+    }
+
     async fn model_ready(&self) -> Result<()> {
         self.inner.model_ready().await
     }

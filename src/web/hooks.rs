@@ -107,6 +107,12 @@ impl Hooks for WebHooks {
         super::timer::next_task().await;
     }
 
+    fn downloads_starting(&self) {
+        if let Some(warm_up) = &self.warm_up {
+            warm_up.start_next_task();
+        }
+    }
+
     async fn model_ready(&self) -> Result<()> {
         match &self.warm_up {
             Some(warm_up) => warm_up.ready(self.signal.as_ref()).await,

@@ -101,8 +101,9 @@ struct Inner {
     tiles: TileNet,
     /// The chunk loaded ahead by the last `runChunk` (its run's id), for the next one.
     ahead: RefCell<Option<(u32, LoadedChunk)>>,
-    /// The engine's warm-up pass, started by `create`: runs wait for it before their first
-    /// model pass.
+    /// The engine's warm-up pass (started by `create` off the worker's thread; on it, as the
+    /// first run's downloads start or after a moment without runs): runs wait for it before
+    /// their first model pass.
     warm_up: WarmUp,
 }
 
@@ -171,14 +172,11 @@ impl WebEngine {
         let engine = Engine::load(entry.clone(), &weights, selected.compute)?;
         hooks.progress(Stage::Model, 2, 2);
         // The first detect() would otherwise pay for shader compilation (WebGPU) or run
-        // unoptimised wasm until the JIT tiers it up (CPU: 200 ms slower at 1024 px). Off this
-        // thread (the GPU, the threaded engine's pool) the pass runs while that call's tiles
-        // download; on this thread (the single-threaded engine) it would only slow their
-        // reading and decoding down, so it runs here, and a failure fails create() as it is.
-        let in_background = backend == Backend::Webgpu || parallel::ON_POOL;
-        if !in_background {
-            engine.warm_up(&hooks).await?;
-        }
+        // unoptimised wasm until the JIT tiers it up (CPU: 200 ms slower at 1024 px). The pass
+        // runs in the background (`warm_up`): off this thread (the GPU, the threaded engine's
+        // pool) from now on, while the first detect() plans its area and downloads its tiles;
+        // on this thread (the single-threaded engine) once that call's tile requests are out.
+        let off_this_thread = backend == Backend::Webgpu || parallel::ON_POOL;
         let (threads, threads_note) = threads::running(options.threads);
         let info = EngineInfo {
             backend,
@@ -195,10 +193,14 @@ impl WebEngine {
         let (merging, plans) = (RefCell::default(), RefCell::default());
         let (tiles, ahead) = (TileNet::new(options.fetch.cache_bytes), RefCell::default());
         let inner = Rc::new_cyclic(|owner: &Weak<Inner>| {
-            let warm_up = if in_background { WarmUp::new(owner.clone()) } else { WarmUp::done() };
+            let warm_up = WarmUp::new(owner.clone());
             Inner { global, engine, options, info, merging, plans, tiles, ahead, warm_up }
         });
-        inner.warm_up.start();
+        if off_this_thread {
+            inner.warm_up.start();
+        } else {
+            inner.warm_up.start_when_idle(warm_up::IDLE_START_MS);
+        }
         Ok(WebEngine { inner })
     }
 

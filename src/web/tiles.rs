@@ -250,6 +250,7 @@ impl HttpTiles<'_> {
                 }
             }
         };
+        hooks.downloads_starting();
         fetch_tiles_each(tiles, self.policy, get, |ms| timer::sleep(ms, self.signal), &mut settled, &|| {
             hooks.is_cancelled()
         })
