@@ -32,8 +32,8 @@
 //   --webgpu          also geodetect's WebGPU backend vs onnxruntime-web's WebGPU EP on the
 //                     256 px model (headless Chromium has only SwiftShader: ratio only)
 //   --tile-latency MS every z19 tile response held back this long (playwright's request
-//                     routing, for both sides, on the pages of every case but the cold starts;
-//                     default 0): a tile server across a real network rather than on loopback
+//                     routing, for both sides, on the pages of every case, cold starts
+//                     included; default 0): a tile server across a real network rather than on loopback
 //                     (the routing itself adds a few ms per request)
 //   --server S        the loopback server of pages, scripts, weights and tiles: nginx
 //                     (default; bench/nginx.mjs) or node (tests/e2e/helpers.mjs's, in this
@@ -183,6 +183,16 @@ const browser = await launchBrowser({ webgpu: opts.webgpu });
 const results = [];
 let env = {};
 
+/** `--tile-latency`: every z19 tile response of `context` held back that long. */
+async function holdTilesBack(context) {
+  if (TILE_LATENCY_MS > 0) {
+    await context.route(/\/19\/\d+\/\d+\.png$/, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, TILE_LATENCY_MS));
+      await route.continue();
+    });
+  }
+}
+
 /**
  * A bench page in `context` (default: a new one): onnxruntime-web imported and set to
  * `threads` unless `ort` is false, and geodetect's Detector created on `backend` unless
@@ -190,12 +200,7 @@ let env = {};
  */
 async function openPage({ threads, backend, context: given, ort = true }) {
   const context = given ?? (await browser.newContext());
-  if (TILE_LATENCY_MS > 0) {
-    await context.route(/\/19\/\d+\/\d+\.png$/, async (route) => {
-      await new Promise((resolve) => setTimeout(resolve, TILE_LATENCY_MS));
-      await route.continue();
-    });
-  }
+  await holdTilesBack(context);
   const page = await context.newPage();
   const watch = watchPage(page);
   await page.goto(`${server.url}/bench/index.html`);
@@ -252,6 +257,7 @@ async function coldCases(threads, incognito) {
     const inContext = async (side) => {
       const profile = incognito ? null : await launchProfile({ webgpu: false });
       const context = profile ? profile.context : await browser.newContext();
+      await holdTilesBack(context);
       try {
         if (cached) await coldStart(side, context, threads);
         return await coldStart(side, context, threads);
