@@ -84,7 +84,8 @@ async fn lists_the_manifest_models_from_a_window() {
 
 /// The browser's decode (`createImageBitmap`) of the marina's source image, a JPEG.
 async fn source_image(global: &Global) -> geodetect::host::DecodedTile {
-    let bytes = http::get_bytes(global, &format!("{SERVER}/tiles/marina/source.png"), 30_000, None).await.unwrap();
+    let bytes =
+        http::get_body(global, &format!("{SERVER}/tiles/marina/source.png"), 30_000, None).await.unwrap().to_vec();
     tiles::browser_decode(global, &geodetect::web::encoded::blob_of(&bytes).unwrap()).await.unwrap()
 }
 
@@ -96,8 +97,10 @@ async fn tile_decoding_is_bit_exact() {
     let global = Global::get().unwrap();
     let source = source_image(&global).await;
     let (tx, ty) = (272954u32, 191176u32);
-    let bytes =
-        http::get_bytes(&global, &format!("{SERVER}/tiles/marina/19/{tx}/{ty}.png"), 30_000, None).await.unwrap();
+    let bytes = http::get_body(&global, &format!("{SERVER}/tiles/marina/19/{tx}/{ty}.png"), 30_000, None)
+        .await
+        .unwrap()
+        .to_vec();
     let tile = tiles::decode(&global, bytes.clone()).await.unwrap();
     let by_browser = tiles::browser_decode(&global, &geodetect::web::encoded::blob_of(&bytes).unwrap()).await.unwrap();
     assert_eq!((tile.width, tile.height), (256, 256));

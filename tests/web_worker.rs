@@ -54,7 +54,7 @@ async fn engine_for(id: &str, postprocess: Option<Postprocess>, compute: Compute
 async fn source_rgb() -> (u32, Vec<u8>) {
     let global = Global::get().unwrap();
     let url = format!("{SERVER}/tiles/marina/source.png");
-    let bytes = geodetect::web::http::get_bytes(&global, &url, 60_000, None).await.expect("source.png");
+    let bytes = geodetect::web::http::get_body(&global, &url, 60_000, None).await.expect("source.png").to_vec();
     let img = tiles::browser_decode(&global, &geodetect::web::encoded::blob_of(&bytes).unwrap()).await.unwrap();
     let rgb = img.rgba().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
     (img.width, rgb)

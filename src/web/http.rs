@@ -17,16 +17,16 @@ use super::error::describe;
 use super::global::Global;
 use crate::tiles::fetch::{FetchAttemptError, MAX_TILE_BYTES};
 
-/// GET `url` and return the body. Network errors and timeouts are retryable; HTTP errors
-/// are classified by status (404 permanent, 5xx/429 retryable).
-pub async fn get_bytes(
+/// GET `url` and return the body, left on the JS side. Network errors and timeouts are
+/// retryable; HTTP errors are classified by status (404 permanent, 5xx/429 retryable).
+pub async fn get_body(
     global: &Global,
     url: impl AsRef<str>,
     timeout_ms: u32,
     cancel: Option<&AbortSignal>,
-) -> Result<Vec<u8>, FetchAttemptError> {
+) -> Result<Uint8Array, FetchAttemptError> {
     let got = get(global, url.as_ref(), Ask::Whole, timeout_ms, cancel).await?;
-    Ok(Uint8Array::new(&got.body).to_vec())
+    Ok(Uint8Array::new(&got.body))
 }
 
 /// A tile's response: its body (empty for HTTP 204) and status.

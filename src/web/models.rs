@@ -13,7 +13,7 @@ use web_sys::{Cache, Response};
 
 use super::error::describe;
 use super::global::Global;
-use super::http::get_bytes;
+use super::http::get_body;
 use crate::model::{Manifest, ModelEntry, VerifiedWeights};
 use crate::tiles::fetch::{FetchPolicy, retry};
 use crate::{Error, Result};
@@ -37,9 +37,10 @@ pub fn join(base: &str, file: &str) -> String {
     if base.ends_with('/') { format!("{base}{file}") } else { format!("{base}/{file}") }
 }
 
-/// GET with [`DOWNLOAD`]'s retries and backoff, through the tile scheduler's [`retry`].
-async fn download(global: &Global, url: &str) -> Result<Vec<u8>> {
-    let attempt = |_| get_bytes(global, url, DOWNLOAD.timeout_ms, None);
+/// GET with [`DOWNLOAD`]'s retries and backoff, through the tile scheduler's [`retry`]; the
+/// body stays on the JS side.
+async fn download(global: &Global, url: &str) -> Result<Uint8Array> {
+    let attempt = |_| get_body(global, url, DOWNLOAD.timeout_ms, None);
     retry(&DOWNLOAD, 0, attempt, &gloo_timers::future::TimeoutFuture::new, &|| false).await?.map_err(|failed| {
         Error::ModelLoad(format!("could not download {url} ({} attempt(s)): {}", failed.attempts, failed.reason))
     })
@@ -48,7 +49,7 @@ async fn download(global: &Global, url: &str) -> Result<Vec<u8>> {
 /// Fetch and parse `<base>/manifest.json`.
 pub async fn fetch_manifest(global: &Global, base: &str) -> Result<Manifest> {
     let url = join(base, "manifest.json");
-    let bytes = download(global, &url).await?;
+    let bytes = download(global, &url).await?.to_vec();
     let text = String::from_utf8(bytes).map_err(|_| Error::ModelLoad(format!("{url} is not UTF-8 text")))?;
     // Which manifest, for every problem with it (an HTML error page served as the manifest).
     Manifest::from_json(&text).map_err(|e| match e {
@@ -70,39 +71,23 @@ async fn cached(cache: &Cache, key: &str) -> Option<Uint8Array> {
     Some(Uint8Array::new(&body))
 }
 
-/// Starts the SHA-256 digest of `data` by `crypto.subtle`; `None` where the browser does not
-/// offer it (insecure contexts). `data` must not be a view of the threaded engine's shared
-/// memory (`digest` refuses those).
-fn start_sha256(global: &Global, data: &Uint8Array) -> Option<JsFuture> {
-    let subtle = global.subtle_crypto()?;
-    Some(JsFuture::from(subtle.digest_with_str_and_buffer_source("SHA-256", data).ok()?))
-}
-
-/// Verify `bytes` against `entry` with the digest `started` on a copy of them, or, where the
-/// browser could not hash them, with Rust's SHA-256.
-async fn verify_with(entry: &ModelEntry, bytes: Vec<u8>, started: Option<JsFuture>) -> Result<VerifiedWeights> {
-    let digest = match started {
+/// Verify the weights `data` (a body the browser holds) against `entry`: hashed by
+/// `crypto.subtle` where they are, while they are copied into wasm memory, or by Rust's
+/// SHA-256 where the browser cannot (insecure contexts).
+async fn verify(global: &Global, entry: &ModelEntry, data: &Uint8Array) -> Result<VerifiedWeights> {
+    let digest = global
+        .subtle_crypto()
+        .and_then(|subtle| subtle.digest_with_str_and_buffer_source("SHA-256", data).ok())
+        .map(JsFuture::from);
+    let bytes = data.to_vec();
+    let sha256 = match digest {
         Some(digest) => digest.await.ok().map(|d| Uint8Array::new(&d).to_vec()),
         None => None,
     };
-    match digest {
+    match sha256 {
         Some(sha256) => entry.verify_digest(bytes, &sha256),
         None => entry.verify(bytes),
     }
-}
-
-/// Verify `bytes` against `entry`, hashed by the browser where it can (from a copy outside
-/// wasm memory).
-async fn verify(global: &Global, entry: &ModelEntry, bytes: Vec<u8>) -> Result<VerifiedWeights> {
-    let started = start_sha256(global, &Uint8Array::from(bytes.as_slice()));
-    verify_with(entry, bytes, started).await
-}
-
-/// [`verify`] for bytes the browser holds (a cached body): the browser hashes them where
-/// they are while they are copied into wasm memory.
-async fn verify_js(global: &Global, entry: &ModelEntry, data: &Uint8Array) -> Result<VerifiedWeights> {
-    let started = start_sha256(global, data);
-    verify_with(entry, data.to_vec(), started).await
 }
 
 /// Weights of `entry`, verified; `true` when they came from the cache.
@@ -118,14 +103,15 @@ pub async fn fetch_weights(
     if let Some(cache) = &cache
         && let Some(body) = cached(cache, &key).await
     {
-        if let Ok(weights) = verify_js(global, entry, &body).await {
+        if let Ok(weights) = verify(global, entry, &body).await {
             return Ok((weights, true));
         }
         let _ = JsFuture::from(cache.delete_with_str(&key)).await;
     }
-    let weights = verify(global, entry, download(global, &url).await?).await?;
+    let body = download(global, &url).await?;
+    let weights = verify(global, entry, &body).await?;
     if let Some(cache) = &cache {
-        let stored = match Response::new_with_opt_u8_array(Some(&mut weights.bytes().to_vec())) {
+        let stored = match Response::new_with_opt_buffer_source(Some(&body)) {
             Ok(response) => JsFuture::from(cache.put_with_str(&key, &response)).await.map(drop),
             Err(e) => Err(e),
         };
