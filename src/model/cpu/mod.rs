@@ -7,7 +7,7 @@
 //! - [`act`]: the epilogue: bias, SiLU with a vectorisable `exp`, residual.
 //! - [`conv`]: [`PackedConv`], weights packed into tile panels and the driver that packs the
 //!   input (im2col, a cache-sized block at a time) and walks the tiles.
-//! - [`winograd`]: 3×3 stride-1 convolutions by Winograd F(2×2, 3×3), on the same tile.
+//! - [`winograd`]: 3×3 stride-1 convolutions by Winograd F(4×4, 3×3), on the same tile.
 //! - [`depthwise`]: depthwise 3×3 convolutions (YOLO11/26), with their bias and SiLU.
 //! - [`csp`]: ultralytics' `C2f` and `C3k2` blocks (bottleneck or `C3k` inside), their pieces
 //!   written into one buffer (no split or cat).
