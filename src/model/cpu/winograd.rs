@@ -26,7 +26,7 @@ const POS: usize = PATCH * PATCH;
 const BLOCK_FLOATS: usize = 128 * 1024;
 
 /// `G` of F(4×4, 3×3).
-const G: [[f64; 3]; PATCH] = [
+const G: [[f32; 3]; PATCH] = [
     [1.0 / 4.0, 0.0, 0.0],
     [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
     [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
@@ -63,17 +63,33 @@ impl Winograd {
     pub fn new(weight: &[f32], cout: usize, cin: usize) -> Self {
         let np = cout.div_ceil(MR);
         let mut panels = vec![0.0; POS * np * cin * MR];
-        for (f, g) in weight.chunks_exact(9).enumerate().take(cout * cin) {
-            let (co, ci) = (f / cin, f % cin);
-            for xi in 0..POS {
-                let (r, c) = (xi / PATCH, xi % PATCH);
-                let mut u = 0.0f64;
-                for a in 0..3 {
-                    for b in 0..3 {
-                        u += G[r][a] * g[a * 3 + b] as f64 * G[c][b];
+        // Panel by panel and input channel by input channel, the panel's `MR` filters side by
+        // side (they vectorise), so that each position's panel is written in order.
+        for p in 0..np {
+            for ci in 0..cin {
+                let mut g = [[0.0f32; MR]; 9];
+                for (k, co) in (p * MR..cout.min(p * MR + MR)).enumerate() {
+                    for (t, v) in weight[(co * cin + ci) * 9..][..9].iter().enumerate() {
+                        g[t][k] = *v;
                     }
                 }
-                panels[((xi * np + co / MR) * cin + ci) * MR + co % MR] = u as f32;
+                // `G·g` (6×3), then `(G·g)·Gᵀ`.
+                let mut gg = [[[0.0f32; MR]; 3]; PATCH];
+                for (row, gr) in gg.iter_mut().zip(&G) {
+                    for (b, v) in row.iter_mut().enumerate() {
+                        for k in 0..MR {
+                            v[k] = gr[0] * g[b][k] + gr[1] * g[3 + b][k] + gr[2] * g[6 + b][k];
+                        }
+                    }
+                }
+                for (r, row) in gg.iter().enumerate() {
+                    for (c, gc) in G.iter().enumerate() {
+                        let u = &mut panels[(((r * PATCH + c) * np + p) * cin + ci) * MR..][..MR];
+                        for k in 0..MR {
+                            u[k] = row[0][k] * gc[0] + row[1][k] * gc[1] + row[2][k] * gc[2];
+                        }
+                    }
+                }
             }
         }
         Self { cin, cout, panels }
