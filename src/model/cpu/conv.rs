@@ -283,10 +283,15 @@ impl PackedConv {
             let cols = NR.min(n0 + pixels - pix);
             let (strip, _) = strip.as_chunks_mut::<NR>();
             if self.kernel == 1 && s == 1 {
-                // Pointwise: the im2col matrix is the input itself.
+                // Pointwise: the im2col matrix is the input itself. A whole strip is copied with
+                // a fixed length (inline vector moves, not a memcpy call per tap).
                 for (t, d) in taps.iter().zip(strip) {
-                    d[..cols].copy_from_slice(&x[t.plane + pix..][..cols]);
-                    d[cols..].fill(0.0);
+                    if cols == NR {
+                        d.copy_from_slice(&x[t.plane + pix..][..NR]);
+                    } else {
+                        d[..cols].copy_from_slice(&x[t.plane + pix..][..cols]);
+                        d[cols..].fill(0.0);
+                    }
                 }
                 continue;
             }
@@ -349,7 +354,7 @@ impl PackedConv {
 
     fn load(&self, out: &[&mut [f32]], t: TileAt, acc: &mut Tile) {
         for (row, src) in acc.iter_mut().zip(&out[t.c0..]) {
-            row[..t.cols].copy_from_slice(&src[t.local..][..t.cols]);
+            copy_row(&mut row[..t.cols], &src[t.local..][..t.cols]);
         }
     }
 
@@ -357,17 +362,28 @@ impl PackedConv {
         for (i, (row, dst)) in acc.iter().zip(&mut out[t.c0..]).enumerate() {
             let dst = &mut dst[t.local..][..t.cols];
             if !last {
-                dst.copy_from_slice(&row[..t.cols]);
+                copy_row(dst, &row[..t.cols]);
                 continue;
             }
             let res = residual.map(|r| {
                 let mut v = [0.0; NR];
-                v[..t.cols].copy_from_slice(&r[(t.c0 + i) * t.n + t.pix..][..t.cols]);
+                copy_row(&mut v[..t.cols], &r[(t.c0 + i) * t.n + t.pix..][..t.cols]);
                 v
             });
             let v = act::finish_row(row, self.bias[t.c0 + i], self.act, res.as_ref());
-            dst.copy_from_slice(&v[..t.cols]);
+            copy_row(dst, &v[..t.cols]);
         }
+    }
+}
+
+/// `dst.copy_from_slice(src)` for the values of one tile row: a whole row (the usual case)
+/// with a fixed length, which compiles to vector moves instead of a call to `memcpy` (in
+/// wasm, a `memory.copy`) for every row of every tile.
+#[inline(always)]
+fn copy_row(dst: &mut [f32], src: &[f32]) {
+    match (<&mut [f32; NR]>::try_from(&mut *dst), <&[f32; NR]>::try_from(src)) {
+        (Ok(dst), Ok(src)) => *dst = *src,
+        _ => dst.copy_from_slice(src),
     }
 }
 

@@ -289,7 +289,13 @@ fn segment(
     let x0 = (TILE * tx) as isize - 1;
     let cols = x0.max(0) as usize..(x0 + (TILE * tiles + 2) as isize).min(w as isize) as usize;
     let mut seg = [0.0f32; TILE * NR + 2];
-    seg[(-x0).max(0) as usize..][..cols.len()].copy_from_slice(&plane[iy * w..][cols]);
+    let row = &plane[iy * w..][cols];
+    if row.len() == seg.len() {
+        // Inside the image: a fixed-length copy (inline vector moves, not a memcpy call).
+        seg.copy_from_slice(&row[..TILE * NR + 2]);
+    } else {
+        seg[(-x0).max(0) as usize..][..row.len()].copy_from_slice(row);
+    }
     Some(seg)
 }
 
