@@ -283,13 +283,10 @@ impl PackedConv {
             let cols = NR.min(n0 + pixels - pix);
             let (strip, _) = strip.as_chunks_mut::<NR>();
             if self.kernel == 1 && s == 1 {
-                // Pointwise: the im2col matrix is the input itself. A whole strip is copied with
-                // a fixed length (inline vector moves, not a memcpy call per tap).
+                // Pointwise: the im2col matrix is the input itself.
                 for (t, d) in taps.iter().zip(strip) {
-                    if cols == NR {
-                        d.copy_from_slice(&x[t.plane + pix..][..NR]);
-                    } else {
-                        d[..cols].copy_from_slice(&x[t.plane + pix..][..cols]);
+                    gemm::copy_exact::<NR>(&mut d[..cols], &x[t.plane + pix..][..cols]);
+                    if cols < NR {
                         d[cols..].fill(0.0);
                     }
                 }
@@ -354,7 +351,7 @@ impl PackedConv {
 
     fn load(&self, out: &[&mut [f32]], t: TileAt, acc: &mut Tile) {
         for (row, src) in acc.iter_mut().zip(&out[t.c0..]) {
-            copy_row(&mut row[..t.cols], &src[t.local..][..t.cols]);
+            gemm::copy_exact::<NR>(&mut row[..t.cols], &src[t.local..][..t.cols]);
         }
     }
 
@@ -362,28 +359,17 @@ impl PackedConv {
         for (i, (row, dst)) in acc.iter().zip(&mut out[t.c0..]).enumerate() {
             let dst = &mut dst[t.local..][..t.cols];
             if !last {
-                copy_row(dst, &row[..t.cols]);
+                gemm::copy_exact::<NR>(dst, &row[..t.cols]);
                 continue;
             }
             let res = residual.map(|r| {
                 let mut v = [0.0; NR];
-                copy_row(&mut v[..t.cols], &r[(t.c0 + i) * t.n + t.pix..][..t.cols]);
+                gemm::copy_exact::<NR>(&mut v[..t.cols], &r[(t.c0 + i) * t.n + t.pix..][..t.cols]);
                 v
             });
             let v = act::finish_row(row, self.bias[t.c0 + i], self.act, res.as_ref());
-            copy_row(dst, &v[..t.cols]);
+            gemm::copy_exact::<NR>(dst, &v[..t.cols]);
         }
-    }
-}
-
-/// `dst.copy_from_slice(src)` for the values of one tile row: a whole row (the usual case)
-/// with a fixed length, which compiles to vector moves instead of a call to `memcpy` (in
-/// wasm, a `memory.copy`) for every row of every tile.
-#[inline(always)]
-fn copy_row(dst: &mut [f32], src: &[f32]) {
-    match (<&mut [f32; NR]>::try_from(&mut *dst), <&[f32; NR]>::try_from(src)) {
-        (Ok(dst), Ok(src)) => *dst = *src,
-        _ => dst.copy_from_slice(src),
     }
 }
 

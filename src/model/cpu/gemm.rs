@@ -2,6 +2,8 @@
 //! depth (input channel × kernel position) of one packed weight panel and one packed
 //! input panel. `MR × NR / 4` = 8 vector accumulators, plus two for the input row and one
 //! for the broadcast weight: it fits the 16 vector registers of x86-64 and wasm engines.
+//! [`copy_exact`] moves rows of values in and out of such tiles (and the like) without a
+//! `memcpy` call each.
 
 /// Output channels per tile.
 pub const MR: usize = 4;
@@ -10,6 +12,18 @@ pub const NR: usize = 8;
 
 /// One tile of results.
 pub type Tile = [[f32; NR]; MR];
+
+/// `dst.copy_from_slice(src)`, with a fixed length when both hold exactly `N` values (the
+/// usual case in the kernels' inner loops: a whole tile row, a whole row segment). Then it
+/// compiles to vector moves; a length known only at run time is a call to `memcpy` (in wasm,
+/// a `memory.copy`), which cost 7–9 % of a forward pass when every tile row paid it.
+#[inline(always)]
+pub fn copy_exact<const N: usize>(dst: &mut [f32], src: &[f32]) {
+    match (<&mut [f32; N]>::try_from(&mut *dst), <&[f32; N]>::try_from(src)) {
+        (Ok(dst), Ok(src)) => *dst = *src,
+        _ => dst.copy_from_slice(src),
+    }
+}
 
 /// `acc += a · b`: `a` holds `MR` weights per depth step, `b` holds `NR` input values per
 /// depth step; both are walked to the shorter one's end.

@@ -3,7 +3,8 @@
 //! arithmetic) run here, fused with their bias, SiLU and residual add, on weights packed once
 //! at load time.
 //!
-//! - [`gemm`]: the register tile (output channels × output pixels) that does the arithmetic.
+//! - [`gemm`]: the register tile (output channels × output pixels) that does the arithmetic,
+//!   and the fixed-length copy the drivers move its rows with.
 //! - [`act`]: the epilogue: bias, SiLU with a vectorisable `exp`, residual.
 //! - [`conv`]: [`PackedConv`], weights packed into tile panels and the driver that packs the
 //!   input (im2col, a cache-sized block at a time) and walks the tiles.

@@ -290,12 +290,7 @@ fn segment(
     let cols = x0.max(0) as usize..(x0 + (TILE * tiles + 2) as isize).min(w as isize) as usize;
     let mut seg = [0.0f32; TILE * NR + 2];
     let row = &plane[iy * w..][cols];
-    if row.len() == seg.len() {
-        // Inside the image: a fixed-length copy (inline vector moves, not a memcpy call).
-        seg.copy_from_slice(&row[..TILE * NR + 2]);
-    } else {
-        seg[(-x0).max(0) as usize..][..row.len()].copy_from_slice(row);
-    }
+    gemm::copy_exact::<{ TILE * NR + 2 }>(&mut seg[(-x0).max(0) as usize..][..row.len()], row);
     Some(seg)
 }
 
