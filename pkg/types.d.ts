@@ -709,8 +709,9 @@ export interface ImageInfo {
 
 /**
  * Milliseconds spent per stage. An area of several chunks fetches and decodes the next chunk
- * while the model runs on the current one, so `fetch` and `decode` then overlap
- * `inference` and the stages add up to more than `total`.
+ * while the model runs on the current one, and on the CPU the first window's first layers
+ * run while its tiles arrive, so `fetch` and `decode` overlap `inference` and the stages can
+ * add up to more than `total`.
  */
 export interface Timings {
     /**
@@ -728,7 +729,8 @@ export interface Timings {
      */
     preprocess: number;
     /**
-     * Running the network.
+     * Running the network (the bands of a first window's first layers that ran while its
+     * tiles arrived included).
      */
     inference: number;
     /**

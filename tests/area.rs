@@ -18,7 +18,7 @@ use geodetect::detect::{Backend, Engine};
 use geodetect::geojson::Aoi;
 use geodetect::host::{DecodedTile, FetchedTiles, Hooks, RunStatus, Stage, TileProvider};
 use geodetect::native::{DirTiles, NativeHooks};
-use geodetect::pipeline::{AreaRun, detect_area_in_chunks, run_chunk};
+use geodetect::pipeline::{AreaRun, detect_area_in_chunks, detect_chunk, load_chunk, run_chunk};
 use geodetect::tiles::{TileId, TileSource};
 use serde_json::{Value, json};
 
@@ -221,6 +221,22 @@ fn chunks_merged_in_any_order_give_the_one_raster_result() {
         assert_eq!(result.detections, whole.detections, "merged in the order {order:?}");
         assert!(result.failed_chunks.is_empty());
     }
+
+    // A chunk loaded while nothing else runs begins its first window's pass as its rows
+    // arrive: the stem comes with the raster, for that window, and the chunk's boxes are
+    // exactly those of the chunk loaded without it.
+    let load = |stem_on| futures::executor::block_on(load_chunk(&tiles, &source, &plan, 2, false, &hooks, stem_on));
+    let (streamed, plain) = (load(Some(&engine)).unwrap(), load(None).unwrap());
+    let stem = streamed.stem.as_ref().expect("the chunk's first window's stem ran");
+    assert_eq!(stem.window, plan.chunks[2].windows[0].window);
+    assert!(stem.ms > 0.0, "its bands are timed");
+    assert!(plain.stem.is_none());
+    let detect =
+        |loaded| futures::executor::block_on(detect_chunk(&engine, &plan, loaded, planned.params(), &hooks, (0, 1)));
+    let (streamed, plain) = (detect(streamed).unwrap(), detect(plain).unwrap());
+    assert!(!plain.boxes.is_empty());
+    assert_eq!(streamed.boxes, plain.boxes, "with and without the stem run as the rows arrived");
+    assert!(streamed.timings.inference > 0.0);
 
     // A chunk given up (its worker crashed twice): listed with its bounds; the detections of
     // the others that do not reach into it are kept.

@@ -128,8 +128,9 @@ impl From<&PixelExtent> for ImageInfo {
 }
 
 /// Milliseconds spent per stage. An area of several chunks fetches and decodes the next chunk
-/// while the model runs on the current one, so `fetch` and `decode` then overlap
-/// `inference` and the stages add up to more than `total`.
+/// while the model runs on the current one, and on the CPU the first window's first layers
+/// run while its tiles arrive, so `fetch` and `decode` overlap `inference` and the stages can
+/// add up to more than `total`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, tsify::Tsify)]
 pub struct Timings {
     /// Downloading tiles: until the last download settled. In the browser each tile is
@@ -140,7 +141,8 @@ pub struct Timings {
     pub decode: f64,
     /// Cutting model windows and converting them to model input.
     pub preprocess: f64,
-    /// Running the network.
+    /// Running the network (the bands of a first window's first layers that ran while its
+    /// tiles arrived included).
     pub inference: f64,
     /// Decoding boxes, NMS, mapping to lon/lat and building GeoJSON.
     pub postprocess: f64,

@@ -12,7 +12,7 @@ use super::topk;
 use super::{Backend, Compute};
 use crate::host::{Hooks, Quiet, Stage};
 use crate::model::cpu::parallel;
-use crate::model::{ModelEntry, Postprocess, VerifiedWeights, Weights, Yolo, YoloConfig};
+use crate::model::{ModelEntry, Postprocess, StemOutput, StemStream, VerifiedWeights, Weights, Yolo, YoloConfig};
 use crate::{Error, Result};
 
 /// Detections closer than this to a window side that lies inside the raster are left to
@@ -158,13 +158,39 @@ impl Engine {
         mut pause: impl FnMut() -> F,
     ) -> Result<Vec<f32>> {
         let net = self.net();
-        match self.infer_on(&net, chw, hw, &mut pause).await {
+        match self.infer_on(&net, (0, Self::input(&net, chw, hw)?), hw, &mut pause).await {
             Err(error) if net.backend == Backend::Webgpu && self.spare.is_some() => {
                 let cpu = self.after_failure(&net, error).await?;
-                self.infer_on(&cpu, again()?, hw, &mut pause).await
+                self.infer_on(&cpu, (0, Self::input(&cpu, again()?, hw)?), hw, &mut pause).await
             }
             outcome => outcome,
         }
+    }
+
+    /// The stem of a pass over an input of `hw`, to run band by band as the input's rows
+    /// arrive ([`StemStream`]), where the network runs on the CPU; `None` on WebGPU.
+    pub fn stem_stream(&self, hw: [usize; 2]) -> Result<Option<StemStream>> {
+        let net = self.net();
+        match net.backend {
+            Backend::Cpu => StemStream::new(net.model.clone(), hw),
+            Backend::Webgpu => Ok(None),
+        }
+    }
+
+    /// The rest of a pass whose stem ran already ([`Engine::stem_stream`]), as
+    /// [`Engine::infer_or_redo`] runs a whole one (on the CPU, where a stem runs: nothing to
+    /// redo).
+    async fn infer_after_stem<F: Future<Output = Result<()>>>(
+        &self,
+        stem: StemOutput,
+        hw: [usize; 2],
+        mut pause: impl FnMut() -> F,
+    ) -> Result<Vec<f32>> {
+        let net = self.net();
+        if net.backend != Backend::Cpu {
+            return Err(Error::Internal("a stem ran for a network that is not on the CPU".into()));
+        }
+        self.infer_on(&net, (stem.next_layer, stem.output), hw, &mut pause).await
     }
 
     /// One forward pass and its box decoding, read back. On a thread of the pool where there is
@@ -174,19 +200,20 @@ impl Engine {
     /// arrived meanwhile (the next chunk's, loaded ahead), decodes them and sends their next
     /// requests every few tens of milliseconds rather than once a window, and an abort stops the
     /// pass as soon.
+    /// `first` is the layer to start from and `input` the output of the one before it (the
+    /// image for layer 0); `hw` is the image's size.
     async fn infer_on<F: Future<Output = Result<()>>>(
         &self,
         net: &Net,
-        chw: Vec<f32>,
+        (first, input): (usize, Tensor<4>),
         hw: [usize; 2],
         pause: &mut impl FnMut() -> F,
     ) -> Result<Vec<f32>> {
-        let input = Self::input(net, chw, hw)?;
         let (config, model) = (self.config.clone(), net.model.clone()); // for the pool's thread
         let decoded = if !parallel::ON_POOL && net.backend == Backend::Cpu {
-            Yolo::decode(&config, model.forward_pausing(input, pause).await?, hw)?
+            Yolo::decode(&config, model.forward_pausing(first, input, pause).await?, hw)?
         } else {
-            parallel::off_thread(move || Yolo::decode(&config, model.forward(input)?, hw)).await??
+            parallel::off_thread(move || Yolo::decode(&config, model.forward_from(first, input)?, hw)).await??
         };
         read_back(decoded).await
     }
@@ -305,7 +332,7 @@ impl Engine {
             preprocess::plan_windows(width, height, self.entry.input_size, overlap)?.into_iter().enumerate().collect();
         let place = RasterPlace { offset: (0, 0), area: (width, height) };
         let (mut all, mut timings) =
-            self.detect_windows(rgb, (width, height), place, &windows, params, hooks, (0, windows.len())).await?;
+            self.detect_windows(rgb, (width, height), place, &windows, params, hooks, (0, windows.len()), None).await?;
         let t = hooks.now_ms();
         nms::sort_by_score(&mut all);
         if windows.len() > 1 {
@@ -320,7 +347,9 @@ impl Engine {
     /// (at most `max_detections`), boxes cut by a window side inside the area dropped (the
     /// neighbouring window sees them whole). Boxes come back in area pixels, unsorted, their
     /// anchors numbered by window so that ties order the same however the area is cut.
-    /// `progress` is `(windows done before these, windows in the run)`.
+    /// `progress` is `(windows done before these, windows in the run)`. `stem` is the first
+    /// layers of a window's pass, run as its tiles arrived (where its window is one of these;
+    /// otherwise it is not used).
     #[allow(clippy::too_many_arguments)] // two call sites: detect_raster and the area pipeline
     pub async fn detect_windows<H: Hooks>(
         &self,
@@ -331,6 +360,7 @@ impl Engine {
         params: &NmsParams,
         hooks: &H,
         (done, total): (usize, usize),
+        mut stem: Option<WindowStem>,
     ) -> Result<(Vec<Candidate>, ModelTimings)> {
         if rgb.len() != width as usize * height as usize * 3 {
             return Err(Error::Internal(format!("raster {width}x{height} holds {} bytes", rgb.len())));
@@ -347,8 +377,12 @@ impl Engine {
                 ..window
             };
             let t0 = hooks.now_ms();
-            let chw = preprocess::to_chw(rgb, width, &local)?;
             let hw = local.input_hw();
+            let streamed = stem.take_if(|s| s.window == window);
+            let chw = match streamed {
+                None => preprocess::to_chw(rgb, width, &local)?,
+                Some(_) => Vec::new(),
+            };
             let t1 = hooks.now_ms();
             let again = || preprocess::to_chw(rgb, width, &local);
             // A turn of the worker's event loop at most every PAUSE_EVERY_MS of the pass; the
@@ -365,18 +399,31 @@ impl Engine {
                 last_turn.set(end);
                 outcome
             };
-            let decoded = self.infer_or_redo(chw, again, hw, pause).await?;
+            let (decoded, stem_ms) = match streamed {
+                Some(s) => (self.infer_after_stem(s.output, hw, pause).await?, s.ms),
+                None => (self.infer_or_redo(chw, again, hw, pause).await?, 0.0),
+            };
             let t2 = hooks.now_ms();
             let n = decoded.len() / self.config.decoded_rows();
             let kept = self.select(&decoded, n, params);
             all.extend(place_in_raster(kept, &window, place.area, index * ANCHORS_PER_WINDOW));
             timings.preprocess += t1 - t0;
-            timings.inference += t2 - t1 - paused.get();
+            timings.inference += t2 - t1 - paused.get() + stem_ms;
             timings.postprocess += hooks.now_ms() - t2;
         }
         hooks.progress(Stage::Inference, done + windows.len(), total);
         Ok((all, timings))
     }
+}
+
+/// The first layers of a window's pass, run band by band while its tiles arrived
+/// ([`Engine::stem_stream`]): the window (area pixels), the stem's output, and the
+/// milliseconds its bands took (they count as the window's inference).
+#[derive(Debug)]
+pub struct WindowStem {
+    pub window: Window,
+    pub output: StemOutput,
+    pub ms: f64,
 }
 
 /// Where a raster lies in the area it is part of (its top-left pixel there), and the area's

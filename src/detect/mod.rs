@@ -27,7 +27,7 @@ pub use boxes::{Outline, RotatedBox};
 #[cfg(feature = "model")]
 pub use compute::Compute;
 #[cfg(feature = "model")]
-pub use engine::{Engine, RasterPlace};
+pub use engine::{Engine, RasterPlace, WindowStem};
 pub use merge::SeamMerge;
 pub use nms::{Candidate, NmsParams};
 pub use preprocess::Window;

@@ -70,19 +70,31 @@ pub fn plan_windows(width: u32, height: u32, size: u32, overlap: u32) -> Result<
 /// The window as a `[3, H, W]` float tensor (RGB planes, value / 255, padded with
 /// [`PAD_VALUE`]). `rgb` is the raster, `raster_w` pixels per row, 3 bytes per pixel.
 pub fn to_chw(rgb: &[u8], raster_w: u32, window: &Window) -> Result<Vec<f32>> {
+    input_rows(rgb, raster_w, window, 0..window.input_hw()[0])
+}
+
+/// Rows `rows` of [`to_chw`]'s tensor, `[3, rows.len(), W]`: each channel's rows one after the
+/// other. Only the raster rows those rows show are read (a window's first rows can be made
+/// while the raster below them is still being put together).
+pub fn input_rows(rgb: &[u8], raster_w: u32, window: &Window, rows: std::ops::Range<usize>) -> Result<Vec<f32>> {
     let [h, w] = window.input_hw();
     let (rw, x0, y0) = (raster_w as usize, window.x as usize, window.y as usize);
-    let last_row_end = ((y0 + window.height as usize - 1) * rw + x0 + window.width as usize) * 3;
-    if window.x + window.width > raster_w || last_row_end > rgb.len() {
-        return Err(Error::Internal(format!("window {window:?} lies outside the {raster_w}-wide raster")));
+    let shown = rows.start.min(window.height as usize)..rows.end.min(window.height as usize);
+    let last_row_end = ((y0 + shown.end.max(1) - 1) * rw + x0 + window.width as usize) * 3;
+    if window.x + window.width > raster_w || last_row_end > rgb.len() || rows.start > rows.end || rows.end > h {
+        return Err(Error::Internal(format!(
+            "rows {rows:?} of window {window:?} lie outside the {raster_w}-wide raster"
+        )));
     }
     let pad = PAD_VALUE as f32 / 255.0;
-    let mut out = vec![pad; 3 * h * w];
-    for yy in 0..window.height as usize {
+    let n = rows.len();
+    let mut out = vec![pad; 3 * n * w];
+    for yy in shown {
         let src = &rgb[((y0 + yy) * rw + x0) * 3..((y0 + yy) * rw + x0 + window.width as usize) * 3];
+        let at = (yy - rows.start) * w;
         for (xx, px) in src.chunks_exact(3).enumerate() {
             for c in 0..3 {
-                out[c * h * w + yy * w + xx] = px[c] as f32 / 255.0;
+                out[c * n * w + at + xx] = px[c] as f32 / 255.0;
             }
         }
     }

@@ -24,4 +24,4 @@ pub use decode::DecodedTile;
 pub use extent::PixelExtent;
 pub use grid::{Grid, ImageGrid};
 pub use raster::GeoRaster;
-pub use stitch::{MAX_RASTER_PIXELS, Stitcher};
+pub use stitch::{MAX_RASTER_PIXELS, RowWatch, Stitcher};

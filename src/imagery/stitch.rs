@@ -1,4 +1,8 @@
-//! [`Stitcher`]: decoded tiles -> one [`GeoRaster`], each tile cropped to the extent.
+//! [`Stitcher`]: decoded tiles -> one [`GeoRaster`], each tile cropped to the extent; and,
+//! where someone watches ([`Stitcher::watch`]), the raster's rows as they become whole.
+
+use std::collections::HashSet;
+use std::ops::Range;
 
 use super::decode::{DecodedTile, Layout};
 use super::{GeoRaster, PixelExtent};
@@ -13,6 +17,27 @@ pub const MAX_RASTER_PIXELS: u64 = 1 << 26;
 pub struct Stitcher {
     extent: PixelExtent,
     rgb: Vec<u8>,
+    watch: Option<Watch>,
+}
+
+/// Told of the raster's rows as they become whole, top to bottom, each row once: the raster
+/// so far (rows below those may still change), its width in pixels, and the rows whole since
+/// the last call.
+pub type RowWatch = Box<dyn FnMut(&[u8], u32, Range<u32>)>;
+
+/// A [`RowWatch`] and what it needs: the tiles settled, how many of each row's pixels they
+/// cover, and the rows whole so far.
+struct Watch {
+    told: RowWatch,
+    settled: HashSet<TileId>,
+    covered: Vec<u32>,
+    whole: u32,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Watch({} tiles settled, {} rows whole)", self.settled.len(), self.whole)
+    }
 }
 
 /// Where a tile and the extent overlap: offsets into the tile and the raster, and size.
@@ -44,7 +69,44 @@ impl Stitcher {
         let len = usize::try_from(pixels * 3).map_err(|_| too_large("more than this platform can address"))?;
         let mut rgb = super::buffers::take(len).map_err(|_| too_large("more than the memory available"))?;
         rgb.resize(len, 0);
-        Ok(Stitcher { extent, rgb })
+        Ok(Stitcher { extent, rgb, watch: None })
+    }
+
+    /// From now on, tell `told` of the rows that become whole: those whose every pixel lies
+    /// in a tile put in ([`Stitcher::put_tile`], [`Stitcher::fill_tile`]) or given up
+    /// ([`Stitcher::skip_tile`]). [`Stitcher::finish`] tells it of the rows left, so it sees
+    /// every row once, in order (a row that no tile covers is whole only then).
+    pub fn watch(&mut self, told: RowWatch) {
+        let covered = vec![0; self.extent.height as usize];
+        self.watch = Some(Watch { told, settled: HashSet::new(), covered, whole: 0 });
+    }
+
+    /// `tile` will not be put in (it is empty, or could not be loaded): its pixels stay as
+    /// they are, and the rows it covers may be whole without it.
+    pub fn skip_tile(&mut self, tile: TileId) -> Result<()> {
+        self.settled(tile)
+    }
+
+    /// `tile`'s pixels are final: count them into their rows, and tell the watch of the rows
+    /// that became whole.
+    fn settled(&mut self, tile: TileId) -> Result<()> {
+        let Some(watch) = self.watch.as_mut() else { return Ok(()) };
+        if !watch.settled.insert(tile) {
+            return Ok(());
+        }
+        let Some(o) = self.overlap(tile)? else { return Ok(()) };
+        let Some(watch) = self.watch.as_mut() else { return Ok(()) };
+        for row in &mut watch.covered[o.raster_y..o.raster_y + o.height] {
+            *row += o.width as u32;
+        }
+        let before = watch.whole;
+        while watch.covered.get(watch.whole as usize).is_some_and(|&c| c >= self.extent.width) {
+            watch.whole += 1;
+        }
+        if watch.whole > before {
+            (watch.told)(&self.rgb, self.extent.width, before..watch.whole);
+        }
+        Ok(())
     }
 
     /// Fails unless a decoded tile is `width` x `height` = the extent's tile size (for an
@@ -80,7 +142,7 @@ impl Stitcher {
             )));
         }
         let stride = *width as usize * channels;
-        self.blit(tile, |tile_row, tile_col, dst| {
+        self.blit_settled(tile, |tile_row, tile_col, dst| {
             let Some(src) = pixels.get(tile_row * stride..(tile_row + 1) * stride) else { return };
             match layout {
                 Layout::Rgb => {
@@ -100,13 +162,24 @@ impl Stitcher {
     /// Paints the part of `tile` that overlaps the extent with `rgb`, for tiles that could
     /// not be loaded (they are black if neither this nor [`Stitcher::put_tile`] is called).
     pub fn fill_tile(&mut self, tile: TileId, rgb: [u8; 3]) -> Result<()> {
-        self.blit(tile, |_, _, dst| dst.chunks_exact_mut(3).for_each(|p| p.copy_from_slice(&rgb)))
+        self.blit_settled(tile, |_, _, dst| dst.chunks_exact_mut(3).for_each(|p| p.copy_from_slice(&rgb)))
     }
 
-    /// The finished raster.
+    /// The finished raster (the watch, if any, told of the rows it has not seen yet).
     pub fn finish(self) -> GeoRaster {
-        let Stitcher { extent, rgb } = self;
+        let Stitcher { extent, rgb, watch } = self;
+        if let Some(mut watch) = watch
+            && watch.whole < extent.height
+        {
+            (watch.told)(&rgb, extent.width, watch.whole..extent.height);
+        }
         GeoRaster { extent, width: extent.width, height: extent.height, rgb }
+    }
+
+    /// [`Stitcher::blit`], then `tile` is settled.
+    fn blit_settled(&mut self, tile: TileId, write_row: impl FnMut(usize, usize, &mut [u8])) -> Result<()> {
+        self.blit(tile, write_row)?;
+        self.settled(tile)
     }
 
     /// Calls `write_row(tile_row, tile_col, raster_pixels)` for each raster row `tile`
@@ -232,6 +305,47 @@ mod tests {
             let want = if c < 56 { [10, 20, 30] } else { [0, 0, 0] };
             assert_eq!(raster.pixel(c, 49), Some(want), "column {c}");
         }
+    }
+
+    /// The watch hears of each row once, in order, when every tile over it has settled (put,
+    /// filled or skipped), and of the rest at the end; a failed put settles nothing.
+    #[test]
+    fn rows_are_told_as_they_become_whole() {
+        use std::cell::RefCell;
+        use std::rc::Rc;
+        // Tile columns 0..3 and rows 0..3 of zoom 3, cropped: raster rows 0..246 in tile row 0,
+        // 246..502 in row 1, 502..600 in row 2.
+        let extent = PixelExtent::mercator(3, 256, 200, 10, 400, 600);
+        let mut stitcher = Stitcher::new(extent).unwrap();
+        let told = Rc::new(RefCell::new(Vec::new()));
+        let log = told.clone();
+        stitcher.watch(Box::new(move |rgb, width, rows| {
+            assert_eq!((rgb.len(), width), (400 * 600 * 3, 400));
+            // The rows told are in the raster already.
+            let first = &rgb[rows.start as usize * 1200..][..3];
+            log.borrow_mut().push((rows, first.to_vec()));
+        }));
+        let tile = |x, y| TileId { z: 3, x, y };
+        let put = |s: &mut Stitcher, t: TileId| s.put_tile(t, &DecodedTile::from_rgba(tile_rgba(t, 256), 256, 256));
+        put(&mut stitcher, tile(0, 0)).unwrap();
+        put(&mut stitcher, tile(1, 0)).unwrap();
+        put(&mut stitcher, tile(0, 2)).unwrap();
+        assert!(told.borrow().is_empty(), "no row is whole yet");
+        assert!(put(&mut stitcher, TileId { z: 3, x: 2, y: 9 }).is_err());
+        assert!(told.borrow().is_empty(), "a failed put settles nothing");
+        stitcher.skip_tile(tile(2, 0)).unwrap();
+        assert_eq!(told.borrow().len(), 1);
+        assert_eq!(told.borrow()[0], (0..246, vec![200, 10, tile_code(tile(0, 0))]));
+        stitcher.fill_tile(tile(1, 1), [9, 9, 9]).unwrap();
+        stitcher.fill_tile(tile(1, 1), [9, 9, 9]).unwrap(); // again: counted once
+        put(&mut stitcher, tile(0, 1)).unwrap();
+        assert_eq!(told.borrow().len(), 1, "tile (2, 1) is still out");
+        stitcher.skip_tile(tile(2, 1)).unwrap();
+        assert_eq!(told.borrow()[1].0, 246..502);
+        let raster = stitcher.finish();
+        assert_eq!(told.borrow()[2].0, 502..600, "the rest, at the end");
+        assert_eq!(told.borrow().len(), 3);
+        assert_eq!(raster.pixel(300, 300), Some([9, 9, 9]));
     }
 
     #[test]

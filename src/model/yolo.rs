@@ -775,29 +775,73 @@ impl Yolo {
     /// Returns the head's raw outputs `[B, 4*reg_max + nc (+1), N]`, levels P3, P4, P5 in
     /// order, each flattened row-major (y, then x).
     pub fn forward(&self, x: Tensor<4>) -> Result<Tensor<3>> {
-        let mut saved: Vec<Option<Tensor<4>>> = vec![None; self.layers.len()];
+        self.forward_from(0, x)
+    }
+
+    /// [`Yolo::forward`] from layer `first` on, `x` being the output of the layer before it
+    /// (the image for layer 0): the rest of a pass whose first layers ran already, as
+    /// [`super::StemStream`] runs them. No layer before `first` may be one a later layer reads
+    /// again ([`Yolo::streamable_layers`] counts only such).
+    pub fn forward_from(&self, first: usize, x: Tensor<4>) -> Result<Tensor<3>> {
+        let mut saved = self.saved_from(first)?;
         let mut x = x;
-        for i in 0..self.layers.len() {
+        for i in first..self.layers.len() {
             x = self.layer(i, x, &mut saved)?;
         }
         self.head_output(&saved)
     }
 
-    /// [`Yolo::forward`], awaiting `pause()` after each layer: a caller on a thread that has
-    /// other work (the single-threaded browser worker, whose tiles keep arriving) lets it run
-    /// between layers, and stops the pass where `pause` fails (a cancelled run).
+    /// [`Yolo::forward_from`], awaiting `pause()` after each layer: a caller on a thread that
+    /// has other work (the single-threaded browser worker, whose tiles keep arriving) lets it
+    /// run between layers, and stops the pass where `pause` fails (a cancelled run).
     pub async fn forward_pausing<F: Future<Output = Result<()>>>(
         &self,
+        first: usize,
         x: Tensor<4>,
         mut pause: impl FnMut() -> F,
     ) -> Result<Tensor<3>> {
-        let mut saved: Vec<Option<Tensor<4>>> = vec![None; self.layers.len()];
+        let mut saved = self.saved_from(first)?;
         let mut x = x;
-        for i in 0..self.layers.len() {
+        for i in first..self.layers.len() {
             x = self.layer(i, x, &mut saved)?;
             pause().await?;
         }
         self.head_output(&saved)
+    }
+
+    /// The kept outputs of a pass that starts at layer `first`: none yet, which holds only if
+    /// no layer before it is kept.
+    fn saved_from(&self, first: usize) -> Result<Vec<Option<Tensor<4>>>> {
+        if first > self.layers.len() || self.keep[..first].iter().any(|&k| k) {
+            return Err(Error::Internal(format!(
+                "a pass cannot start at layer {first}: a layer before it is read later"
+            )));
+        }
+        Ok(vec![None; self.layers.len()])
+    }
+
+    /// How many of the first layers can run a band of output rows at a time, as their input
+    /// rows arrive: plain convolutions packed for the CPU's im2col (YOLOv8's, YOLO11's and
+    /// YOLO26's first two, the stride-2 stem), none of whose outputs a later layer reads again.
+    /// 0 on WebGPU.
+    pub fn streamable_layers(&self) -> usize {
+        self.layers
+            .iter()
+            .zip(&self.keep)
+            .take_while(|&(layer, &keep)| !keep && self.band_conv_of(layer).is_some())
+            .count()
+    }
+
+    /// Layer `i`'s packed convolution, where it is one of [`Yolo::streamable_layers`].
+    pub fn band_conv(&self, i: usize) -> Option<&PackedConv> {
+        (i < self.streamable_layers()).then(|| self.layers.get(i).and_then(|l| self.band_conv_of(l))).flatten()
+    }
+
+    fn band_conv_of<'a>(&self, layer: &'a Layer) -> Option<&'a PackedConv> {
+        match layer {
+            Layer::Conv(block) => block.packed().filter(|p| p.method() == cpu::Method::Im2col),
+            _ => None,
+        }
     }
 
     /// Layer `i` on `x`, the previous layer's output (the image for layer 0), keeping its
@@ -920,7 +964,7 @@ fn upsample2(x: Tensor<4>) -> Tensor<4> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::Weights;
     use crate::model::config::{Family, Scale};
@@ -1098,7 +1142,7 @@ mod tests {
             pauses.set(pauses.get() + 1);
             std::future::ready(Ok(()))
         };
-        let paused = futures::executor::block_on(net.forward_pausing(x.clone(), pause)).unwrap();
+        let paused = futures::executor::block_on(net.forward_pausing(0, x.clone(), pause)).unwrap();
         assert!(paused.into_data().try_to_vec::<f32>().unwrap() == plain);
         assert_eq!(pauses.get(), net.layers.len());
         let stop = || {
@@ -1106,7 +1150,7 @@ mod tests {
             std::future::ready(if pauses.get() > 3 { Err(Error::Aborted) } else { Ok(()) })
         };
         pauses.set(0);
-        let stopped = futures::executor::block_on(net.forward_pausing(x, stop));
+        let stopped = futures::executor::block_on(net.forward_pausing(0, x, stop));
         assert!(matches!(stopped, Err(Error::Aborted)));
         assert_eq!(pauses.get(), 4);
     }

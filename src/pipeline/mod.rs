@@ -14,6 +14,8 @@
 //!   order, clipped to the area; the result.
 //! - [`run`]: [`detect_area`], the chunks run one after the other on one worker in bounded
 //!   memory, each fetched while the one before runs.
+//! - [`stem`]: a chunk's first window's pass begun while its tiles arrive, where nothing
+//!   else runs meanwhile.
 
 pub mod area;
 #[cfg(feature = "model")]
@@ -22,11 +24,13 @@ pub mod plan;
 pub mod raster;
 #[cfg(feature = "model")]
 pub mod run;
+#[cfg(feature = "model")]
+pub mod stem;
 
 pub use area::{AreaRun, Finished};
 #[cfg(feature = "model")]
 pub use chunk::{LoadedChunk, detect_chunk, load_chunk, run_chunk};
 pub use plan::{AreaPlan, CHUNK_WINDOWS, Chunk, PlanParams, PlannedWindow};
-pub use raster::{LoadedRaster, load_raster};
+pub use raster::{LoadedRaster, load_raster, load_raster_watched};
 #[cfg(feature = "model")]
 pub use run::{detect_area, detect_area_in_chunks, detect_area_streamed};

@@ -5,7 +5,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::Result;
 use crate::host::{FetchedTiles, Hooks, Stage, TileProvider};
-use crate::imagery::{GeoRaster, PixelExtent, Stitcher};
+use crate::imagery::{GeoRaster, PixelExtent, RowWatch, Stitcher};
 use crate::tiles::fetch::{TileFailure, TileStats};
 use crate::tiles::{TileId, TileSource};
 
@@ -36,10 +36,27 @@ pub async fn load_raster<P: TileProvider, H: Hooks>(
     fail_on_missing: bool,
     hooks: &H,
 ) -> Result<LoadedRaster> {
+    load_raster_watched(provider, source, extent, tiles, fail_on_missing, hooks, None).await
+}
+
+/// [`load_raster`], telling `watch`, if any, of the raster's rows as they become whole
+/// ([`Stitcher::watch`]).
+pub async fn load_raster_watched<P: TileProvider, H: Hooks>(
+    provider: &P,
+    source: &TileSource,
+    extent: PixelExtent,
+    tiles: Vec<TileId>,
+    fail_on_missing: bool,
+    hooks: &H,
+    watch: Option<RowWatch>,
+) -> Result<LoadedRaster> {
     let start = hooks.now_ms();
     let total = tiles.len();
     hooks.progress(Stage::Fetch, 0, total);
     let mut stitcher = Stitcher::new(extent)?;
+    if let Some(watch) = watch {
+        stitcher.watch(watch);
+    }
     if tiles.is_empty() {
         return Ok(LoadedRaster {
             raster: stitcher.finish(),

@@ -84,10 +84,13 @@ async fn run_area<P: TileProvider, H: Hooks>(
     // Chunk k + 1 is fetched and decoded while chunk k runs through the model: its downloads
     // and decoding proceed off the thread, and its tiles are drawn whenever the model yields
     // between windows. At most two chunks' rasters exist at once.
+    // The first chunk, loaded while nothing else runs, begins its first window's pass as its
+    // rows arrive (super::stem); the others are loaded while the model runs.
     let load = |k: usize, quiet: bool| {
         let chunk_hooks = ChunkHooks { inner: hooks, status: &status, quiet };
         let plan = &plan;
-        async move { load_chunk(provider, source, plan, k, options.fail_on_missing_tiles, &chunk_hooks).await }
+        let stem_on = (k == 0).then_some(engine);
+        async move { load_chunk(provider, source, plan, k, options.fail_on_missing_tiles, &chunk_hooks, stem_on).await }
     };
     let mut next = match plan.chunks.is_empty() {
         true => None,

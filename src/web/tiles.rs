@@ -241,12 +241,12 @@ impl HttpTiles<'_> {
             done += 1;
             hooks.progress(Stage::Fetch, done, total);
             match outcome {
-                Ok(None) => Ok(()),
+                Ok(None) => stitcher.skip_tile(tile),
                 Ok(Some(t)) => stitcher.put_tile(tile, &t),
                 Err(failure) if fail_on_missing => Err(failure.into()),
                 Err(failure) => {
                     missing.push((index, failure));
-                    Ok(())
+                    stitcher.skip_tile(tile)
                 }
             }
         };

@@ -195,6 +195,66 @@ impl PackedConv {
         Ok(())
     }
 
+    /// Output rows `rows` of one image (batch 1, no residual) into `out`, which holds the whole
+    /// NCHW output: the other rows are left as they are. Each value comes out exactly as
+    /// [`PackedConv::run_into`] computes it (a pixel's sum runs over the depth in the same
+    /// order however the plane is cut), so an image can be run a band of rows at a time as its
+    /// input rows arrive ([`crate::model::StemStream`]). im2col only: Winograd's tiles span
+    /// several rows.
+    /// With `one_thread`, on the calling thread only (the pool's other threads stay free for
+    /// other work); otherwise cut for the pool as [`PackedConv::run_into`] is.
+    pub fn run_rows(
+        &self,
+        x: &[f32],
+        (h, w): (usize, usize),
+        rows: Range<usize>,
+        out: &mut [f32],
+        one_thread: bool,
+    ) -> Result<()> {
+        let [ho, wo] = self.output_hw(h, w)?;
+        if self.winograd.is_some() {
+            return Err(Error::Internal("a Winograd convolution runs whole planes, not bands of rows".into()));
+        }
+        if x.len() != self.cin * h * w || out.len() != self.cout * ho * wo || rows.start > rows.end || rows.end > ho {
+            return Err(Error::Internal(format!(
+                "rows {rows:?} of a {}x{h}x{w} -> {}x{ho}x{wo} convolution with {} input and {} output values",
+                self.cin,
+                self.cout,
+                x.len(),
+                out.len()
+            )));
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let band = rows.start * wo..rows.end * wo;
+        let pieces: Vec<Range<usize>> = match one_thread {
+            true => vec![band],
+            false => parallel::pieces(band.len(), NR, band.len() * self.cout * self.depth())
+                .into_iter()
+                .map(|p| p.start + band.start..p.end + band.start)
+                .collect(),
+        };
+        self.in_pieces(x, (h, w), None, &pieces, out);
+        Ok(())
+    }
+
+    /// Multiply-adds of one output row of an image `w` pixels wide.
+    pub fn row_work(&self, w: usize) -> usize {
+        let wo = (w + 2 * (self.kernel / 2) - self.kernel) / self.stride + 1;
+        wo * self.cout * self.depth()
+    }
+
+    /// Kernel side.
+    pub fn kernel(&self) -> usize {
+        self.kernel
+    }
+
+    /// Stride.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
     /// One image, cut into one piece of output pixels per thread (whole bands of
     /// `winograd::TILE` rows for Winograd's tiles).
     fn image(&self, x: &[f32], (h, w): (usize, usize), residual: Option<&[f32]>, out: &mut [f32]) {

@@ -71,7 +71,7 @@ pub fn decode(config: &YoloConfig, raw: Tensor<3>, anchors: &[f32], strides: &[f
 }
 
 /// A flex tensor of `values` (no copy).
-fn from_vec<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
+pub fn from_vec<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
     Tensor::from_primitive::<Flex>(FlexTensor::from_data(TensorData::new(values, shape)))
 }
 

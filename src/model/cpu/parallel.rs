@@ -48,7 +48,9 @@ pub fn pieces(len: usize, unit: usize, work: usize) -> Vec<Range<usize>> {
 
 /// The jobs of `pieces` over `out`, rows of `row` values (an output channel, a decoded row,
 /// one SPPF level): each piece with its part of every row, `per_unit` values for each unit of
-/// its range, so that the pieces write disjointly. A piece's parts come in row order.
+/// its range, so that the pieces write disjointly. A piece's parts come in row order. The
+/// pieces are consecutive; they may start past 0 and end before the row does (a band of a
+/// convolution's output rows), and the rest of each row is left out.
 pub fn share_rows<'a>(
     out: &'a mut [f32],
     row: usize,
@@ -56,8 +58,9 @@ pub fn share_rows<'a>(
     per_unit: usize,
 ) -> Vec<(Range<usize>, Vec<&'a mut [f32]>)> {
     let mut parts: Vec<Vec<&mut [f32]>> = pieces.iter().map(|_| Vec::with_capacity(out.len() / row.max(1))).collect();
+    let skip = pieces.first().map_or(0, |p| p.start * per_unit);
     for row in out.chunks_exact_mut(row.max(1)) {
-        let mut rest = row;
+        let mut rest = &mut row[skip..];
         for (range, part) in pieces.iter().zip(&mut parts) {
             let (head, tail) = rest.split_at_mut(range.len() * per_unit);
             part.push(head);
@@ -104,6 +107,35 @@ pub async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stati
     #[cfg(not(any(not(target_family = "wasm"), feature = "threads")))]
     {
         Ok(f())
+    }
+}
+
+/// [`off_thread`], and the milliseconds `f` took where it ran (not counting its wait for a
+/// free thread of the pool, nor the caller's wake-up after it).
+pub async fn off_thread_timed<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> crate::Result<(T, f64)> {
+    off_thread(move || {
+        let start = clock_ms();
+        let out = f();
+        (out, clock_ms() - start)
+    })
+    .await
+}
+
+/// Milliseconds on a monotonic clock that any thread reads (of a pool's web worker in the
+/// browser: `performance.now()` of the thread it runs on, so only differences mean anything).
+fn clock_ms() -> f64 {
+    #[cfg(not(target_family = "wasm"))]
+    {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1e3
+    }
+    #[cfg(target_family = "wasm")]
+    {
+        use wasm_bindgen::JsCast;
+        js_sys::Reflect::get(&js_sys::global(), &wasm_bindgen::JsValue::from_str("performance"))
+            .ok()
+            .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
+            .map_or(0.0, |p| p.now())
     }
 }
 
