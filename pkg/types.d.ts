@@ -709,9 +709,9 @@ export interface ImageInfo {
 
 /**
  * Milliseconds spent per stage. An area of several chunks fetches and decodes the next chunk
- * while the model runs on the current one, and on the CPU the first window's first layers
- * run while its tiles arrive, so `fetch` and `decode` overlap `inference` and the stages can
- * add up to more than `total`.
+ * while the model runs on the current one, and the single-threaded CPU engine runs the first
+ * window's first layers while its tiles arrive, so `fetch` and `decode` overlap `inference`
+ * and the stages can add up to more than `total`.
  */
 export interface Timings {
     /**

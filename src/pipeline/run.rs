@@ -12,6 +12,7 @@ use crate::api::{DetectOptions, DetectResult};
 use crate::detect::Engine;
 use crate::geojson::{Aoi, DetectionFeature, feature_collection};
 use crate::host::{Hooks, RunStatus, Stage, TileProvider};
+use crate::model::cpu::parallel;
 use crate::tiles::TileSource;
 use crate::{Error, Result};
 
@@ -85,11 +86,12 @@ async fn run_area<P: TileProvider, H: Hooks>(
     // and decoding proceed off the thread, and its tiles are drawn whenever the model yields
     // between windows. At most two chunks' rasters exist at once.
     // The first chunk, loaded while nothing else runs, begins its first window's pass as its
-    // rows arrive (super::stem); the others are loaded while the model runs.
+    // rows arrive (super::stem), in the single-threaded engine; the others are loaded while
+    // the model runs.
     let load = |k: usize, quiet: bool| {
         let chunk_hooks = ChunkHooks { inner: hooks, status: &status, quiet };
         let plan = &plan;
-        let stem_on = (k == 0).then_some(engine);
+        let stem_on = (k == 0 && !parallel::ON_POOL).then_some(engine);
         async move { load_chunk(provider, source, plan, k, options.fail_on_missing_tiles, &chunk_hooks, stem_on).await }
     };
     let mut next = match plan.chunks.is_empty() {
