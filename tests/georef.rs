@@ -63,6 +63,7 @@ fn osbs_colours_land_at_their_lon_lat() {
             extent.tiles().iter().collect(),
             true,
             &NativeHooks::new(false),
+            None,
         ))
         .unwrap();
         assert!(loaded.missing.is_empty());

@@ -34,10 +34,18 @@ fn archive_and_xyz_tiles_stitch_to_the_same_raster() {
             let extent = PixelExtent::covering(bounds, zoom, 256).unwrap();
             let tiles: Vec<_> = extent.tiles().iter().collect();
             let hooks = NativeHooks::new(false);
-            let from_dir =
-                block_on(load_raster(&DirTiles::new(root.join(name)), &source, extent, tiles.clone(), false, &hooks))
-                    .unwrap();
-            let from_archive = block_on(load_raster(&archive, &source, extent, tiles.clone(), false, &hooks)).unwrap();
+            let from_dir = block_on(load_raster(
+                &DirTiles::new(root.join(name)),
+                &source,
+                extent,
+                tiles.clone(),
+                false,
+                &hooks,
+                None,
+            ))
+            .unwrap();
+            let from_archive =
+                block_on(load_raster(&archive, &source, extent, tiles.clone(), false, &hooks, None)).unwrap();
             // The margin's tiles: missing files in the directory, absent from the archive.
             assert!(!from_dir.missing.is_empty(), "{name} z{zoom}: the margin should hold tiles without imagery");
             assert!(from_archive.missing.is_empty(), "{name} z{zoom}: {:?}", from_archive.missing);

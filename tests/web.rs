@@ -150,6 +150,7 @@ async fn composited_raster_is_exact_and_missing_tiles_are_black() {
         extent.tiles().iter().collect(),
         false,
         &hooks,
+        None,
     )
     .await
     .unwrap();

@@ -7,7 +7,7 @@
 use std::cell::Cell;
 
 use super::plan::AreaPlan;
-use super::raster::{LoadedRaster, load_raster_watched};
+use super::raster::{LoadedRaster, load_raster};
 use super::stem::StemFeed;
 use crate::api::{ChunkOutput, Timings};
 use crate::detect::{Engine, NmsParams, RasterPlace, Window, WindowStem};
@@ -58,8 +58,7 @@ pub async fn load_chunk<P: TileProvider, H: Hooks>(
     let stitched = Cell::new(start);
     let load = |watch| async {
         let loaded =
-            load_raster_watched(provider, source, chunk.extent, chunk.tiles.clone(), fail_on_missing, hooks, watch)
-                .await;
+            load_raster(provider, source, chunk.extent, chunk.tiles.clone(), fail_on_missing, hooks, watch).await;
         stitched.set(hooks.now_ms());
         loaded
     };

@@ -31,6 +31,6 @@ pub use area::{AreaRun, Finished};
 #[cfg(feature = "model")]
 pub use chunk::{LoadedChunk, detect_chunk, load_chunk, run_chunk};
 pub use plan::{AreaPlan, CHUNK_WINDOWS, Chunk, PlanParams, PlannedWindow};
-pub use raster::{LoadedRaster, load_raster, load_raster_watched};
+pub use raster::{LoadedRaster, load_raster};
 #[cfg(feature = "model")]
 pub use run::{detect_area, detect_area_in_chunks, detect_area_streamed};

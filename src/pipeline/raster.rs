@@ -27,21 +27,9 @@ pub struct LoadedRaster {
 
 /// Fetch and decode `tiles` (of `extent`; pixels of no tile stay black) and stitch them
 /// into one raster. Tiles that cannot be loaded are painted black and returned as failures,
-/// or end the run when `fail_on_missing` is set.
+/// or end the run when `fail_on_missing` is set. `watch`, if any, is told of the raster's rows
+/// as they become whole ([`Stitcher::watch`]).
 pub async fn load_raster<P: TileProvider, H: Hooks>(
-    provider: &P,
-    source: &TileSource,
-    extent: PixelExtent,
-    tiles: Vec<TileId>,
-    fail_on_missing: bool,
-    hooks: &H,
-) -> Result<LoadedRaster> {
-    load_raster_watched(provider, source, extent, tiles, fail_on_missing, hooks, None).await
-}
-
-/// [`load_raster`], telling `watch`, if any, of the raster's rows as they become whole
-/// ([`Stitcher::watch`]).
-pub async fn load_raster_watched<P: TileProvider, H: Hooks>(
     provider: &P,
     source: &TileSource,
     extent: PixelExtent,
