@@ -371,11 +371,7 @@ impl Engine {
         for (i, &(index, window)) in windows.iter().enumerate() {
             hooks.checkpoint().await?;
             hooks.progress(Stage::Inference, done + i, total);
-            let local = Window {
-                x: window.x.checked_sub(place.offset.0).unwrap_or(u32::MAX),
-                y: window.y.checked_sub(place.offset.1).unwrap_or(u32::MAX),
-                ..window
-            };
+            let local = window.in_raster_at(place.offset);
             let t0 = hooks.now_ms();
             let hw = local.input_hw();
             let streamed = stem.take_if(|s| s.window == window);

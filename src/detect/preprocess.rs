@@ -26,6 +26,17 @@ impl Window {
         [up(self.height), up(self.width)]
     }
 
+    /// The same window in the pixels of a raster whose top-left pixel is `offset` here (a
+    /// chunk's raster in its area); a window left or above the raster lands past any raster
+    /// (`u32::MAX`), which cutting it then refuses.
+    pub fn in_raster_at(&self, offset: (u32, u32)) -> Window {
+        Window {
+            x: self.x.checked_sub(offset.0).unwrap_or(u32::MAX),
+            y: self.y.checked_sub(offset.1).unwrap_or(u32::MAX),
+            ..*self
+        }
+    }
+
     /// Which sides (left, top, right, bottom) lie inside the raster rather than on its border.
     /// Detections touching such a side may be cut off and are left to the neighbouring window.
     pub fn interior_sides(&self, raster_w: u32, raster_h: u32) -> [bool; 4] {

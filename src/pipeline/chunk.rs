@@ -45,13 +45,7 @@ pub async fn load_chunk<P: TileProvider, H: Hooks>(
     let start = hooks.now_ms();
     let feed = match (stem_on, chunk.windows.first()) {
         (Some(engine), Some(first)) => {
-            let window = first.window;
-            let local = Window {
-                x: window.x.checked_sub(chunk.offset.0).unwrap_or(u32::MAX),
-                y: window.y.checked_sub(chunk.offset.1).unwrap_or(u32::MAX),
-                ..window
-            };
-            StemFeed::new(engine, window, local, chunk.extent.height)?
+            StemFeed::new(engine, first.window, first.window.in_raster_at(chunk.offset), chunk.extent.height)?
         }
         _ => None,
     };

@@ -144,9 +144,12 @@ impl PackedConv {
         if h == 0 || w == 0 {
             return Err(Error::Internal(format!("convolution input {w}x{h} is empty")));
         }
-        let pad = self.kernel / 2;
-        let out = |len: usize| (len + 2 * pad - self.kernel) / self.stride + 1;
-        Ok([out(h), out(w)])
+        Ok([self.out_len(h), self.out_len(w)])
+    }
+
+    /// Output length along an input side of `len` values ("same" padding, the stride).
+    fn out_len(&self, len: usize) -> usize {
+        (len + 2 * (self.kernel / 2) - self.kernel) / self.stride + 1
     }
 
     /// Run on `batch` NCHW images `x` of `h × w`, adding `residual` (shaped like the output)
@@ -241,8 +244,7 @@ impl PackedConv {
 
     /// Multiply-adds of one output row of an image `w` pixels wide.
     pub fn row_work(&self, w: usize) -> usize {
-        let wo = (w + 2 * (self.kernel / 2) - self.kernel) / self.stride + 1;
-        wo * self.cout * self.depth()
+        self.out_len(w) * self.cout * self.depth()
     }
 
     /// Kernel side.
@@ -258,7 +260,7 @@ impl PackedConv {
     /// One image, cut into one piece of output pixels per thread (whole bands of
     /// `winograd::TILE` rows for Winograd's tiles).
     fn image(&self, x: &[f32], (h, w): (usize, usize), residual: Option<&[f32]>, out: &mut [f32]) {
-        let wo = (w + 2 * (self.kernel / 2) - self.kernel) / self.stride + 1;
+        let wo = self.out_len(w);
         let n = out.len() / self.cout;
         let unit = if self.winograd.is_some() { winograd::TILE * wo } else { NR };
         let pieces = parallel::pieces(n, unit, n * self.cout * self.depth());
@@ -289,7 +291,7 @@ impl PackedConv {
         range: Range<usize>,
         out: &mut [&mut [f32]],
     ) {
-        let wo = (w + 2 * (self.kernel / 2) - self.kernel) / self.stride + 1;
+        let wo = self.out_len(w);
         if let Some(winograd) = &self.winograd {
             let band = winograd::TILE * wo;
             let bands = range.start / band..range.end.div_ceil(band);
