@@ -129,15 +129,14 @@ impl StemStream {
         (0..self.shapes.len() - 1).any(|i| self.ready(i).is_some())
     }
 
-    /// Compute the next band on the calling thread alone (a pool's other threads stay free
-    /// for the tiles' decoding): the earliest layer with rows ready, about [`WORK_PER_STEP`]
-    /// of them. Returns whether there was one.
+    /// Compute the next band: the earliest layer with rows ready, about [`WORK_PER_STEP`] of
+    /// them. Returns whether there was one.
     pub fn step(&mut self) -> Result<bool> {
-        self.band(WORK_PER_STEP, true)
+        self.band(WORK_PER_STEP)
     }
 
     /// The earliest layer's ready rows, as many as `work` multiply-adds allow (one at least).
-    fn band(&mut self, work: usize, one_thread: bool) -> Result<bool> {
+    fn band(&mut self, work: usize) -> Result<bool> {
         let Some((i, rows)) = (0..self.shapes.len() - 1).find_map(|i| self.ready(i).map(|r| (i, r))) else {
             return Ok(false);
         };
@@ -147,7 +146,7 @@ impl StemStream {
         let most = (work / conv.row_work(w).max(1)).max(1);
         let rows = rows.start..rows.end.min(rows.start + most);
         let (before, after) = self.stages.split_at_mut(i + 1);
-        conv.run_rows(&before[i], (h, w), rows.clone(), &mut after[0], one_thread)?;
+        conv.run_rows(&before[i], (h, w), rows.clone(), &mut after[0])?;
         self.rows[i + 1] = rows.end;
         if rows.end == self.shapes[i + 1][1] {
             // Layer i is done: nothing reads its input again.
@@ -156,13 +155,12 @@ impl StemStream {
         Ok(true)
     }
 
-    /// Every layer's remaining rows, once the whole input is in (on every thread of the pool:
-    /// the tiles are all in); then the stem's output.
+    /// Every layer's remaining rows, once the whole input is in; then the stem's output.
     pub fn finish(mut self) -> Result<StemOutput> {
         if !self.input_complete() {
             return Err(Error::Internal(format!("the stem finished with {} of its input rows", self.rows[0])));
         }
-        while self.band(usize::MAX, false)? {}
+        while self.band(usize::MAX)? {}
         let [c, h, w] = *self.shapes.last().unwrap_or(&[0; 3]);
         let next_layer = self.shapes.len() - 1;
         let output = self.stages.pop().unwrap_or_default();

@@ -8,10 +8,11 @@
 //! through the model would only take that one's threads, and a pool's worker loads its next
 //! chunk beside the one it runs, with the other workers on the same cores.
 //!
-//! A band runs on the worker's thread and yields to its event loop after each, so tiles are
-//! read between bands. (With a pool of threads, [`StemFeed::run`] runs each band on one of
-//! them; measured, that did not shorten the wait, and the bands, slower on one thread than the
-//! whole stem on all of them, made `inference` longer: the threaded engine does not use it.)
+//! A band runs on the caller's thread (the worker's) and yields to its event loop after each,
+//! so tiles are read between bands. (The threaded engine ran each band on one thread of its
+//! pool in an A/B: the wait did not shorten, and the bands, slower on one thread than the
+//! whole stem on all of them, made `inference` longer; so it runs no stem, see
+//! [`super::run`].)
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -26,7 +27,6 @@ use crate::detect::{Engine, WindowStem};
 use crate::host::Hooks;
 use crate::imagery::RowWatch;
 use crate::model::StemStream;
-use crate::model::cpu::parallel;
 use crate::{Error, Result};
 
 /// What the raster's watch hands the stem: the window's input rows made so far, not yet put
@@ -129,18 +129,11 @@ impl StemFeed {
                 hooks.model_ready().await?;
                 ready = true;
             }
-            // On a thread of the pool where there is one (the caller's otherwise), timed there.
-            let ((back, stepped), took) = parallel::off_thread_timed(move || {
-                let stepped = stem.step();
-                (stem, stepped)
-            })
-            .await?;
-            stepped?;
-            (stem, ms) = (back, ms + took);
-            if !parallel::ON_POOL {
-                // The worker's thread: let it read the tiles that arrived.
-                hooks.yield_now().await;
-            }
+            let t0 = hooks.now_ms();
+            stem.step()?;
+            ms += hooks.now_ms() - t0;
+            // Let the worker's event loop read the tiles that arrived meanwhile.
+            hooks.yield_now().await;
         }
         if !stem.input_complete() {
             return Ok(None);
@@ -148,8 +141,9 @@ impl StemFeed {
         if !ready {
             hooks.model_ready().await?;
         }
-        let (output, took) = parallel::off_thread_timed(move || stem.finish()).await?;
-        Ok(Some(WindowStem { window, output: output?, ms: ms + took }))
+        let t0 = hooks.now_ms();
+        let output = stem.finish()?;
+        Ok(Some(WindowStem { window, output, ms: ms + hooks.now_ms() - t0 }))
     }
 }
 

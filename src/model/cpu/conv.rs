@@ -203,17 +203,8 @@ impl PackedConv {
     /// [`PackedConv::run_into`] computes it (a pixel's sum runs over the depth in the same
     /// order however the plane is cut), so an image can be run a band of rows at a time as its
     /// input rows arrive ([`crate::model::StemStream`]). im2col only: Winograd's tiles span
-    /// several rows.
-    /// With `one_thread`, on the calling thread only (the pool's other threads stay free for
-    /// other work); otherwise cut for the pool as [`PackedConv::run_into`] is.
-    pub fn run_rows(
-        &self,
-        x: &[f32],
-        (h, w): (usize, usize),
-        rows: Range<usize>,
-        out: &mut [f32],
-        one_thread: bool,
-    ) -> Result<()> {
+    /// several rows. Cut for the pool's threads as [`PackedConv::run_into`] is.
+    pub fn run_rows(&self, x: &[f32], (h, w): (usize, usize), rows: Range<usize>, out: &mut [f32]) -> Result<()> {
         let [ho, wo] = self.output_hw(h, w)?;
         if self.winograd.is_some() {
             return Err(Error::Internal("a Winograd convolution runs whole planes, not bands of rows".into()));
@@ -231,13 +222,10 @@ impl PackedConv {
             return Ok(());
         }
         let band = rows.start * wo..rows.end * wo;
-        let pieces: Vec<Range<usize>> = match one_thread {
-            true => vec![band],
-            false => parallel::pieces(band.len(), NR, band.len() * self.cout * self.depth())
-                .into_iter()
-                .map(|p| p.start + band.start..p.end + band.start)
-                .collect(),
-        };
+        let pieces: Vec<Range<usize>> = parallel::pieces(band.len(), NR, band.len() * self.cout * self.depth())
+            .into_iter()
+            .map(|p| p.start + band.start..p.end + band.start)
+            .collect();
         self.in_pieces(x, (h, w), None, &pieces, out);
         Ok(())
     }

@@ -110,35 +110,6 @@ pub async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stati
     }
 }
 
-/// [`off_thread`], and the milliseconds `f` took where it ran (not counting its wait for a
-/// free thread of the pool, nor the caller's wake-up after it).
-pub async fn off_thread_timed<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> crate::Result<(T, f64)> {
-    off_thread(move || {
-        let start = clock_ms();
-        let out = f();
-        (out, clock_ms() - start)
-    })
-    .await
-}
-
-/// Milliseconds on a monotonic clock that any thread reads (of a pool's web worker in the
-/// browser: `performance.now()` of the thread it runs on, so only differences mean anything).
-fn clock_ms() -> f64 {
-    #[cfg(not(target_family = "wasm"))]
-    {
-        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-        START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1e3
-    }
-    #[cfg(target_family = "wasm")]
-    {
-        use wasm_bindgen::JsCast;
-        js_sys::Reflect::get(&js_sys::global(), &wasm_bindgen::JsValue::from_str("performance"))
-            .ok()
-            .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
-            .map_or(0.0, |p| p.now())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
