@@ -132,7 +132,14 @@ impl Engine {
         if chw.len() != 3 * hw[0] * hw[1] {
             return Err(Error::Internal(format!("input holds {} values, not 3x{}x{}", chw.len(), hw[0], hw[1])));
         }
-        Ok(Tensor::from_data(TensorData::new(chw, [1, 3, hw[0], hw[1]]), &net.device))
+        let shape = [1, 3, hw[0], hw[1]];
+        Ok(match net.backend {
+            // Straight onto burn's CPU backend: burn's generic `from_data` (a dispatch over every
+            // backend and element type, 233 KB of wasm) would be compiled at the first detect()
+            // of every page load only to move this vector (21 ms of the worker's time).
+            Backend::Cpu => crate::model::cpu::flex::from_vec(chw, shape),
+            Backend::Webgpu => Tensor::from_data(TensorData::new(chw, shape), &net.device),
+        })
     }
 
     /// One forward pass over a `[3, H, W]` input; returns the decoded output `[rows, N]`

@@ -65,18 +65,31 @@ impl ConvBlock {
         match &self.imp {
             ConvImpl::Cpu(packed) => cpu::flex::conv2d(packed, x, residual),
             ConvImpl::Depthwise(dw) => cpu::flex::depthwise(dw, x, residual),
-            ConvImpl::Burn { weight, bias, options } => {
-                let y = conv2d(x, weight.clone(), Some(bias.clone()), options.clone());
-                let y = match self.act {
-                    Activation::Silu => silu(y),
-                    Activation::Identity => y,
-                };
-                Ok(match residual {
-                    Some(r) => y + r,
-                    None => y,
-                })
-            }
+            ConvImpl::Burn { weight, bias, options } => Ok(burn_conv(x, (weight, bias, options), self.act, residual)),
         }
+    }
+}
+
+/// `act(conv(x)) + residual` in burn's ops: on WebGPU, and on the CPU for a grouped convolution
+/// that the packed kernels do not take. Not inlined into [`ConvBlock::forward_add`]: burn's
+/// generic ops are large, and the browser compiles a wasm function whole at its first call
+/// (and again, optimised, once it runs hot), so the CPU path paid for them at the first pass
+/// of every page load (73 KB of wasm, about 10 ms of the worker's time).
+#[inline(never)]
+fn burn_conv(
+    x: Tensor<4>,
+    (weight, bias, options): (&Tensor<4>, &Tensor<1>, &ConvOptions<2>),
+    act: Activation,
+    residual: Option<Tensor<4>>,
+) -> Tensor<4> {
+    let y = conv2d(x, weight.clone(), Some(bias.clone()), options.clone());
+    let y = match act {
+        Activation::Silu => silu(y),
+        Activation::Identity => y,
+    };
+    match residual {
+        Some(r) => y + r,
+        None => y,
     }
 }
 
