@@ -3,8 +3,11 @@
 #
 #   1. native:  cargo test                     unit tests + parity with onnxruntime (flex CPU),
 #               georeferencing, PMTiles, the COG reader, detect() on COGs
-#   2. browser: wasm-pack test --headless --chrome --features webgpu
-#               page tests + dedicated-worker tests: CPU and WebGPU parity, the Engine API
+#   2. browser: wasm-pack test --headless --chrome --release --features webgpu --test web
+#               --test web_worker: page tests + dedicated-worker tests (CPU and WebGPU parity,
+#               the Engine API), built in release as the engines are, so that they reuse the
+#               dependencies pkg/build.sh compiled for the WebGPU engine (Cargo.toml's
+#               [profile.release] says why that works); the other test files are native
 #   3. types:   tsc over pkg/index.d.ts (strict, nodenext + bundler resolution) and over the
 #               JS sources (checkJs, strict)
 #   4. e2e:     node --test tests/e2e: the npm package in Chromium (worker client protocol,
@@ -76,7 +79,7 @@ run() {
 }
 
 run native cargo test --no-fail-fast
-run browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --headless --chrome --features webgpu
+run browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --headless --chrome --release --features webgpu --test web --test web_worker
 run types npm --prefix pkg run --silent check-types
 run e2e npm --prefix tests/e2e test --silent
 run fmt cargo fmt --check

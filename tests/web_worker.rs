@@ -1,9 +1,9 @@
 //! Browser tests inside a dedicated worker, where the library runs: parity with
 //! onnxruntime on the wasm CPU path and on WebGPU, and the `Engine` boundary end to end.
 //!
-//! Run with `wasm-pack test --headless --chrome` (see README); they fetch imagery and
-//! weights from the local server (`www/serve.sh start`, http://127.0.0.1:8080 unless
-//! GEODETECT_TEST_SERVER was set at build time).
+//! Run as tests/run.sh does (`wasm-pack test --headless --chrome --release ...`, see
+//! README); they fetch imagery and weights from the local server (`www/serve.sh start`,
+//! http://127.0.0.1:8080 unless GEODETECT_TEST_SERVER was set at build time).
 #![cfg(target_family = "wasm")]
 // Tests fail by panicking: the no-panic lints are for library code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
