@@ -32,7 +32,7 @@
 # Environment:
 #   GEODETECT_PROFILE   cargo profile: release (default), dev, or a custom profile name
 #   GEODETECT_ENGINES   which to build, in order, names from pkg/engines.mjs (the default:
-#                       all of them, "webgpu cpu cpu-relaxed threads threads-relaxed")
+#                       all of them, "cpu cpu-relaxed webgpu threads threads-relaxed")
 #   GEODETECT_NIGHTLY   the toolchain of the threaded build (default: the one pinned in
 #                       pkg/threads.toolchain, which tests/setup.sh installs)
 #   CARGO_TARGET_DIR    honoured, as cargo does (default: <repo>/target)
@@ -66,9 +66,14 @@ step() { echo "pkg/build.sh: $*" >&2; }
 
 command -v node >/dev/null || die "node not found on PATH (the engine list, the CDN build and the size table need it)"
 engine_list="$(node "$here/engines.mjs")"
-# By default all of them, WebGPU's first: its wasm-opt takes longest, and runs while the
-# others compile.
-engines="${GEODETECT_ENGINES:-$(awk '$1 == "webgpu" { printf "%s ", $1 }' <<< "$engine_list")$(awk '$1 != "webgpu" { printf "%s ", $1 }' <<< "$engine_list")}"
+# By default all of them: those of stable Rust, WebGPU's last of these, then the threaded ones.
+# The browser tests (tests/run.sh: wasm-pack test --release --features webgpu) then reuse the
+# library the WebGPU build left in target/: the lib's outputs have no hash in their names (it
+# is also a cdylib), so each stable engine's build overwrites the last one's, and a test build
+# after another engine would compile geodetect again and redo the WebGPU engine's fat-LTO link
+# (65 s on one core, measured). WebGPU's wasm-opt, the longest, runs while the threaded ones
+# compile.
+engines="${GEODETECT_ENGINES:-$(awk '$3 == "stable" && $1 != "webgpu" { printf "%s ", $1 }' <<< "$engine_list")$(awk '$1 == "webgpu" { printf "%s ", $1 }' <<< "$engine_list")$(awk '$3 != "stable" { printf "%s ", $1 }' <<< "$engine_list")}"
 
 command -v cargo >/dev/null || die "cargo not found on PATH"
 command -v wasm-bindgen >/dev/null || die "wasm-bindgen not found on PATH (cargo install wasm-bindgen-cli --version <the wasm-bindgen version in Cargo.lock>)"
