@@ -136,18 +136,18 @@ test_tools() {
     # dependencies): what they do takes seconds either way (`cargo deny check` 5 s against 2),
     # and they build in 200 s instead of 414 in release (2 cores, measured one after another).
     local tools_target="${CARGO_TARGET_DIR:-$root/target}/tools"
-    if ! command -v wasm-pack >/dev/null || [[ "$(wasm-pack --version)" != "wasm-pack 0.15.1" ]]; then
-        echo "cargo install wasm-pack 0.15.1"
-        CARGO_PROFILE_DEV_DEBUG=0 cargo install -q --locked --debug --target-dir "$tools_target" wasm-pack --version 0.15.1
-    fi
-    if [[ "$(cargo deny --version 2>/dev/null)" != "cargo-deny 0.20.2" ]]; then
-        echo "cargo install cargo-deny 0.20.2 (the supply-chain check of deny.toml)"
-        CARGO_PROFILE_DEV_DEBUG=0 cargo install -q --locked --debug --target-dir "$tools_target" cargo-deny --version 0.20.2
-    fi
-    if [[ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz 0.13.1" ]]; then
-        echo "cargo install cargo-fuzz 0.13.1 (fuzz/run.sh builds the fuzz targets with it and the pinned nightly)"
-        CARGO_PROFILE_DEV_DEBUG=0 cargo install -q --locked --debug --target-dir "$tools_target" cargo-fuzz --version 0.13.1
-    fi
+    # install_tool CRATE VERSION WHY VERSION_COMMAND...: cargo install CRATE at VERSION unless
+    # VERSION_COMMAND prints "CRATE VERSION".
+    install_tool() {
+        local crate="$1" version="$2" why="$3"
+        shift 3
+        [[ "$("$@" 2>/dev/null)" != "$crate $version" ]] || return 0
+        echo "cargo install $crate $version ($why)"
+        CARGO_PROFILE_DEV_DEBUG=0 cargo install -q --locked --debug --target-dir "$tools_target" "$crate" --version "$version"
+    }
+    install_tool wasm-pack 0.15.1 "the browser suite" wasm-pack --version
+    install_tool cargo-deny 0.20.2 "the supply-chain check of deny.toml" cargo deny --version
+    install_tool cargo-fuzz 0.13.1 "fuzz/run.sh builds the fuzz targets with it and the pinned nightly" cargo fuzz --version
 }
 native_side() {
     if ! $demo_only; then test_tools; fi
