@@ -115,8 +115,18 @@ build_engine() {
     env_flags=("RUSTFLAGS=-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128 -C debug-assertions=off${link[*]/#/ -C link-arg=}")
   fi
   step "$name: ${cargo_cmd[*]} build --lib --target wasm32-unknown-unknown --profile $profile ${features_flags[*]}"
+  # geodetect's own compiler warnings fail the build (cargo replays them when nothing is
+  # recompiled): tests/run.sh's clippy lints the wasm code in one configuration (the CPU
+  # engine's, relaxed SIMD), so what only the WebGPU or threaded engines compile is checked here.
+  local cargo_log
+  cargo_log="$(mktemp)"
+  tmp_dirs+=("$cargo_log")
   (cd "$root" && env CARGO_TARGET_DIR="$engine_target_dir" "${env_flags[@]}" \
-    "${cargo_cmd[@]}" build --lib --target wasm32-unknown-unknown --profile "$profile" "${features_flags[@]}")
+    "${cargo_cmd[@]}" build --lib --target wasm32-unknown-unknown --profile "$profile" "${features_flags[@]}" 2>&1) \
+    | tee "$cargo_log" >&2
+  if grep -q '^warning: `geodetect` (lib) generated' "$cargo_log"; then
+    die "$name: geodetect compiles with warnings (above); the engines are built with none"
+  fi
 
   local wasm_in="$engine_target_dir/wasm32-unknown-unknown/$profile_dir/geodetect.wasm"
   [ -f "$wasm_in" ] || die "cargo did not produce $wasm_in"

@@ -21,6 +21,12 @@
 //! by default): without it the crate is its parsing, planning, georeferencing and decoding
 //! code alone, which is what the fuzz targets in `fuzz/` build.
 
+// The unit tests run natively (`cargo test`). For wasm32 the library's own test harness is
+// empty: `wasm-pack test` builds every test target (`cargo build --tests`) before it runs the
+// browser ones, and this one, a fat-LTO link of the whole model stack, was never run there
+// (5 of the browser suite's 6 minutes of compiling on 2 cores, measured).
+#![cfg(not(all(test, target_family = "wasm")))]
+
 pub mod api;
 pub mod detect;
 pub mod error;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run every test suite of geodetect, after tests/setup.sh (which skips what is done):
 #
-#   1. native:  cargo test                     unit tests + parity with onnxruntime (flex CPU),
-#               georeferencing, PMTiles, the COG reader, detect() on COGs
+#   1. native:  cargo test --features cli      unit tests + parity with onnxruntime (flex CPU),
+#               georeferencing, PMTiles, the COG reader, detect() on COGs (with `cli`: the
+#               library the setup compiled for the CLI, not a second build of it)
 #   2. browser: wasm-pack test --headless --chrome --release --features webgpu --test web
 #               --test web_worker: page tests + dedicated-worker tests (CPU and WebGPU parity,
 #               the Engine API), built in release as the engines are, so that they reuse the
@@ -12,9 +13,13 @@
 #               JS sources (checkJs, strict)
 #   4. e2e:     node --test tests/e2e: the npm package in Chromium (worker client protocol,
 #               real detection vs the native CLI, WebGPU, errors, Cache API, Vite build)
-#   5. lint:    cargo fmt --check; cargo clippy -D warnings, natively and for wasm32 (with and
-#               without the `webgpu` feature, and with `relaxed-simd`: every engine but the
-#               threaded ones, whose code differs only in what `threads` and rayon add)
+#   5. lint:    cargo fmt --check; cargo clippy -D warnings, natively and for wasm32 with
+#               `relaxed-simd` (every line of the wasm code but the WebGPU engine's
+#               `init_wgpu`, the plain twin of the relaxed-SIMD kernel, which native clippy
+#               covers, and what `threads` adds; pkg/build.sh builds the engines with
+#               geodetect's warnings as errors). Each more configuration checks every
+#               dependency again: the WebGPU one cost 550 CPU-seconds of a cold run, the CPU
+#               one 280
 #   6. deny:    cargo deny check licenses bans sources (deny.toml: permissive licences,
 #               crates.io only, no wildcard versions; advisories need github.com)
 #   7. fuzz:    fuzz/run.sh: every cargo-fuzz target for 5 s from its committed seeds (area,
@@ -78,16 +83,14 @@ run() {
     ((status == 0)) || suites_failed+=("$name")
 }
 
-run native cargo test --no-fail-fast
+run native cargo test --no-fail-fast --features cli
 run browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --headless --chrome --release --features webgpu --test web --test web_worker
 run types npm --prefix pkg run --silent check-types
 run e2e npm --prefix tests/e2e test --silent
 run fmt cargo fmt --check
 run fmt-fuzz cargo fmt --check --manifest-path fuzz/Cargo.toml
 run clippy cargo clippy --all-targets --features cli -- -D warnings
-run clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --features webgpu -- -D warnings
-run clippy-wasm-cpu cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
-run clippy-wasm-relaxed cargo clippy --target wasm32-unknown-unknown --lib --features relaxed-simd -- -D warnings
+run clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --features relaxed-simd -- -D warnings
 run deny cargo deny --offline check licenses bans sources
 run fuzz bash fuzz/run.sh 5
 

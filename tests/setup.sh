@@ -157,12 +157,11 @@ native_side() {
     local target_dir="${CARGO_TARGET_DIR:-$root/target}"
     "$target_dir/debug/geodetect" convert --manifest models/manifest.json --checkpoints .cache/models --out www/models
     $demo_only && return 0
-    echo "native tests: cargo test --no-run"
-    cargo test -q --no-fail-fast --no-run
+    echo "native tests: cargo test --no-run --features cli"
+    cargo test -q --no-fail-fast --no-run --features cli
     echo "lint: cargo check, natively and for wasm32 (the dependencies tests/run.sh's clippy runs check)"
     cargo check -q --all-targets --features cli
-    cargo check -q --target wasm32-unknown-unknown --all-targets --features webgpu
-    cargo check -q --target wasm32-unknown-unknown --lib
+    cargo check -q --target wasm32-unknown-unknown --all-targets --features relaxed-simd
     echo "fuzz targets: fuzz/run.sh --build"
     bash fuzz/run.sh --build
 }
@@ -174,7 +173,9 @@ start_job native native_side
 wbg_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
 if [[ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version" ]]; then
     say "cargo install wasm-bindgen-cli $wbg_version (a few minutes)"
-    cargo install -q --force wasm-bindgen-cli --version "$wbg_version"
+    # Without its default `rustls-tls` (ureq's TLS, for nothing here: the test runner talks
+    # to a local chromedriver over http): ring and rustls are not compiled.
+    cargo install -q --force --no-default-features wasm-bindgen-cli --version "$wbg_version"
 fi
 npm_ci() {
     local dir="$1"
@@ -189,8 +190,10 @@ say "wasm package: pkg/build.sh (release engines)"
 bash pkg/build.sh
 # The browser tests' build (tests/run.sh: wasm-pack test --release) reuses the WebGPU engine's
 # compiled crates and library, which pkg/build.sh builds last of those of stable Rust; beside
-# whatever job is still running.
-$demo_only || start_job browser-tests cargo test -q --no-run --release --target wasm32-unknown-unknown --features webgpu --test web --test web_worker
+# whatever job is still running. The same command as wasm-pack's build step (`cargo build
+# --tests`: every test target, the native-only ones empty on wasm32), so that wasm-pack finds
+# everything fresh.
+$demo_only || start_job browser-tests env CARGO_BUILD_TARGET=wasm32-unknown-unknown cargo build -q --tests --release --features webgpu --test web --test web_worker
 
 # 6. The test-only node dependencies.
 $demo_only || npm_ci tests/e2e
