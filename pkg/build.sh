@@ -205,7 +205,8 @@ wait_finishing() {
 
 wasm_opt="${GEODETECT_WASM_OPT:-$here/node_modules/.bin/wasm-opt}"
 wasm_opt_flags="${GEODETECT_WASM_OPT_FLAGS:--O3}"
-# Temporary output folders (removed on exit unless swapped in) and the engines in wasm-opt.
+# Temporary output folders (removed on exit unless swapped in), the cargo logs checked for
+# warnings, and the engines in wasm-opt.
 tmp_dirs=()
 finishing=()
 cleanup() {
