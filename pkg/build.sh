@@ -116,8 +116,9 @@ build_engine() {
   fi
   step "$name: ${cargo_cmd[*]} build --lib --target wasm32-unknown-unknown --profile $profile ${features_flags[*]}"
   # geodetect's own compiler warnings fail the build (cargo replays them when nothing is
-  # recompiled): tests/run.sh's clippy lints the wasm code in one configuration (the CPU
-  # engine's, relaxed SIMD), so what only the WebGPU or threaded engines compile is checked here.
+  # recompiled): clippy lints the wasm code in one configuration (tests/lint-build.sh: the
+  # WebGPU engine's features with relaxed SIMD), so what only the threaded engines compile is
+  # checked here.
   local cargo_log
   cargo_log="$(mktemp)"
   tmp_dirs+=("$cargo_log")

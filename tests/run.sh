@@ -4,22 +4,23 @@
 #   1. native:  cargo test --features cli      unit tests + parity with onnxruntime (flex CPU),
 #               georeferencing, PMTiles, the COG reader, detect() on COGs (with `cli`: the
 #               library the setup compiled for the CLI, not a second build of it)
-#   2. browser: wasm-pack test --headless --chrome --release --features webgpu --test web
-#               --test web_worker: page tests + dedicated-worker tests (CPU and WebGPU parity,
-#               the Engine API), built in release as the engines are, so that they reuse the
-#               dependencies pkg/build.sh compiled for the WebGPU engine (Cargo.toml's
-#               [profile.release] says why that works); the other test files are native
+#   2. browser: wasm-pack test --headless --chrome --release --features webgpu,relaxed-simd
+#               --test web --test web_worker: page tests + dedicated-worker tests (CPU and
+#               WebGPU parity, the Engine API), built in release as the engines are, so that
+#               they reuse the dependencies pkg/build.sh compiled for the WebGPU engine
+#               (Cargo.toml's [profile.release] says why that works); the other test files are
+#               native
 #   3. types:   tsc over pkg/index.d.ts (strict, nodenext + bundler resolution) and over the
 #               JS sources (checkJs, strict)
 #   4. e2e:     node --test tests/e2e: the npm package in Chromium (worker client protocol,
 #               real detection vs the native CLI, WebGPU, errors, Cache API, Vite build)
-#   5. lint:    cargo fmt --check; cargo clippy -D warnings, natively and for wasm32 with
-#               `relaxed-simd` (every line of the wasm code but the WebGPU engine's
-#               `init_wgpu`, the plain twin of the relaxed-SIMD kernel, which native clippy
-#               covers, and what `threads` adds; pkg/build.sh builds the engines with
-#               geodetect's warnings as errors). Each more configuration checks every
-#               dependency again: the WebGPU one cost 550 CPU-seconds of a cold run, the CPU
-#               one 280
+#   5. lint:    cargo fmt --check; clippy with warnings as errors, natively and for wasm32:
+#               the native and browser suites' builds are clippy's passes (tests/lint-build.sh:
+#               geodetect's crates compiled by clippy-driver), so these two steps only replay
+#               what those builds reported, and fail on any warning of geodetect's. For wasm32
+#               that covers every line but the plain twin of the relaxed-SIMD kernel (linted
+#               natively) and what `threads` adds (pkg/build.sh builds the engines with
+#               geodetect's warnings as errors)
 #   6. deny:    cargo deny check licenses bans sources (deny.toml: permissive licences,
 #               crates.io only, no wildcard versions; advisories need github.com)
 #   7. fuzz:    fuzz/run.sh: every cargo-fuzz target for 5 s from its committed seeds (area,
@@ -83,14 +84,14 @@ run() {
     ((status == 0)) || suites_failed+=("$name")
 }
 
-run native cargo test --no-fail-fast --features cli
-run browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --headless --chrome --release --features webgpu --test web --test web_worker
+run native bash tests/lint-build.sh exec cargo test --no-fail-fast --features cli
+run browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=900 bash tests/lint-build.sh browser
 run types npm --prefix pkg run --silent check-types
 run e2e npm --prefix tests/e2e test --silent
 run fmt cargo fmt --check
 run fmt-fuzz cargo fmt --check --manifest-path fuzz/Cargo.toml
-run clippy cargo clippy --all-targets --features cli -- -D warnings
-run clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --features relaxed-simd -- -D warnings
+run clippy bash tests/lint-build.sh native --gate
+run clippy-wasm bash tests/lint-build.sh wasm --gate
 run deny cargo deny --offline check licenses bans sources
 run fuzz bash fuzz/run.sh 5
 

