@@ -122,8 +122,8 @@ build_engine() {
   step "$name: ${cargo_cmd[*]} build --lib --target wasm32-unknown-unknown --profile $profile ${features_flags[*]}"
   # geodetect's own compiler warnings fail the build (cargo replays them when nothing is
   # recompiled): clippy lints the wasm code in one configuration (tests/lint-build.sh: the
-  # WebGPU engine's features with relaxed SIMD), so what only the threaded engines compile is
-  # checked here.
+  # WebGPU engine's features with relaxed SIMD), so what only the threaded or the CPU engines
+  # compile is checked here.
   local cargo_log
   cargo_log="$(mktemp)"
   tmp_dirs+=("$cargo_log")

@@ -4,10 +4,11 @@
 # builds lint as they compile and clippy needs no `cargo check` of its own. A check shares
 # nothing with a build: each went through every dependency again (natively 224 CPU-seconds of a
 # cold CI run, for wasm32 282). cargo applies the wrapper to the workspace's own crates only: the
-# dependencies are the same artifacts with it or without it, and geodetect's crates are compiled
-# again (a minute or so) when cargo runs without it. clippy-driver compiles with MIR
-# optimisations off; LLVM still optimises as the profile says. The release engines
-# (pkg/build.sh) are never built this way.
+# dependencies are the same artifacts with it or without it. geodetect's own are built once
+# each way (the wrapper is part of their hash, so the two builds stay side by side: a plain
+# `cargo test` after these costs a minute and a half the first time, nothing after).
+# clippy-driver compiles with MIR optimisations off; LLVM still optimises as the profile says.
+# The release engines (pkg/build.sh) are never built this way.
 #
 #   bash tests/lint-build.sh native [--gate]   the native test build: cargo test --no-run
 #                                              --all-targets --features cli (the CLI, the unit
@@ -18,12 +19,17 @@
 #                                              wasm32) with the WebGPU engine's features and
 #                                              relaxed SIMD: every line of the wasm code but the
 #                                              plain twin of the relaxed-SIMD kernel (linted
-#                                              natively) and what `threads` adds (pkg/build.sh
-#                                              builds that engine with warnings as errors). It
+#                                              natively), what `threads` adds and the CPU
+#                                              engines' stand-in `init_wgpu` (pkg/build.sh builds
+#                                              those with warnings as errors). It
 #                                              reuses the dependencies pkg/build.sh compiled for
 #                                              the WebGPU engine.
+#   bash tests/lint-build.sh browser           the browser suite: wasm-pack test --headless
+#                                              --chrome --release on the wasm build's features
+#                                              and test files (CHROMEDRIVER, a served www/: see
+#                                              tests/run.sh)
 #   bash tests/lint-build.sh exec CMD...       CMD with the wrapper set: the native suite (cargo
-#                                              test), the browser suite (wasm-pack test), the CLI
+#                                              test), the tests' CLI
 #
 # tests/setup.sh builds both configurations; tests/run.sh's lint steps run them again with
 # --gate, which fails on any warning of geodetect's (clippy's and rustc's alike, as `cargo

@@ -19,8 +19,8 @@
 #               geodetect's crates compiled by clippy-driver), so these two steps only replay
 #               what those builds reported, and fail on any warning of geodetect's. For wasm32
 #               that covers every line but the plain twin of the relaxed-SIMD kernel (linted
-#               natively) and what `threads` adds (pkg/build.sh builds the engines with
-#               geodetect's warnings as errors)
+#               natively), what `threads` adds and the CPU engines' stand-in `init_wgpu`
+#               (pkg/build.sh builds the engines with geodetect's warnings as errors)
 #   6. deny:    cargo deny check licenses bans sources (deny.toml: permissive licences,
 #               crates.io only, no wildcard versions; advisories need github.com)
 #   7. fuzz:    fuzz/run.sh: every cargo-fuzz target for 5 s from its committed seeds (area,
