@@ -42,11 +42,6 @@
 #                       wasm-opt breaks current wasm-bindgen output. A release build without
 #                       wasm-opt fails: it would ship an unoptimised engine.
 #   GEODETECT_WASM_OPT_FLAGS  flags for wasm-opt (default: -O3)
-#   GEODETECT_STABLE_DONE  a file to create once no engine of stable Rust is left to compile:
-#                       cargo is then done with the stable target dir (the threaded engines
-#                       have their own; wasm-opt may still run), so another cargo build can
-#                       take it. tests/setup.sh starts the browser tests' build then, which
-#                       fills the cores the threaded engines' one-threaded steps leave idle.
 #
 # Any failing step stops the script with a non-zero exit status.
 set -euo pipefail
@@ -227,19 +222,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-stable_done() {
-  [ -z "${GEODETECT_STABLE_DONE:-}" ] || [ -e "$GEODETECT_STABLE_DONE" ] || touch "$GEODETECT_STABLE_DONE"
-}
 for engine in $engines; do
   spec="$(awk -v n="$engine" '$1 == n { print $2, $3, $4 }' <<< "$engine_list")"
   [ -n "$spec" ] || die "unknown engine '$engine' in GEODETECT_ENGINES ($(awk '{ printf "%s ", $1 }' <<< "$engine_list"))"
-  # By default the stable engines come first (see $engines): then the first threaded one means
-  # none is left.
-  [ "$(awk '{ print $2 }' <<< "$spec")" = stable ] || stable_done
   # shellcheck disable=SC2086
   build_engine $spec
 done
-stable_done
 while [ "${#finishing[@]}" -gt 0 ]; do
   wait_finishing
 done

@@ -188,19 +188,13 @@ npm_ci() {
     fi
 }
 npm_ci pkg
-# The browser tests' build (tests/run.sh: wasm-pack test --release), linted as it builds
-# (tests/lint-build.sh wasm), reuses the dependencies of the WebGPU engine: a job that starts
-# once pkg/build.sh has compiled the engines of stable Rust (GEODETECT_STABLE_DONE), beside the
-# threaded engines, whose one-threaded steps (the LTO links, the last wasm-opts) left a core
-# idle for minutes. The same command as wasm-pack's build step, so that wasm-pack finds
-# everything fresh.
-stable_done=""
-if ! $demo_only; then
-    stable_done="$(mktemp -u)"
-    start_job browser-tests bash -c 'until [[ -e "$1" ]]; do sleep 5; done; rm -f "$1"; bash tests/lint-build.sh wasm' _ "$stable_done"
-fi
 say "wasm package: pkg/build.sh (release engines)"
-GEODETECT_STABLE_DONE="$stable_done" bash pkg/build.sh
+bash pkg/build.sh
+# The browser tests' build (tests/run.sh: wasm-pack test --release), linted as it builds
+# (tests/lint-build.sh wasm), reuses the dependencies of the WebGPU engine, which pkg/build.sh
+# builds last of those of stable Rust; beside whatever job is still running. The same command
+# as wasm-pack's build step, so that wasm-pack finds everything fresh.
+$demo_only || start_job browser-tests bash tests/lint-build.sh wasm
 
 # 6. The test-only node dependencies.
 $demo_only || npm_ci tests/e2e
