@@ -66,13 +66,10 @@ step() { echo "pkg/build.sh: $*" >&2; }
 
 command -v node >/dev/null || die "node not found on PATH (the engine list, the CDN build and the size table need it)"
 engine_list="$(node "$here/engines.mjs")"
-# By default all of them: those of stable Rust, WebGPU's last of these, then the threaded ones.
-# The browser tests (tests/run.sh: wasm-pack test --release --features webgpu) then reuse the
-# library the WebGPU build left in target/: the lib's outputs have no hash in their names (it
-# is also a cdylib), so each stable engine's build overwrites the last one's, and a test build
-# after another engine would compile geodetect again and redo the WebGPU engine's fat-LTO link
-# (65 s on one core, measured). WebGPU's wasm-opt, the longest, runs while the threaded ones
-# compile.
+# By default all of them: those of stable Rust, WebGPU's last of these, then the threaded ones:
+# WebGPU's wasm-opt, the longest, runs while the threaded ones compile. (The browser tests,
+# tests/lint-build.sh, reuse the WebGPU engine's dependencies in target/, not its library: they
+# compile geodetect by clippy-driver, with relaxed SIMD.)
 engines="${GEODETECT_ENGINES:-$(awk '$3 == "stable" && $1 != "webgpu" { printf "%s ", $1 }' <<< "$engine_list")$(awk '$1 == "webgpu" { printf "%s ", $1 }' <<< "$engine_list")$(awk '$3 != "stable" { printf "%s ", $1 }' <<< "$engine_list")}"
 
 command -v cargo >/dev/null || die "cargo not found on PATH"
