@@ -21,9 +21,9 @@
 #                                              plain twin of the relaxed-SIMD kernel (linted
 #                                              natively), what `threads` adds and the CPU
 #                                              engines' stand-in `init_wgpu` (pkg/build.sh builds
-#                                              those with warnings as errors). It
-#                                              reuses the dependencies pkg/build.sh compiled for
-#                                              the WebGPU engine.
+#                                              those with warnings as errors). It reuses the
+#                                              dependencies pkg/build.sh compiled for the WebGPU
+#                                              engine.
 #   bash tests/lint-build.sh browser           the browser suite: wasm-pack test --headless
 #                                              --chrome --release on the wasm build's features
 #                                              and test files (CHROMEDRIVER, a served www/: see

@@ -191,9 +191,9 @@ npm_ci pkg
 say "wasm package: pkg/build.sh (release engines)"
 bash pkg/build.sh
 # The browser tests' build (tests/run.sh: wasm-pack test --release), linted as it builds
-# (tests/lint-build.sh wasm), reuses the dependencies of the WebGPU engine, which pkg/build.sh
-# builds last of those of stable Rust; beside whatever job is still running. The same command
-# as wasm-pack's build step, so that wasm-pack finds everything fresh.
+# (tests/lint-build.sh wasm), reuses the dependencies pkg/build.sh compiled for the WebGPU
+# engine; beside whatever job is still running. The same command as wasm-pack's build step, so
+# that wasm-pack finds everything fresh.
 $demo_only || start_job browser-tests bash tests/lint-build.sh wasm
 
 # 6. The test-only node dependencies.
